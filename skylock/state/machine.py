@@ -1,0 +1,225 @@
+"""The replicated state machine: one deterministic ``apply`` per committed log entry.
+
+Every node feeds the same commands in the same order and so reaches the same
+state. ``apply`` never raises for bad input: a failing or malformed command is
+rolled back through the undo log and reported as ``Applied.error``, because a
+committed entry must never crash (or diverge) a replica.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from hashlib import sha256
+from typing import Any, Callable
+
+from skylock.errors import BadRequest, InternalError, NoNode, SessionExpired, SkyLockError, TooLarge
+
+from . import commands, locks, snapshot
+from .events import EventType, WatchEvent
+from .journal import Txn, UndoLog
+from .paths import validate_path
+from .sessions import Session, SessionTable
+from .stat import Stat
+from .tree import SEQUENCE_DIGITS, DataTree
+
+DEFAULT_MAX_DATA_SIZE = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """Outcome of one entry: a result or an error, and the watch events it caused."""
+
+    result: dict[str, Any] | None
+    error: SkyLockError | None = None
+    events: list[WatchEvent] = field(default_factory=list)
+
+
+class StateMachine:
+    def __init__(self, max_data_size: int = DEFAULT_MAX_DATA_SIZE) -> None:
+        self.max_data_size = max_data_size
+        self._tree = DataTree()
+        self._sessions = SessionTable()
+        self._undo = UndoLog()
+        self._last_zxid = 0
+        self._handlers: dict[str, Callable[[Txn, dict[str, Any]], dict[str, Any]]] = {
+            "create": self._create,
+            "set_data": self._set_data,
+            "delete": self._delete,
+            "check": self._check,
+            "check_lock": self._check_lock,
+            "multi": self._multi,
+            "open_session": self._open_session,
+            "close_session": self._close_session,
+            "expire_session": self._expire_session,
+            "lock_acquire": self._lock_acquire,
+            "lock_release": self._lock_release,
+            "noop": lambda txn, args: {},
+        }
+
+    # ---- applying -----------------------------------------------------------
+
+    @property
+    def last_zxid(self) -> int:
+        return self._last_zxid
+
+    def apply(self, zxid: int, cmd: dict[str, Any]) -> Applied:
+        """Apply the command of log entry ``zxid``; all of it or, on error, none of it."""
+        if type(zxid) is not int or zxid <= self._last_zxid:
+            return Applied(None, BadRequest(f"zxid {zxid!r} is not after {self._last_zxid}"), [])
+        txn = Txn(zxid, 0, self._undo)
+        try:
+            op, args = commands.parse(cmd)
+            txn.now_ms = args.get("now_ms", 0)
+            result = self._handlers[op](txn, args)
+        except SkyLockError as exc:
+            return self._fail(zxid, exc)
+        except Exception as exc:  # a bug, not bad input: still roll back and keep the replica alive
+            return self._fail(zxid, InternalError(f"{exc.__class__.__name__}: {exc}"))
+        self._undo.commit()
+        self._last_zxid = zxid
+        return Applied(result, None, txn.events)
+
+    def _fail(self, zxid: int, error: SkyLockError) -> Applied:
+        self._undo.rollback()
+        self._last_zxid = zxid
+        return Applied(None, error, [])
+
+    # ---- data ops -----------------------------------------------------------
+
+    def _create(self, txn: Txn, args: dict[str, Any]) -> dict[str, Any]:
+        path, sequential = args["path"], args["sequential"]
+        validate_path(path + "0" * SEQUENCE_DIGITS if sequential else path)
+        self._check_size(args["data"])
+        owner = ""
+        if args["ephemeral"]:
+            owner = args["session_id"] or ""
+            if owner not in self._sessions:
+                raise SessionExpired(f"session {owner!r} is not open; ephemeral nodes need one",
+                                     session_id=owner)
+        real_path, node = self._tree.create(txn, path, args["data"], ephemeral_owner=owner, sequential=sequential)
+        return {"path": real_path, "stat": node.stat().to_wire()}
+
+    def _set_data(self, txn: Txn, args: dict[str, Any]) -> dict[str, Any]:
+        self._check_size(args["data"])
+        node = self._tree.set_data(txn, validate_path(args["path"]), args["data"], args["version"])
+        return {"stat": node.stat().to_wire()}
+
+    def _delete(self, txn: Txn, args: dict[str, Any]) -> dict[str, Any]:
+        self._tree.delete(txn, validate_path(args["path"]), args["version"])
+        return {}
+
+    def _check(self, txn: Txn, args: dict[str, Any]) -> dict[str, Any]:
+        self._tree.check(validate_path(args["path"]), args["version"])
+        return {}
+
+    def _check_lock(self, txn: Txn, args: dict[str, Any]) -> dict[str, Any]:
+        locks.check_held(self._tree, name=args["name"], token=args["token"], session_id=args["session_id"])
+        return {}
+
+    def _multi(self, txn: Txn, args: dict[str, Any]) -> dict[str, Any]:
+        results = []
+        for index, op_cmd in enumerate(args["ops"]):
+            try:
+                op, op_args = commands.parse(op_cmd, allowed=commands.MULTI_OPS, now_ms=txn.now_ms)
+                results.append(self._handlers[op](txn, op_args))
+            except SkyLockError as exc:
+                exc.details["index"] = index
+                raise
+        return {"results": results}
+
+    def _check_size(self, data: bytes) -> None:
+        if len(data) > self.max_data_size:
+            raise TooLarge(f"data is {len(data)} bytes, the limit is {self.max_data_size}",
+                           size=len(data), limit=self.max_data_size)
+
+    # ---- sessions -----------------------------------------------------------
+
+    def _open_session(self, txn: Txn, args: dict[str, Any]) -> dict[str, Any]:
+        sid = args["session_id"]
+        existing = self._sessions.get(sid)
+        if existing is None:
+            if not sid:
+                raise BadRequest("session id must not be empty")
+            if args["ttl_ms"] <= 0:
+                raise BadRequest(f"ttl_ms must be positive, not {args['ttl_ms']}")
+            existing = Session(sid, args["client_id"], args["ttl_ms"])
+            self._sessions.open(txn, existing)
+        return {"session_id": existing.session_id, "ttl_ms": existing.ttl_ms}
+
+    def _close_session(self, txn: Txn, args: dict[str, Any]) -> dict[str, Any]:
+        sid = args["session_id"]
+        if sid not in self._sessions:
+            raise SessionExpired(f"session {sid} is not open", session_id=sid)
+        return self._end_sessions(txn, [sid], "closed")
+
+    def _expire_session(self, txn: Txn, args: dict[str, Any]) -> dict[str, Any]:
+        ids = args["session_ids"]
+        if not all(isinstance(sid, str) for sid in ids):
+            raise BadRequest("expire_session: session_ids must be strings")
+        live = [sid for sid in dict.fromkeys(ids) if sid in self._sessions]
+        return self._end_sessions(txn, live, "expired")
+
+    def _end_sessions(self, txn: Txn, session_ids: list[str], reason: str) -> dict[str, Any]:
+        """Delete the sessions' ephemerals (their lock entries among them) and the sessions."""
+        holders_before: dict[str, str | None] = {}
+        deleted: list[str] = []
+        for sid in session_ids:
+            for path in self._tree.ephemerals_of(sid):
+                name = locks.lock_name_of(path)
+                if name is not None and name not in holders_before:
+                    holders_before[name] = locks.holder_id(self._tree, name)
+                self._tree.delete(txn, path)
+                deleted.append(path)
+            self._sessions.close(txn, sid)
+            txn.events.append(WatchEvent(EventType.SESSION_CLOSED, "", txn.zxid, session_id=sid, reason=reason))
+        return {"sessions": session_ids, "deleted": deleted,
+                "lock_grants": locks.grants_after(self._tree, holders_before)}
+
+    # ---- locks --------------------------------------------------------------
+
+    def _lock_acquire(self, txn: Txn, args: dict[str, Any]) -> dict[str, Any]:
+        return locks.acquire(self._tree, self._sessions, txn, name=args["name"], session_id=args["session_id"],
+                             owner=args["owner"], request_id=args["request_id"])
+
+    def _lock_release(self, txn: Txn, args: dict[str, Any]) -> dict[str, Any]:
+        return locks.release(self._tree, txn, name=args["name"], session_id=args["session_id"],
+                             lock_id=args["lock_id"])
+
+    # ---- reads --------------------------------------------------------------
+
+    def get(self, path: str) -> tuple[bytes, Stat]:
+        node = self._tree.require(validate_path(path))
+        return node.data, node.stat()
+
+    def exists(self, path: str) -> Stat | None:
+        node = self._tree.node(validate_path(path))
+        return node.stat() if node is not None else None
+
+    def children(self, path: str) -> tuple[list[str], Stat]:
+        node = self._tree.require(validate_path(path))
+        return sorted(node.children), node.stat()
+
+    def session(self, session_id: str) -> dict[str, Any] | None:
+        session = self._sessions.get(session_id)
+        if session is None:
+            return None
+        return {"session_id": session.session_id, "client_id": session.client_id,
+                "ttl_ms": session.ttl_ms, "ephemerals": self._tree.ephemerals_of(session_id)}
+
+    def sessions(self) -> list[dict[str, Any]]:
+        return [self.session(s.session_id) for s in self._sessions.all()]  # type: ignore[misc]
+
+    def lock_info(self, name: str) -> dict[str, Any]:
+        return locks.info(self._tree, name)
+
+    # ---- snapshots ----------------------------------------------------------
+
+    def snapshot(self) -> bytes:
+        return snapshot.encode(self._tree, self._sessions, self._last_zxid)
+
+    def restore(self, data: bytes) -> None:
+        """Replace the whole state with a snapshot's; on bad bytes raise ``BadRequest``, keep the old state."""
+        self._tree, self._sessions, self._last_zxid = snapshot.decode(data)
+
+    def state_hash(self) -> str:
+        return sha256(self.snapshot()).hexdigest()
