@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
+import msgpack
+
 
 class EntryType(IntEnum):
     NORMAL = 0
@@ -140,3 +142,15 @@ def message_from_wire(w: list[Any]) -> Message:
         tuple(entry_from_wire(e) for e in entries), int(commit), bool(reject),
         int(reject_hint), snapshot, bytes(context),
     )
+
+
+# ---- configuration entries --------------------------------------------------
+
+
+def encode_conf_state(conf: ConfState) -> bytes:
+    """The data of an ``EntryType.CONF`` entry: msgpack of the sorted voter ids."""
+    return msgpack.packb(sorted(conf.voters))
+
+
+def decode_conf_state(data: bytes) -> ConfState:
+    return ConfState(tuple(int(v) for v in msgpack.unpackb(data)))

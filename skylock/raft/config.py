@@ -1,0 +1,41 @@
+"""Config: the knobs of one Raft peer, validated once at construction."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class Config:
+    """Settings for a ``RawNode``.
+
+    ``election_tick`` and ``heartbeat_tick`` are counted in calls to ``tick()``; the election
+    timeout is drawn from ``[election_tick, 2*election_tick)`` with ``rng`` so that peers rarely
+    time out together. ``applied`` is the last index the application had applied before a restart.
+    """
+
+    id: int
+    election_tick: int = 10
+    heartbeat_tick: int = 1
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+    pre_vote: bool = True
+    check_quorum: bool = True
+    max_inflight_msgs: int = 256
+    max_size_per_msg: int = 1 << 20
+    applied: int = 0
+
+    def validate(self) -> None:
+        """Raise ValueError for a configuration that cannot work."""
+        if self.id <= 0:
+            raise ValueError("id must be a positive integer (0 means 'none')")
+        if self.heartbeat_tick <= 0:
+            raise ValueError("heartbeat_tick must be > 0")
+        if self.election_tick <= self.heartbeat_tick:
+            raise ValueError("election_tick must be greater than heartbeat_tick")
+        if self.max_inflight_msgs <= 0:
+            raise ValueError("max_inflight_msgs must be > 0")
+        if self.max_size_per_msg <= 0:
+            raise ValueError("max_size_per_msg must be > 0")
+        if self.applied < 0:
+            raise ValueError("applied must be >= 0")
