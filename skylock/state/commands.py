@@ -66,6 +66,8 @@ _SPECS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
 
 #: Ops allowed inside ``multi``; they inherit the multi's ``now_ms``.
 MULTI_OPS = frozenset({"create", "set_data", "delete", "check", "check_lock"})
+#: Ops allowed as a whole log entry; the checks only make sense guarding other ops.
+TOP_LEVEL_OPS = frozenset(_SPECS) - {"check", "check_lock"}
 
 
 # ---- builders ---------------------------------------------------------------

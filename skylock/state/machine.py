@@ -68,7 +68,7 @@ class StateMachine:
             return Applied(None, BadRequest(f"zxid {zxid!r} is not after {self._last_zxid}"), [])
         txn = Txn(zxid, 0, self._undo)
         try:
-            op, args = commands.parse(cmd)
+            op, args = commands.parse(cmd, allowed=commands.TOP_LEVEL_OPS)
             txn.now_ms = args.get("now_ms", 0)
             result = self._handlers[op](txn, args)
         except SkyLockError as exc:
