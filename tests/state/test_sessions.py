@@ -1,0 +1,95 @@
+"""Sessions: open is idempotent; close and expire remove ephemerals and lock entries atomically."""
+
+from skylock.errors import SessionExpired
+from skylock.state import EventType, WatchEvent, commands
+
+
+def test_open_session_registers_it(d):
+    assert d.ok(commands.open_session("s1", "c1", 5000, now_ms=1)) == {"session_id": "s1", "ttl_ms": 5000}
+    assert d.sm.session("s1") == {"session_id": "s1", "client_id": "c1", "ttl_ms": 5000, "ephemerals": []}
+    assert d.sm.sessions() == [d.sm.session("s1")]
+
+
+def test_open_session_is_idempotent_and_returns_the_existing_session(d):
+    d.ok(commands.open_session("s1", "c1", 5000, now_ms=1))
+    assert d.ok(commands.open_session("s1", "other", 9999, now_ms=2)) == {"session_id": "s1", "ttl_ms": 5000}
+    assert d.sm.session("s1")["client_id"] == "c1"
+
+
+def test_open_session_rejects_nonpositive_ttl_and_empty_id(d):
+    from skylock.errors import BadRequest
+    d.fails(commands.open_session("s1", "c", 0, now_ms=1), BadRequest)
+    d.fails(commands.open_session("", "c", 10, now_ms=1), BadRequest)
+
+
+def test_close_session_deletes_its_ephemerals_and_emits_events(d):
+    d.open("s1")
+    d.open("s2")
+    d.ok(d.create("/a"))
+    d.ok(d.create("/a/e1", ephemeral=True, session_id="s1"))
+    d.ok(d.create("/e2", ephemeral=True, session_id="s1"))
+    d.ok(d.create("/other", ephemeral=True, session_id="s2"))
+    applied = d.apply(commands.close_session("s1"))
+    z = d.zxid
+    assert applied.error is None
+    assert applied.result["deleted"] == ["/a/e1", "/e2"]
+    assert applied.events == [
+        WatchEvent(EventType.DELETED, "/a/e1", z), WatchEvent(EventType.CHILDREN_CHANGED, "/a", z, child="e1"),
+        WatchEvent(EventType.DELETED, "/e2", z), WatchEvent(EventType.CHILDREN_CHANGED, "/", z, child="e2"),
+        WatchEvent(EventType.SESSION_CLOSED, "", z, session_id="s1", reason="closed"),
+    ]
+    assert d.sm.session("s1") is None
+    assert d.sm.exists("/other") is not None
+
+
+def test_close_of_unknown_session_is_sessionexpired(d):
+    d.fails(commands.close_session("ghost"), SessionExpired)
+
+
+def test_expire_removes_several_sessions_in_one_entry(d):
+    for sid in ["s1", "s2", "s3"]:
+        d.open(sid)
+        d.ok(d.create("/" + sid, ephemeral=True, session_id=sid))
+    applied = d.apply(commands.expire_session(["s2", "s1"]))
+    assert applied.result["sessions"] == ["s2", "s1"]
+    closed = [e for e in applied.events if e.type is EventType.SESSION_CLOSED]
+    assert [(e.session_id, e.reason) for e in closed] == [("s2", "expired"), ("s1", "expired")]
+    assert {e.zxid for e in applied.events} == {d.zxid}
+    assert d.sm.children("/")[0] == ["s3"]
+    assert [s["session_id"] for s in d.sm.sessions()] == ["s3"]
+
+
+def test_expire_of_unknown_or_repeated_ids_is_ignored(d):
+    d.open("s1")
+    result = d.ok(commands.expire_session(["ghost", "s1", "s1"]))
+    assert result["sessions"] == ["s1"]
+    assert d.ok(commands.expire_session(["s1"])) == {"sessions": [], "deleted": [], "lock_grants": []}
+
+
+def test_expired_session_cannot_create_ephemerals_or_be_closed(d):
+    d.open("s1")
+    d.ok(commands.expire_session(["s1"]))
+    d.fails(d.create("/e", ephemeral=True, session_id="s1"), SessionExpired)
+    d.fails(commands.close_session("s1"), SessionExpired)
+
+
+def test_expire_releases_locks_and_reports_the_next_holder(d):
+    d.open("s1")
+    d.open("s2")
+    first = d.acquire("db", "s1")
+    second = d.acquire("db", "s2")
+    d.acquire("other", "s1")
+    result = d.ok(commands.expire_session(["s1"]))
+    assert result["lock_grants"] == [{"name": "db", "holder": {
+        "lock_id": second["lock_id"], "owner": "s2", "session_id": "s2", "token": second["token"]}}]
+    assert d.sm.lock_info("db")["holder"]["session_id"] == "s2"
+    assert d.sm.lock_info("other")["holder"] is None
+    assert first["lock_id"] in result["deleted"][0]
+
+
+def test_session_reopened_after_expiry_is_a_fresh_session(d):
+    d.open("s1")
+    d.ok(d.create("/e", ephemeral=True, session_id="s1"))
+    d.ok(commands.expire_session(["s1"]))
+    d.open("s1")
+    assert d.sm.session("s1")["ephemerals"] == []
