@@ -1,0 +1,175 @@
+"""The gateway: where every client request enters a node and which actor it goes to.
+
+Called on the client server's I/O thread with each raw frame. It parses and
+validates the request (bad input is answered here and never reaches the log),
+then tells exactly one actor:
+
+- writes become a command in a proposal to RaftNode, answered by the Store when
+  the entry is applied on this node (``PendingRequests`` remembers the client);
+- linearizable reads go to RaftNode for a ReadIndex, then to the Store;
+- local reads go straight to the Store;
+- heartbeats go to the SessionManager; watch removal to the WatchHub;
+- cluster status to RaftNode.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any, Callable
+
+import pykka
+
+from skylock.actors.messages import (
+    Heartbeat,
+    LinearizableRead,
+    LocalRead,
+    Propose,
+    Query,
+    RemoveWatch,
+    ReplyTo,
+    StatusRequest,
+)
+from skylock.actors.outbox import Outbox
+from skylock.actors.pending import PendingRequests
+from skylock.actors.proposals import encode_proposal
+from skylock.errors import BadRequest, SkyLockError, TooLarge
+from skylock.net import codec
+from skylock.state import commands, validate_path
+
+log = logging.getLogger("skylock.gateway")
+
+READS = frozenset({"get", "exists", "children", "lock.info", "watch.add"})
+#: Client op names inside ``multi`` -> state machine op names.
+MULTI_OPS = {"create": "create", "set": "set_data", "delete": "delete", "check": "check", "check_lock": "check_lock"}
+
+
+class Gateway:
+    def __init__(
+        self,
+        node_id: int,
+        *,
+        raft: pykka.ActorRef[Any],
+        store: pykka.ActorRef[Any],
+        sessions: pykka.ActorRef[Any],
+        watches: pykka.ActorRef[Any],
+        outbox: Outbox,
+        pending: PendingRequests,
+        max_request_size: int,
+        max_data_size: int,
+        default_ttl: float,
+        min_ttl: float,
+        max_ttl: float,
+        request_timeout: float,
+    ) -> None:
+        self.node_id = node_id
+        self.raft, self.store, self.sessions, self.watches = raft, store, sessions, watches
+        self.outbox = outbox
+        self.pending = pending
+        self.max_request_size = max_request_size
+        self.max_data_size = max_data_size
+        self.default_ttl_ms = int(default_ttl * 1000)
+        self.min_ttl_ms = int(min_ttl * 1000)
+        self.max_ttl_ms = int(max_ttl * 1000)
+        self.request_timeout = request_timeout
+        self._writes: dict[str, Callable[[dict[str, Any], int], dict[str, Any]]] = {
+            "create": self._create,
+            "set": self._set,
+            "delete": self._delete,
+            "multi": self._multi,
+            "session.open": self._session_open,
+            "session.close": self._session_close,
+        }
+
+    def on_frame(self, conn_id: bytes, frame: bytes) -> None:
+        """Entry point from the I/O thread; never raises."""
+        request_id = None
+        try:
+            request = codec.parse_request(frame, max_size=self.max_request_size)
+            request_id = request.id
+            self._route(ReplyTo(conn_id, request.id), request.op, request.args)
+        except SkyLockError as err:
+            if request_id is None:
+                request_id = err.details.get("id")
+            self.outbox.error(ReplyTo(conn_id, request_id), err)  # type: ignore[arg-type]
+        except Exception as exc:  # noqa: BLE001 - a bad frame must never kill the I/O thread
+            log.exception("node=%s request failed", self.node_id)
+            self.outbox.error(ReplyTo(conn_id, request_id), BadRequest(f"request failed: {exc}"))  # type: ignore[arg-type]
+
+    def _route(self, reply: ReplyTo, op: str, args: dict[str, Any]) -> None:
+        if op == "ping":
+            self.outbox.ok(reply, {"node_id": self.node_id})
+        elif op in self._writes:
+            now_ms = int(time.time() * 1000)
+            self._propose(reply, op, self._writes[op](args, now_ms))
+        elif op in READS:
+            self._read(reply, op, args)
+        elif op == "session.heartbeat":
+            self.sessions.tell(Heartbeat(args["session_id"], reply))
+        elif op == "watch.remove":
+            self.watches.tell(RemoveWatch(args["watch_id"], reply))
+        elif op in ("cluster.status", "cluster.leader"):
+            self.raft.tell(StatusRequest(reply, gather=op == "cluster.status"))
+        else:
+            raise BadRequest(f"op {op!r} is not served by this node", op=op)
+
+    # ---- writes ---------------------------------------------------------------------
+
+    def _propose(self, reply: ReplyTo, op: str, command: dict[str, Any]) -> None:
+        tag = self.pending.add(reply, op, time.monotonic() + self.request_timeout)
+        self.raft.tell(Propose(encode_proposal(self.node_id, tag, command), tag))
+
+    def _check_data(self, data: bytes) -> bytes:
+        if len(data) > self.max_data_size:
+            raise TooLarge(f"node data is {len(data)} bytes; the limit is {self.max_data_size}")
+        return data
+
+    def _create(self, args: dict[str, Any], now_ms: int) -> dict[str, Any]:
+        validate_path(args["path"])
+        return commands.create(
+            args["path"], self._check_data(args["data"]), ephemeral=args["ephemeral"],
+            sequential=args["sequential"], session_id=args["session_id"], now_ms=now_ms,
+        )
+
+    def _set(self, args: dict[str, Any], now_ms: int) -> dict[str, Any]:
+        validate_path(args["path"])
+        return commands.set_data(args["path"], self._check_data(args["data"]), version=args["version"], now_ms=now_ms)
+
+    def _delete(self, args: dict[str, Any], now_ms: int) -> dict[str, Any]:
+        validate_path(args["path"])
+        return commands.delete(args["path"], version=args["version"])
+
+    def _multi(self, args: dict[str, Any], now_ms: int) -> dict[str, Any]:
+        ops = []
+        for i, op in enumerate(args["ops"]):
+            if not isinstance(op, dict) or op.get("op") not in MULTI_OPS:
+                raise BadRequest(f"multi: op {i} must be a map with op in {sorted(MULTI_OPS)}", index=i)
+            inner = dict(op, op=MULTI_OPS[op["op"]])
+            if isinstance(inner.get("data"), str):
+                inner["data"] = inner["data"].encode()
+            if "path" in inner:
+                validate_path(inner["path"])
+            if isinstance(inner.get("data"), bytes):
+                self._check_data(inner["data"])
+            ops.append(inner)
+        return commands.multi(ops, now_ms=now_ms)
+
+    def _session_open(self, args: dict[str, Any], now_ms: int) -> dict[str, Any]:
+        ttl_ms = args["ttl_ms"] or self.default_ttl_ms
+        ttl_ms = max(self.min_ttl_ms, min(self.max_ttl_ms, ttl_ms))
+        return commands.open_session(uuid.uuid4().hex, args["client_id"], ttl_ms, now_ms=now_ms)
+
+    def _session_close(self, args: dict[str, Any], now_ms: int) -> dict[str, Any]:
+        return commands.close_session(args["session_id"])
+
+    # ---- reads ----------------------------------------------------------------------------
+
+    def _read(self, reply: ReplyTo, op: str, args: dict[str, Any]) -> None:
+        query = Query(op, args, reply)
+        if args.get("consistency", "linearizable") == "local":
+            self.store.tell(LocalRead(query))
+        elif args.get("consistency", "linearizable") == "linearizable":
+            self.raft.tell(LinearizableRead(query))
+        else:
+            raise BadRequest("consistency must be 'linearizable' or 'local'")

@@ -1,0 +1,226 @@
+"""The immutable messages the actors of one node exchange.
+
+Reading this file top to bottom is the map of a node: who tells whom what.
+Every message is a frozen dataclass; actors reply by telling another actor or
+by sending a frame through a ``Reply`` handle, never by a blocking ask.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from skylock.raft import Entry, Message, Snapshot
+
+# ---- replies to clients -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyTo:
+    """Where the answer to one client request goes: a connection and the request id."""
+
+    conn_id: bytes
+    request_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A read served by the Store: ``op`` is a client op name, ``args`` its parsed arguments."""
+
+    op: str
+    args: dict[str, Any]
+    reply: ReplyTo
+
+
+# ---- clock ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """One Raft tick (``raft.heartbeat_interval``) from the node's ticker thread."""
+
+    now: float
+
+
+# ---- to RaftNode -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PeerRaftMessage:
+    """A Raft message received from a peer (already decoded by the I/O thread)."""
+
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class Propose:
+    """Append ``data`` (an encoded proposal envelope) to the replicated log.
+
+    ``tag`` names the waiting client request, if any, so that a dropped
+    proposal can be answered at once instead of timing out.
+    """
+
+    data: bytes
+    tag: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LinearizableRead:
+    """A read that must see every write acknowledged before it: served after ReadIndex."""
+
+    query: Query
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotTaken:
+    """The Store serialized its state at ``index``: RaftNode persists it and compacts."""
+
+    index: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRequest:
+    """``cluster.status`` (``gather=True``: ask every peer too) or ``cluster.leader``."""
+
+    reply: ReplyTo
+    gather: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PeerStatus:
+    """A peer's answer to a status round."""
+
+    round_id: int
+    status: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PeerStatusRequest:
+    """A peer asks for this node's status."""
+
+    frm: int
+    round_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class TransferLeadership:
+    to: int
+
+
+# ---- to Store --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyEntries:
+    """Committed entries, in log order."""
+
+    entries: tuple[Entry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreSnapshot:
+    """Replace the whole state with a snapshot (InstallSnapshot or startup)."""
+
+    snapshot: Snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class ServeReads:
+    """ReadIndex confirmed ``index``: serve these queries once applied >= index."""
+
+    index: int
+    queries: tuple[Query, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LocalRead:
+    """A sequentially consistent read served from this node's applied state."""
+
+    query: Query
+
+
+# ---- to SessionManager ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """A client keepalive for ``session_id``, received by this node."""
+
+    session_id: str
+    reply: ReplyTo | None
+
+
+@dataclass(frozen=True, slots=True)
+class PeerTouches:
+    """Heartbeats a follower collected, forwarded to the leader."""
+
+    session_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionsChanged:
+    """The applied session table changed: sessions opened (id -> ttl_ms) and closed.
+
+    ``reset`` is True when ``opened`` is the whole table (startup / snapshot).
+    """
+
+    opened: dict[str, int] = field(default_factory=dict)
+    closed: tuple[str, ...] = ()
+    reset: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LeadershipChanged:
+    leader: int
+    term: int
+    is_leader: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CheckSessions:
+    """Periodic deadline check (``session.check_interval``)."""
+
+    now: float
+
+
+# ---- to WatchHub ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AddWatch:
+    """Register a watch, sent by the Store so it is ordered with the events it applies.
+
+    ``from_zxid``: replay retained events after it first; ``current_zxid`` is the
+    applied zxid at registration (the point from which live events follow).
+    """
+
+    watch_id: int
+    conn_id: bytes
+    path: str
+    kind: str
+    session_id: str | None
+    from_zxid: int | None
+    current_zxid: int
+    reply: ReplyTo | None
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveWatch:
+    watch_id: int
+    reply: ReplyTo | None
+
+
+@dataclass(frozen=True, slots=True)
+class PublishEvents:
+    """Events produced by applying entries (in zxid order)."""
+
+    events: tuple[Any, ...]
+    closed_sessions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryReset:
+    """The store was restored from a snapshot at ``zxid``: older events are gone."""
+
+    zxid: int

@@ -1,0 +1,47 @@
+"""Client requests waiting for their proposal to be applied.
+
+The gateway adds a request before proposing; the Store completes it when the
+entry is applied on this node; the ticker fails those past their deadline with
+``Timeout`` (the write may still happen: the client learns its effect is unknown,
+as with any Raft or ZooKeeper write whose reply was lost).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass
+
+from skylock.actors.messages import ReplyTo
+
+
+@dataclass(slots=True)
+class PendingRequest:
+    reply: ReplyTo
+    deadline: float
+    op: str
+
+
+class PendingRequests:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: dict[int, PendingRequest] = {}
+        self._tags = itertools.count(1)
+
+    def add(self, reply: ReplyTo, op: str, deadline: float) -> int:
+        tag = next(self._tags)
+        with self._lock:
+            self._waiting[tag] = PendingRequest(reply, deadline, op)
+        return tag
+
+    def pop(self, tag: int) -> PendingRequest | None:
+        with self._lock:
+            return self._waiting.pop(tag, None)
+
+    def pop_expired(self, now: float) -> list[PendingRequest]:
+        with self._lock:
+            expired = [t for t, p in self._waiting.items() if p.deadline <= now]
+            return [self._waiting.pop(t) for t in expired]
+
+    def __len__(self) -> int:
+        return len(self._waiting)

@@ -1,0 +1,318 @@
+"""The RaftNode actor: drives the pure Raft core and the write-ahead log.
+
+For every Ready batch the order is persist -> send -> apply: hard state, entries
+and snapshot reach the disk with one fsync before any message that depends on
+them leaves, and committed entries go to the Store only after that. Inputs are
+batched: proposals and reads that arrive together become one log append and one
+ReadIndex round, and one fsync covers them all (group commit).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import pykka
+
+from skylock.actors import peer_protocol
+from skylock.actors.base import NodeActor
+from skylock.actors.messages import (
+    ApplyEntries,
+    LeadershipChanged,
+    LinearizableRead,
+    PeerRaftMessage,
+    PeerStatus,
+    PeerStatusRequest,
+    Propose,
+    Query,
+    ReplyTo,
+    RestoreSnapshot,
+    ServeReads,
+    SnapshotTaken,
+    StatusRequest,
+    Tick,
+    TransferLeadership,
+)
+from skylock.actors.outbox import Outbox
+from skylock.actors.pending import PendingRequests
+from skylock.errors import NoLeader, Timeout
+from skylock.raft import ConfState, MemoryStorage, ProposalDropped, RawNode, Ready, Role
+from skylock.storage import WAL, SnapshotStore
+
+SendToPeer = Callable[[int, bytes], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Flush:
+    """Self-addressed: process Ready once every message queued before it is stepped."""
+
+
+@dataclass(slots=True)
+class _StatusRound:
+    reply: ReplyTo
+    deadline: float
+    answers: dict[int, dict[str, Any]]
+
+
+@dataclass(slots=True)
+class _WaitingReads:
+    queries: list[Query]
+    deadline: float
+
+
+class RaftNode(NodeActor):
+    def __init__(
+        self,
+        node_id: int,
+        raw_node: RawNode,
+        storage: MemoryStorage,
+        conf: ConfState,
+        wal: WAL,
+        snapshots: SnapshotStore,
+        send_to_peer: SendToPeer,
+        outbox: Outbox,
+        pending: PendingRequests,
+        members: dict[int, dict[str, Any]],
+        keep_entries: int,
+        request_timeout: float,
+    ) -> None:
+        super().__init__(node_id)
+        self.node = raw_node
+        self.storage = storage
+        self.conf = conf
+        self.wal = wal
+        self.snapshots = snapshots
+        self.send_to_peer = send_to_peer
+        self.outbox = outbox
+        self.pending = pending
+        self.members = members
+        self.keep_entries = keep_entries
+        self.request_timeout = request_timeout
+        self.store: pykka.ActorRef[Any] | None = None
+        self.sessions: pykka.ActorRef[Any] | None = None
+        self._flush_scheduled = False
+        self._proposals: list[bytes] = []
+        self._proposal_tags: list[int] = []
+        self._reads: list[Query] = []
+        self._waiting_reads: dict[bytes, _WaitingReads] = {}
+        self._read_ids = itertools.count(1)
+        self._status_rounds: dict[int, _StatusRound] = {}
+        self._round_ids = itertools.count(1)
+        self._leader = 0
+        self._role = Role.FOLLOWER
+        self.handlers = {
+            _Flush: self._on_flush,
+            Tick: self._on_tick,
+            PeerRaftMessage: self._on_peer_message,
+            Propose: self._on_propose,
+            LinearizableRead: self._on_read,
+            SnapshotTaken: self._on_snapshot_taken,
+            StatusRequest: self._on_status_request,
+            PeerStatusRequest: self._on_peer_status_request,
+            PeerStatus: self._on_peer_status,
+            TransferLeadership: self._on_transfer,
+        }
+
+    def connect(self, store: pykka.ActorRef[Any], sessions: pykka.ActorRef[Any]) -> None:
+        """Wire the actors this one tells (they are started after it)."""
+        self.store = store
+        self.sessions = sessions
+        self._schedule_flush()
+
+    def on_stop(self) -> None:
+        self.wal.close()
+
+    # ---- inputs -------------------------------------------------------------------
+
+    def _schedule_flush(self) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self.actor_ref.tell(_Flush())
+
+    def _on_tick(self, msg: Tick) -> None:
+        self.node.tick()
+        self._expire_waits(msg.now)
+        self._schedule_flush()
+
+    def _on_peer_message(self, msg: PeerRaftMessage) -> None:
+        m = msg.message
+        if m.to != self.node_id:
+            return
+        self.node.step(m)
+        self._schedule_flush()
+
+    def _on_propose(self, msg: Propose) -> None:
+        self._proposals.append(msg.data)
+        if msg.tag is not None:
+            self._proposal_tags.append(msg.tag)
+        self._schedule_flush()
+
+    def _on_read(self, msg: LinearizableRead) -> None:
+        self._reads.append(msg.query)
+        self._schedule_flush()
+
+    def _on_transfer(self, msg: TransferLeadership) -> None:
+        self.node.transfer_leadership(msg.to)
+        self._schedule_flush()
+
+    # ---- the Ready loop ---------------------------------------------------------------
+
+    def _on_flush(self, _msg: _Flush) -> None:
+        self._flush_scheduled = False
+        self._submit_proposals()
+        self._submit_reads()
+        while self.node.has_ready():
+            self._handle_ready(self.node.ready())
+
+    def _submit_proposals(self) -> None:
+        if not self._proposals:
+            return
+        batch, tags = self._proposals, self._proposal_tags
+        self._proposals, self._proposal_tags = [], []
+        try:
+            self.node.propose_many(batch)
+        except ProposalDropped:
+            err = NoLeader("no leader to accept the write", leader=self._leader_hint())
+            for tag in tags:
+                waiting = self.pending.pop(tag)
+                if waiting is not None:
+                    self.outbox.error(waiting.reply, err)
+
+    def _submit_reads(self) -> None:
+        if not self._reads:
+            return
+        ctx = next(self._read_ids).to_bytes(8, "big")
+        self._waiting_reads[ctx] = _WaitingReads(self._reads, time.monotonic() + self.request_timeout)
+        self._reads = []
+        self.node.read_index(ctx)
+
+    def _handle_ready(self, rd: Ready) -> None:
+        # 1. persist (one fsync for hard state + entries), then mirror into the core's storage
+        if rd.snapshot is not None:
+            self.snapshots.save(rd.snapshot)
+            self.wal.save_snapshot_meta(rd.snapshot.meta)
+            self.storage.apply_snapshot(rd.snapshot)
+        if rd.hard_state is not None or rd.entries:
+            self.wal.save(rd.hard_state, rd.entries)
+        if rd.entries:
+            self.storage.append(rd.entries)
+        if rd.hard_state is not None:
+            self.storage.set_hard_state(rd.hard_state)
+        # 2. send
+        for m in rd.messages:
+            self.send_to_peer(m.to, peer_protocol.encode_raft(m))
+        # 3. apply
+        assert self.store is not None
+        if rd.snapshot is not None:
+            self.store.tell(RestoreSnapshot(rd.snapshot))
+        if rd.committed_entries:
+            self.store.tell(ApplyEntries(tuple(rd.committed_entries)))
+        for rs in rd.read_states:
+            waiting = self._waiting_reads.pop(bytes(rs.context), None)
+            if waiting is not None:
+                self.store.tell(ServeReads(rs.index, tuple(waiting.queries)))
+        if rd.soft_state is not None:
+            self._on_soft_state(rd.soft_state.leader, rd.soft_state.role)
+        self.node.advance(rd)
+
+    def _on_soft_state(self, leader: int, role: Role) -> None:
+        term = self.node.status().term
+        if leader != self._leader or role != self._role:
+            self.log.info("node=%s term=%s role=%s leader=%s", self.node_id, term, role.name, leader)
+        self._leader, self._role = leader, role
+        assert self.sessions is not None
+        self.sessions.tell(LeadershipChanged(leader, term, role == Role.LEADER))
+
+    # ---- snapshots and compaction ----------------------------------------------------------
+
+    def _on_snapshot_taken(self, msg: SnapshotTaken) -> None:
+        if msg.index <= self.storage.snapshot().meta.index:
+            return
+        snapshot = self.storage.create_snapshot(msg.index, self.conf, msg.data)
+        self.snapshots.save(snapshot)
+        self.wal.save_snapshot_meta(snapshot.meta)
+        compact_to = msg.index - self.keep_entries
+        if compact_to > self.storage.first_index():
+            self.storage.compact(compact_to)
+        self.wal.release_before(msg.index)
+        self.log.info("node=%s snapshot index=%s compacted_to=%s", self.node_id, msg.index, compact_to)
+
+    # ---- timeouts ---------------------------------------------------------------------------------
+
+    def _expire_waits(self, now: float) -> None:
+        for ctx in [c for c, w in self._waiting_reads.items() if w.deadline <= now]:
+            waiting = self._waiting_reads.pop(ctx)
+            err = self._unavailable("read")
+            for q in waiting.queries:
+                self.outbox.error(q.reply, err)
+        for round_id in [r for r, s in self._status_rounds.items() if s.deadline <= now]:
+            self._finish_status_round(round_id)
+
+    def _unavailable(self, what: str) -> NoLeader | Timeout:
+        if self._leader == 0:
+            return NoLeader(f"no leader to confirm the {what}")
+        return Timeout(f"{what} not confirmed in time", leader=self._leader_hint())
+
+    def _leader_hint(self) -> str | None:
+        member = self.members.get(self._leader)
+        return member["client_address"] if member else None
+
+    # ---- status --------------------------------------------------------------------------------
+
+    def own_status(self) -> dict[str, Any]:
+        s = self.node.status()
+        return {
+            "id": self.node_id,
+            "role": s.role.name.lower(),
+            "term": s.term,
+            "leader": s.leader,
+            "commit": s.commit,
+            "applied": s.applied,
+            "last_index": s.last_index,
+            "reachable": True,
+            **self.members.get(self.node_id, {}),
+        }
+
+    def _on_status_request(self, msg: StatusRequest) -> None:
+        if not msg.gather:
+            self._reply_leader(msg.reply)
+            return
+        round_id = next(self._round_ids)
+        self._status_rounds[round_id] = _StatusRound(
+            msg.reply, time.monotonic() + 0.5, {self.node_id: self.own_status()}
+        )
+        for peer in self.members:
+            if peer != self.node_id:
+                body = [self.node_id, round_id]
+                self.send_to_peer(peer, peer_protocol.encode_peer(peer_protocol.STATUS_REQ, body))
+        if len(self.members) == 1:
+            self._finish_status_round(round_id)
+
+    def _reply_leader(self, reply: ReplyTo) -> None:
+        s = self.node.status()
+        if s.leader == 0:
+            self.outbox.error(reply, NoLeader("the cluster has no leader right now"))
+            return
+        self.outbox.ok(reply, {"leader_id": s.leader, "term": s.term, **self.members.get(s.leader, {})})
+
+    def _on_peer_status_request(self, msg: PeerStatusRequest) -> None:
+        body = [msg.round_id, self.own_status()]
+        self.send_to_peer(msg.frm, peer_protocol.encode_peer(peer_protocol.STATUS_RESP, body))
+
+    def _on_peer_status(self, msg: PeerStatus) -> None:
+        round_ = self._status_rounds.get(msg.round_id)
+        if round_ is None:
+            return
+        round_.answers[int(msg.status["id"])] = msg.status
+        if len(round_.answers) == len(self.members):
+            self._finish_status_round(msg.round_id)
+
+    def _finish_status_round(self, round_id: int) -> None:
+        round_ = self._status_rounds.pop(round_id)
+        nodes = []
+        for node_id in sorted(self.members):
+            nodes.append(round_.answers.get(node_id) or {"id": node_id, "reachable": False, **self.members[node_id]})
+        s = self.node.status()
+        self.outbox.ok(round_.reply, {"leader": s.leader, "term": s.term, "nodes": nodes})

@@ -1,0 +1,224 @@
+"""The Store actor: the replicated state machine of this node.
+
+It applies committed entries in log order (every node does, so every node holds
+the same tree), answers the client whose proposal this node made, serves reads
+at the right index, registers watches in the same order as the events it
+publishes (so a watch set by a read misses nothing after that read), and hands
+a snapshot to RaftNode every ``snapshot_entries`` entries.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from typing import Any
+
+import pykka
+
+from skylock.actors.base import NodeActor
+from skylock.actors.messages import (
+    AddWatch,
+    ApplyEntries,
+    Heartbeat,
+    HistoryReset,
+    LocalRead,
+    PublishEvents,
+    Query,
+    RestoreSnapshot,
+    ServeReads,
+    SessionsChanged,
+    SnapshotTaken,
+)
+from skylock.actors.outbox import Outbox
+from skylock.actors.pending import PendingRequests
+from skylock.actors.proposals import decode_proposal
+from skylock.errors import BadRequest, SessionExpired, SkyLockError
+from skylock.raft import EntryType
+from skylock.state import EventType, StateMachine, validate_path
+
+
+class Store(NodeActor):
+    def __init__(
+        self,
+        node_id: int,
+        machine: StateMachine,
+        applied_index: int,
+        outbox: Outbox,
+        pending: PendingRequests,
+        snapshot_entries: int,
+    ) -> None:
+        super().__init__(node_id)
+        self.machine = machine
+        self.applied_index = applied_index
+        self.outbox = outbox
+        self.pending = pending
+        self.snapshot_entries = snapshot_entries
+        self._last_snapshot_index = applied_index
+        self._parked: list[tuple[int, int, Query]] = []  # heap of (index, seq, query)
+        self._park_seq = itertools.count()
+        self._watch_ids = itertools.count(1)
+        self.raft: pykka.ActorRef[Any] | None = None
+        self.watches: pykka.ActorRef[Any] | None = None
+        self.sessions: pykka.ActorRef[Any] | None = None
+        self.handlers = {
+            ApplyEntries: self._on_apply,
+            RestoreSnapshot: self._on_restore,
+            ServeReads: self._on_serve_reads,
+            LocalRead: self._on_local_read,
+        }
+
+    def connect(self, raft: pykka.ActorRef[Any], watches: pykka.ActorRef[Any], sessions: pykka.ActorRef[Any]) -> None:
+        self.raft, self.watches, self.sessions = raft, watches, sessions
+        sessions.tell(SessionsChanged(opened=self._session_ttls(), reset=True))
+
+    # ---- applying the log ----------------------------------------------------------------
+
+    def _on_apply(self, msg: ApplyEntries) -> None:
+        events: list[Any] = []
+        opened: dict[str, int] = {}
+        closed: list[str] = []
+        for entry in msg.entries:
+            if entry.index <= self.applied_index:
+                continue  # already contained in a restored snapshot
+            self.applied_index = entry.index
+            if entry.type != EntryType.NORMAL:
+                continue
+            proposal = decode_proposal(entry.data)
+            if proposal is None:
+                continue
+            origin, tag, command = proposal
+            applied = self.machine.apply(entry.index, command)
+            events.extend(applied.events)
+            if applied.error is None and command.get("op") == "open_session":
+                opened[applied.result["session_id"]] = int(applied.result["ttl_ms"])
+            for ev in applied.events:
+                if ev.type == EventType.SESSION_CLOSED and ev.session_id:
+                    closed.append(ev.session_id)
+                    opened.pop(ev.session_id, None)
+            if origin == self.node_id and tag:
+                self._answer(tag, applied)
+        assert self.watches is not None and self.sessions is not None
+        if events:
+            self.watches.tell(PublishEvents(tuple(events)))
+        if opened or closed:
+            self.sessions.tell(SessionsChanged(opened=opened, closed=tuple(closed)))
+        self._serve_parked()
+        self._maybe_snapshot()
+
+    def _answer(self, tag: int, applied: Any) -> None:
+        waiting = self.pending.pop(tag)
+        if waiting is None:
+            return  # timed out already, or proposed before a restart
+        if applied.error is not None:
+            self.outbox.error(waiting.reply, applied.error)
+            return
+        self.outbox.ok(waiting.reply, applied.result or {})
+
+    def _maybe_snapshot(self) -> None:
+        if self.applied_index - self._last_snapshot_index < self.snapshot_entries:
+            return
+        self._last_snapshot_index = self.applied_index
+        assert self.raft is not None
+        self.raft.tell(SnapshotTaken(self.applied_index, self.machine.snapshot()))
+
+    def _on_restore(self, msg: RestoreSnapshot) -> None:
+        meta = msg.snapshot.meta
+        if meta.index <= self.applied_index:
+            return
+        self.machine.restore(msg.snapshot.data)
+        self.applied_index = self._last_snapshot_index = meta.index
+        self.log.info("node=%s restored snapshot index=%s", self.node_id, meta.index)
+        assert self.watches is not None and self.sessions is not None
+        self.watches.tell(HistoryReset(meta.index))
+        self.sessions.tell(SessionsChanged(opened=self._session_ttls(), reset=True))
+        self._serve_parked()
+
+    def _session_ttls(self) -> dict[str, int]:
+        return {s["session_id"]: int(s["ttl_ms"]) for s in self.machine.sessions()}
+
+    # ---- reads -----------------------------------------------------------------------------
+
+    def _on_local_read(self, msg: LocalRead) -> None:
+        self._serve(msg.query)
+
+    def _on_serve_reads(self, msg: ServeReads) -> None:
+        if msg.index <= self.applied_index:
+            for q in msg.queries:
+                self._serve(q)
+            return
+        for q in msg.queries:
+            heapq.heappush(self._parked, (msg.index, next(self._park_seq), q))
+
+    def _serve_parked(self) -> None:
+        while self._parked and self._parked[0][0] <= self.applied_index:
+            self._serve(heapq.heappop(self._parked)[2])
+
+    def _serve(self, query: Query) -> None:
+        try:
+            result = self._read(query)
+        except SkyLockError as err:
+            self.outbox.error(query.reply, err)
+            return
+        if result is not None:
+            self.outbox.ok(query.reply, result)
+
+    def _read(self, q: Query) -> dict[str, Any] | None:
+        """Answer one read; ``None`` when another actor sends the reply."""
+        args = q.args
+        m = self.machine
+        if q.op == "get":
+            data, stat = m.get(args["path"])
+            result: dict[str, Any] = {"data": data, "stat": stat.to_wire(), "zxid": self.applied_index}
+            if args.get("watch"):
+                result["watch_id"] = self._add_watch(q, args["path"], "data")
+            return result
+        if q.op == "exists":
+            stat = m.exists(args["path"])
+            result = {"stat": stat.to_wire() if stat else None, "zxid": self.applied_index}
+            if args.get("watch"):
+                result["watch_id"] = self._add_watch(q, args["path"], "exists")
+            return result
+        if q.op == "children":
+            names, stat = m.children(args["path"])
+            result = {"children": names, "zxid": self.applied_index}
+            if args.get("stat"):
+                result["stat"] = stat.to_wire()
+            if args.get("watch"):
+                result["watch_id"] = self._add_watch(q, args["path"], "children")
+            return result
+        if q.op == "watch.add":
+            self._add_watch(q, args["path"], args["kind"], from_zxid=args.get("from_zxid"), reply_by_hub=True)
+            return None
+        if q.op == "session.check":
+            return self._check_session(args["session_id"])
+        if q.op == "lock.info":
+            return m.lock_info(args["name"])
+        raise BadRequest(f"op {q.op!r} is not a read")
+
+    def _check_session(self, session_id: str) -> dict[str, Any]:
+        session = self.machine.session(session_id)
+        if session is None:
+            raise SessionExpired(f"session {session_id} is not open", session_id=session_id)
+        assert self.sessions is not None
+        self.sessions.tell(Heartbeat(session_id, None))
+        return {"session_id": session_id, "ttl_ms": session["ttl_ms"]}
+
+    def _add_watch(
+        self, q: Query, path: str, kind: str, *, from_zxid: int | None = None, reply_by_hub: bool = False
+    ) -> int:
+        validate_path(path)
+        watch_id = next(self._watch_ids)
+        assert self.watches is not None
+        self.watches.tell(
+            AddWatch(
+                watch_id=watch_id,
+                conn_id=q.reply.conn_id,
+                path=path,
+                kind=kind,
+                session_id=q.args.get("session_id"),
+                from_zxid=from_zxid,
+                current_zxid=self.applied_index,
+                reply=q.reply if reply_by_hub else None,
+            )
+        )
+        return watch_id

@@ -1,0 +1,353 @@
+"""The SkyLock client: typed operations, failover across servers, a session
+kept alive in the background, and watches that survive a change of server.
+
+Thread-safe: any number of threads may share one ``Client``.
+
+Retries follow one rule: a request is sent again only when it cannot have taken
+effect (``NoLeader``: the write was never proposed) or when it has no effect
+(reads, heartbeats, status). A write whose server went silent raises
+``ConnectionLost`` and a write the server timed out raises ``Timeout``: in both
+cases the caller decides, because the write may have been applied.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Callable, Sequence
+
+import zmq
+
+from skylock.client.connection import Connection
+from skylock.errors import ConnectionLost, NoLeader, SessionExpired, SkyLockError, Timeout
+
+log = logging.getLogger("skylock.client")
+
+#: Ops that change nothing, so they may be sent again to any server.
+IDEMPOTENT = frozenset({
+    "ping", "get", "exists", "children", "lock.info", "cluster.status", "cluster.leader",
+    "session.heartbeat", "watch.add",
+})
+
+
+class SessionState(str, Enum):
+    CONNECTED = "connected"
+    SUSPENDED = "suspended"  # no server answered lately; the session may still be alive
+    EXPIRED = "expired"  # the cluster ended the session (or its TTL passed unheard)
+    CLOSED = "closed"  # closed by this client
+
+
+@dataclass(frozen=True)
+class Event:
+    """A watch event: ``type`` is created, deleted, data_changed, children_changed,
+    session_closed, or resync (the server lost track: read again and re-watch)."""
+
+    type: str
+    path: str
+    zxid: int
+    child: str | None = None
+    session_id: str | None = None
+
+    @classmethod
+    def from_wire(cls, wire: dict[str, Any]) -> "Event":
+        return cls(str(wire.get("type")), str(wire.get("path", "")), int(wire.get("zxid", 0)),
+                   wire.get("child"), wire.get("session_id"))
+
+
+WatchCallback = Callable[[Event], None]
+StateListener = Callable[[SessionState], None]
+
+
+@dataclass(slots=True)
+class _Watch:
+    path: str
+    kind: str
+    callback: WatchCallback
+    last_zxid: int
+    server_watch_id: int
+    connection: Connection | None
+
+
+class Client:
+    def __init__(
+        self,
+        servers: str | Sequence[str],
+        *,
+        request_timeout: float = 10.0,
+        attempt_timeout: float = 2.0,
+    ) -> None:
+        if isinstance(servers, str):
+            servers = [s.strip() for s in servers.split(",") if s.strip()]
+        if not servers:
+            raise ValueError("at least one server address (host:port) is needed")
+        self.servers = list(servers)
+        self.request_timeout = request_timeout
+        self.attempt_timeout = attempt_timeout
+        self._context = zmq.Context()
+        self._lock = threading.RLock()
+        self._next_server = 0
+        self._conn: Connection | None = None
+        self._watches: dict[tuple[int, int], _Watch] = {}  # (id(connection), server watch id)
+        self._session_id: str | None = None
+        self._session_ttl = 0.0
+        self._state = SessionState.CLOSED
+        self._listeners: list[StateListener] = []
+        self._heartbeats: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    # ---- connections and failover --------------------------------------------------------
+
+    def _connection(self) -> Connection:
+        with self._lock:
+            if self._conn is None:
+                address = self.servers[self._next_server % len(self.servers)]
+                self._next_server += 1
+                self._conn = Connection(address, self._on_event, context=self._context)
+                self._rewatch(self._conn)
+            return self._conn
+
+    def _drop_connection(self, conn: Connection) -> None:
+        with self._lock:
+            if self._conn is conn:
+                self._conn = None
+        conn.close()
+
+    @property
+    def server(self) -> str | None:
+        """The server this client talks to now."""
+        conn = self._conn
+        return conn.address if conn else None
+
+    def call(self, op: str, **args: Any) -> Any:
+        """Send one request, failing over as the retry rule allows; raises typed errors."""
+        deadline = time.monotonic() + self.request_timeout
+        backoff = 0.02
+        while True:
+            conn = self._connection()
+            try:
+                return self._await(conn, op, args, deadline)
+            except NoLeader:
+                if time.monotonic() + backoff >= deadline:
+                    raise
+            except (ConnectionLost, Timeout):
+                if op not in IDEMPOTENT or time.monotonic() >= deadline:
+                    raise
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 0.5)
+
+    def _await(self, conn: Connection, op: str, args: dict[str, Any], deadline: float) -> Any:
+        future = conn.request(op, args)
+        while True:
+            wait = min(self.attempt_timeout, max(0.0, deadline - time.monotonic()))
+            try:
+                return future.result(timeout=wait)
+            except FutureTimeout:
+                pass
+            if time.monotonic() >= deadline or not self._alive(conn):
+                future.cancel()
+                self._drop_connection(conn)
+                raise ConnectionLost(f"no reply from {conn.address} to {op}")
+
+    def _alive(self, conn: Connection) -> bool:
+        try:
+            conn.request("ping", {}).result(timeout=min(1.0, self.attempt_timeout))
+            return True
+        except (FutureTimeout, SkyLockError):
+            return False
+
+    # ---- data operations ----------------------------------------------------------------------
+
+    def create(
+        self, path: str, data: bytes | str = b"", *, ephemeral: bool = False, sequential: bool = False
+    ) -> str:
+        """Create a node; returns its path (with the sequence suffix when sequential)."""
+        session_id = self._require_session() if ephemeral else self._session_id
+        result = self.call("create", path=path, data=_bytes(data), ephemeral=ephemeral,
+                           sequential=sequential, session_id=session_id)
+        return str(result["path"])
+
+    def get(
+        self, path: str, *, watch: WatchCallback | None = None, consistency: str = "linearizable"
+    ) -> tuple[bytes, dict[str, Any]]:
+        result = self._watched_read("get", path, "data", watch, consistency=consistency)
+        return result["data"], result["stat"]
+
+    def exists(
+        self, path: str, *, watch: WatchCallback | None = None, consistency: str = "linearizable"
+    ) -> dict[str, Any] | None:
+        return self._watched_read("exists", path, "exists", watch, consistency=consistency)["stat"]
+
+    def children(
+        self, path: str, *, watch: WatchCallback | None = None, consistency: str = "linearizable"
+    ) -> list[str]:
+        return list(self._watched_read("children", path, "children", watch, consistency=consistency)["children"])
+
+    def set(self, path: str, data: bytes | str, *, version: int = -1) -> dict[str, Any]:
+        return self.call("set", path=path, data=_bytes(data), version=version)["stat"]
+
+    def delete(self, path: str, *, version: int = -1) -> None:
+        self.call("delete", path=path, version=version)
+
+    def multi(self, ops: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Atomic: ``[{"op": "create"|"set"|"delete"|"check"|"check_lock", ...}]``."""
+        return list(self.call("multi", ops=ops)["results"])
+
+    def status(self) -> dict[str, Any]:
+        return self.call("cluster.status")
+
+    def leader(self) -> dict[str, Any]:
+        return self.call("cluster.leader")
+
+    # ---- watches ---------------------------------------------------------------------------------
+
+    def watch(self, path: str, callback: WatchCallback, *, kind: str = "recursive",
+              from_zxid: int | None = None) -> None:
+        """Register a watch; ``recursive`` is persistent, the other kinds fire once."""
+        conn = self._connection()
+        args = {"path": path, "kind": kind, "from_zxid": from_zxid, "session_id": self._session_id}
+        result = self._await(conn, "watch.add", args, time.monotonic() + self.request_timeout)
+        start = from_zxid if from_zxid is not None else int(result["zxid"])
+        self._remember(conn, int(result["watch_id"]), _Watch(path, kind, callback, start, 0, conn))
+
+    def _watched_read(self, op: str, path: str, kind: str, watch: WatchCallback | None, **args: Any) -> Any:
+        if watch is None:
+            return self.call(op, path=path, **args)
+        conn = self._connection()
+        result = self._await(conn, op, {"path": path, "watch": True, "session_id": self._session_id, **args},
+                             time.monotonic() + self.request_timeout)
+        self._remember(conn, int(result["watch_id"]), _Watch(path, kind, watch, int(result["zxid"]), 0, conn))
+        return result
+
+    def _remember(self, conn: Connection, server_watch_id: int, watch: _Watch) -> None:
+        watch.server_watch_id = server_watch_id
+        with self._lock:
+            self._watches[(id(conn), server_watch_id)] = watch
+
+    def _on_event(self, conn: Connection, server_watch_id: int, wire: dict[str, Any]) -> None:
+        event = Event.from_wire(wire)
+        key = (id(conn), server_watch_id)
+        with self._lock:
+            watch = self._watches.get(key)
+            if watch is None:
+                return
+            watch.last_zxid = max(watch.last_zxid, event.zxid)
+            if watch.kind != "recursive" or event.type in ("resync", "session_closed"):
+                del self._watches[key]
+        watch.callback(event)
+
+    def _rewatch(self, conn: Connection) -> None:
+        """After a change of server, register every live watch again from the last zxid
+        it saw, so events that happened in between are replayed, not lost."""
+        with self._lock:
+            moved = [w for w in self._watches.values() if w.connection is not conn]
+            self._watches = {k: w for k, w in self._watches.items() if w.connection is conn}
+        for watch in moved:
+            args = {"path": watch.path, "kind": watch.kind, "from_zxid": watch.last_zxid,
+                    "session_id": self._session_id}
+
+            def registered(future: Any, watch: _Watch = watch) -> None:
+                try:
+                    result = future.result()
+                except SkyLockError as err:
+                    watch.callback(Event("resync", watch.path, watch.last_zxid))
+                    log.warning("watch on %s could not resume: %s", watch.path, err)
+                    return
+                watch.connection = conn
+                self._remember(conn, int(result["watch_id"]), watch)
+
+            conn.request("watch.add", args).add_done_callback(registered)
+
+    # ---- sessions ---------------------------------------------------------------------------------
+
+    @property
+    def session_id(self) -> str | None:
+        return self._session_id
+
+    @property
+    def state(self) -> SessionState:
+        return self._state
+
+    def add_listener(self, listener: StateListener) -> None:
+        self._listeners.append(listener)
+
+    def start_session(self, client_id: str = "", ttl: float = 10.0) -> str:
+        """Open a session and keep it alive with heartbeats every TTL/3 in the background."""
+        result = self.call("session.open", client_id=client_id, ttl_ms=int(ttl * 1000))
+        self._session_id = str(result["session_id"])
+        self._session_ttl = int(result["ttl_ms"]) / 1000.0
+        self._set_state(SessionState.CONNECTED)
+        self._stop.clear()
+        self._heartbeats = threading.Thread(target=self._heartbeat_loop, name="skylock-heartbeats", daemon=True)
+        self._heartbeats.start()
+        return self._session_id
+
+    def _require_session(self) -> str:
+        if self._session_id is None or self._state in (SessionState.EXPIRED, SessionState.CLOSED):
+            raise SessionExpired("this operation needs a live session: call start_session() first")
+        return self._session_id
+
+    def _set_state(self, state: SessionState) -> None:
+        if state == self._state:
+            return
+        self._state = state
+        for listener in list(self._listeners):
+            try:
+                listener(state)
+            except Exception:  # noqa: BLE001
+                log.exception("session listener failed")
+
+    def _heartbeat_loop(self) -> None:
+        interval = self._session_ttl / 3
+        last_ok = time.monotonic()
+        while not self._stop.wait(interval if self._state == SessionState.CONNECTED else 0.1):
+            session_id = self._session_id
+            if session_id is None:
+                return
+            try:
+                conn = self._connection()
+                self._await(conn, "session.heartbeat", {"session_id": session_id},
+                            time.monotonic() + min(self.attempt_timeout, interval))
+                last_ok = time.monotonic()
+                self._set_state(SessionState.CONNECTED)
+            except SessionExpired:
+                self._set_state(SessionState.EXPIRED)
+                return
+            except SkyLockError as err:
+                log.info("heartbeat failed (%s); trying the next server", err)
+                if self._conn is not None:
+                    self._drop_connection(self._conn)
+                if time.monotonic() - last_ok >= self._session_ttl:
+                    self._set_state(SessionState.EXPIRED)
+                    return
+                self._set_state(SessionState.SUSPENDED)
+
+    def close(self) -> None:
+        """Close the session (its ephemerals go at once) and every connection."""
+        self._stop.set()
+        if self._heartbeats is not None:
+            self._heartbeats.join(timeout=5)
+        if self._session_id is not None and self._state not in (SessionState.EXPIRED, SessionState.CLOSED):
+            try:
+                self.call("session.close", session_id=self._session_id)
+            except SkyLockError as err:
+                log.info("session close failed: %s", err)
+            self._set_state(SessionState.CLOSED)
+        with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+        self._context.term()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _bytes(data: bytes | str) -> bytes:
+    return data.encode() if isinstance(data, str) else bytes(data)

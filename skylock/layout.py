@@ -1,0 +1,54 @@
+"""Configs for a cluster of nodes on this machine (start_cluster.py, tests, bench)."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+from typing import Any
+
+from skylock.config import write_config
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """Ports the OS reports free now (held open together so they are distinct)."""
+    socks = []
+    try:
+        for _ in range(count):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind((host, 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def local_cluster(
+    nodes: int,
+    data_dir: Path,
+    *,
+    peer_ports: list[int],
+    client_ports: list[int],
+    http_ports: list[int],
+    host: str = "127.0.0.1",
+    sections: dict[str, dict[str, Any]] | None = None,
+) -> list[Path]:
+    """Write ``node{i}.yaml`` for ``nodes`` members under ``data_dir``; returns their paths.
+
+    ``sections`` adds settings to every config, e.g. ``{"session": {"check_interval": "50ms"}}``.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    members = [
+        {"id": i + 1, "peer_address": f"{host}:{peer_ports[i]}", "client_address": f"{host}:{client_ports[i]}",
+         "http_port": http_ports[i]}
+        for i in range(nodes)
+    ]
+    paths = []
+    for i in range(nodes):
+        cfg: dict[str, Any] = {k: dict(v) for k, v in (sections or {}).items()}
+        cfg["cluster"] = {"node_id": i + 1, "members": members}
+        cfg.setdefault("storage", {})["data_dir"] = str(data_dir / f"node{i + 1}")
+        path = data_dir / f"node{i + 1}.yaml"
+        write_config(cfg, path)
+        paths.append(path)
+    return paths

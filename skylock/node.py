@@ -1,0 +1,215 @@
+"""One SkyLock node: recover from disk, start the actors and the sockets, tick.
+
+``Node(config).start()`` is everything ``skylock serve`` does. The order matters:
+durable state is recovered first (snapshot, then the WAL after it), the actors
+are started and wired, and only then do the sockets open, so no request or peer
+message reaches an actor that is not ready.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import zmq
+
+from skylock.actors import peer_protocol
+from skylock.actors.gateway import Gateway
+from skylock.actors.messages import (
+    CheckSessions,
+    PeerRaftMessage,
+    PeerStatus,
+    PeerStatusRequest,
+    PeerTouches,
+    RestoreSnapshot,
+    Tick,
+)
+from skylock.actors.outbox import Outbox
+from skylock.actors.pending import PendingRequests
+from skylock.actors.raft_node import RaftNode
+from skylock.actors.session_manager import SessionManager
+from skylock.actors.store import Store
+from skylock.actors.watch_hub import WatchHub
+from skylock.config import NodeConfig
+from skylock.errors import Timeout
+from skylock.net.client_server import ClientServer
+from skylock.net.peer_transport import PeerTransport
+from skylock.raft import Config as RaftConfig
+from skylock.raft import ConfState, MemoryStorage, RawNode, Snapshot
+from skylock.state import StateMachine
+from skylock.storage import WAL, SnapshotStore
+
+log = logging.getLogger("skylock.node")
+
+#: How long a write or read may wait for the cluster before the client gets ``Timeout``.
+DEFAULT_REQUEST_TIMEOUT = 10.0
+
+
+@dataclass
+class RecoveredRaft:
+    raw_node: RawNode
+    storage: MemoryStorage
+    conf: ConfState
+    wal: WAL
+    snapshots: SnapshotStore
+    snapshot: Snapshot | None
+
+
+def recover_raft(cfg: NodeConfig) -> RecoveredRaft:
+    """Rebuild the Raft core from ``data_dir``; a fresh directory bootstraps the cluster."""
+    data_dir = cfg.storage.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    snapshots = SnapshotStore(data_dir / "snap")
+    snapshot = snapshots.load_newest()
+    wal, recovered = WAL.open(data_dir / "wal", segment_size=cfg.storage.segment_size, fsync=cfg.storage.fsync)
+    conf = ConfState(tuple(sorted(m.id for m in cfg.cluster.members)))
+    storage = MemoryStorage()
+    if snapshot is not None:
+        storage.apply_snapshot(snapshot)
+        conf = snapshot.meta.conf
+    else:
+        storage.bootstrap(conf)
+    if recovered.entries:
+        storage.append(recovered.entries)
+    storage.set_hard_state(recovered.hard_state)
+    raft_config = RaftConfig(
+        id=cfg.cluster.node_id,
+        election_tick=cfg.raft.election_tick,
+        heartbeat_tick=cfg.raft.heartbeat_tick,
+        rng=random.Random(),
+        pre_vote=cfg.raft.pre_vote,
+        check_quorum=cfg.raft.check_quorum,
+        max_inflight_msgs=cfg.raft.max_inflight_msgs,
+        max_size_per_msg=cfg.raft.max_size_per_msg,
+        applied=snapshot.meta.index if snapshot is not None else 0,
+    )
+    log.info(
+        "node=%s recovered term=%s commit=%s snapshot=%s entries=%s",
+        cfg.cluster.node_id, recovered.hard_state.term, recovered.hard_state.commit,
+        snapshot.meta.index if snapshot else 0, len(recovered.entries),
+    )
+    return RecoveredRaft(RawNode(raft_config, storage), storage, conf, wal, snapshots, snapshot)
+
+
+class Node:
+    def __init__(self, cfg: NodeConfig, *, request_timeout: float = DEFAULT_REQUEST_TIMEOUT) -> None:
+        self.cfg = cfg
+        self.node_id = cfg.cluster.node_id
+        self.request_timeout = request_timeout
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+        self._context = zmq.Context()
+        self.pending = PendingRequests()
+        self.client_server = ClientServer(cfg.me.client_address, self._on_client_frame, context=self._context)
+        self.outbox = Outbox(self.client_server.send)
+        self.transport = PeerTransport(
+            self.node_id, cfg.me.peer_address, cfg.peers, self._on_peer_payload, context=self._context
+        )
+        self.gateway: Gateway | None = None
+
+    # ---- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        cfg = self.cfg
+        raft = recover_raft(cfg)
+        machine = StateMachine(max_data_size=cfg.server.max_data_size)
+        members = {
+            m.id: {"client_address": m.client_address, "peer_address": m.peer_address, "http_port": m.http_port}
+            for m in cfg.cluster.members
+        }
+        start_index = raft.snapshot.meta.index if raft.snapshot else 0
+        self.raft = RaftNode.start(
+            self.node_id, raft.raw_node, raft.storage, raft.conf, raft.wal, raft.snapshots,
+            self.transport.send, self.outbox, self.pending, members,
+            cfg.storage.keep_entries, self.request_timeout,
+        )
+        self.store = Store.start(
+            self.node_id, machine, 0, self.outbox, self.pending, cfg.storage.snapshot_entries
+        )
+        self.watches = WatchHub.start(self.node_id, self.outbox, cfg.storage.watch_history, start_index)
+        self.sessions = SessionManager.start(self.node_id, self.outbox, self.transport.send)
+        self.store.proxy().connect(self.raft, self.watches, self.sessions).get()
+        if raft.snapshot is not None:
+            self.store.tell(RestoreSnapshot(raft.snapshot))
+        self.sessions.proxy().connect(self.raft).get()
+        self.raft.proxy().connect(self.store, self.sessions).get()
+        self.gateway = Gateway(
+            self.node_id, raft=self.raft, store=self.store, sessions=self.sessions, watches=self.watches,
+            outbox=self.outbox, pending=self.pending,
+            max_request_size=cfg.server.max_request_size, max_data_size=cfg.server.max_data_size,
+            default_ttl=cfg.session.default_ttl, min_ttl=cfg.session.min_ttl, max_ttl=cfg.session.max_ttl,
+            request_timeout=self.request_timeout,
+        )
+        self.transport.start()
+        self.client_server.start()
+        self._ticker = threading.Thread(target=self._tick_loop, name=f"ticker-{self.node_id}", daemon=True)
+        self._ticker.start()
+        log.info(
+            "node=%s serving clients on %s, peers on %s",
+            self.node_id, self.client_server.address, cfg.me.peer_address,
+        )
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout=5)
+        self.client_server.stop()
+        self.transport.stop()
+        for ref in (self.sessions, self.watches, self.store, self.raft):
+            ref.stop(block=True, timeout=5)
+        self._context.term()
+        log.info("node=%s stopped", self.node_id)
+
+    def request_stop(self) -> None:
+        """Safe from a signal handler: ``wait`` returns, the caller then calls ``stop``."""
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._stop.wait(timeout)
+
+    # ---- the clock -------------------------------------------------------------------------
+
+    def _tick_loop(self) -> None:
+        tick = self.cfg.raft.tick_interval
+        check = self.cfg.session.check_interval
+        next_tick = next_check = time.monotonic()
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if now >= next_tick:
+                self.raft.tell(Tick(now))
+                next_tick += tick
+                if next_tick < now:  # we fell behind (paused): do not burst ticks
+                    next_tick = now + tick
+            if now >= next_check:
+                self.sessions.tell(CheckSessions(now))
+                for waiting in self.pending.pop_expired(now):
+                    self.outbox.error(waiting.reply, Timeout(f"{waiting.op} did not complete in time"))
+                next_check = now + check
+            self._stop.wait(max(0.0, min(next_tick, next_check) - time.monotonic()))
+
+    # ---- I/O thread callbacks (must be quick: decode and tell) -----------------------------------
+
+    def _on_client_frame(self, conn_id: bytes, frame: bytes) -> None:
+        if self.gateway is not None:
+            self.gateway.on_frame(conn_id, frame)
+
+    def _on_peer_payload(self, frm: int, payload: bytes) -> None:
+        try:
+            kind, body = peer_protocol.decode_peer(payload)
+            if kind == peer_protocol.RAFT:
+                self.raft.tell(PeerRaftMessage(body))
+            elif kind == peer_protocol.TOUCH:
+                self.sessions.tell(PeerTouches(tuple(str(s) for s in body)))
+            elif kind == peer_protocol.STATUS_REQ:
+                self.raft.tell(PeerStatusRequest(int(body[0]), int(body[1])))
+            elif kind == peer_protocol.STATUS_RESP:
+                self.raft.tell(PeerStatus(int(body[0]), dict(body[1])))
+        except Exception as exc:  # noqa: BLE001 - a bad peer frame must never kill the I/O thread
+            log.warning("node=%s dropped a malformed payload from peer %s: %s", self.node_id, frm, exc)
+
+    def stats(self) -> dict[str, Any]:
+        return {"pending": len(self.pending), "peer": self.transport.stats(), "client": self.client_server.stats()}

@@ -1,0 +1,119 @@
+"""Run a local SkyLock cluster: one process per node, stopped cleanly by Ctrl-C.
+
+    python start_cluster.py                      # the 3 nodes of configs/node1..3.yaml
+    python start_cluster.py --nodes 5 --data-dir /tmp/sky   # another layout, generated configs
+
+A fresh data directory bootstraps a new cluster; an existing one recovers it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import sys
+import time
+from pathlib import Path
+
+import click
+
+HERE = Path(__file__).resolve().parent
+
+
+def run_node(config_path: str, data_dir: str | None, log_level: str) -> None:
+    """Child process: one node until SIGINT/SIGTERM."""
+    from skylock.cli import configure_logging
+    from skylock.config import load_config
+    from skylock.node import Node
+
+    overrides = {"storage.data_dir": data_dir} if data_dir else None
+    cfg = load_config(config_path, overrides)
+    configure_logging(log_level)
+    node = Node(cfg)
+    signal.signal(signal.SIGTERM, lambda *_: node.request_stop())
+    signal.signal(signal.SIGINT, lambda *_: node.request_stop())
+    node.start()
+    node.wait()
+    node.stop()
+
+
+def wait_for_leader(servers: list[str], timeout: float) -> dict | None:
+    from skylock.client import Client
+    from skylock.errors import SkyLockError
+
+    deadline = time.monotonic() + timeout
+    with Client(servers, request_timeout=2.0, attempt_timeout=0.5) as client:
+        while time.monotonic() < deadline:
+            try:
+                return client.leader()
+            except SkyLockError:
+                time.sleep(0.1)
+    return None
+
+
+@click.command()
+@click.option("--nodes", default=3, show_default=True, help="How many nodes to run.")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Keep node data under this directory (default: each config's storage.data_dir).")
+@click.option("--base-port", default=7001, show_default=True,
+              help="For generated layouts (--nodes other than 3): client ports start here, peers at +100.")
+@click.option("--log-level", default="info", show_default=True)
+def main(nodes: int, data_dir: str | None, base_port: int, log_level: str) -> None:
+    """Start a local cluster and keep it running until Ctrl-C."""
+    from skylock.config import load_config
+    from skylock.layout import local_cluster
+
+    if nodes == 3:
+        configs = [HERE / "configs" / f"node{i}.yaml" for i in (1, 2, 3)]
+        data_dirs = [str(Path(data_dir) / f"node{i}") if data_dir else None for i in (1, 2, 3)]
+    else:
+        root = Path(data_dir or "./data")
+        ports = list(range(base_port, base_port + nodes))
+        configs = local_cluster(nodes, root, client_ports=ports, peer_ports=[p + 100 for p in ports],
+                                http_ports=[8080] + [8081 + i for i in range(1, nodes)])
+        data_dirs = [None] * nodes
+    ctx = multiprocessing.get_context("spawn")
+    procs = []
+    for path, ddir in zip(configs, data_dirs):
+        cfg = load_config(path, {"storage.data_dir": ddir} if ddir else None)
+        me = cfg.me
+        click.echo(f"node {me.id}: clients {me.client_address}  peers {me.peer_address}  "
+                   f"http {me.http_port}  data {cfg.storage.data_dir}")
+        proc = ctx.Process(target=run_node, args=(str(path), ddir, log_level), name=f"skylock-node{me.id}")
+        proc.start()
+        procs.append((me, proc))
+    servers = [me.client_address for me, _ in procs]
+    stopping = False
+
+    def on_signal(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    leader = wait_for_leader(servers, timeout=30.0)
+    if leader:
+        click.echo(f"leader: node {leader['leader_id']} at {leader['client_address']} (term {leader['term']})")
+    else:
+        click.echo("no leader elected yet (is a majority of the nodes up?)", err=True)
+    click.echo(f"cluster running; servers={','.join(servers)}; Ctrl-C to stop")
+    while not stopping:
+        if all(not p.is_alive() for _, p in procs):
+            click.echo("every node exited", err=True)
+            break
+        time.sleep(0.2)
+    for _, proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+    code = 0
+    for me, proc in procs:
+        proc.join(timeout=10)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+        click.echo(f"node {me.id} stopped (exit {proc.exitcode})")
+        code = code or (0 if proc.exitcode in (0, -signal.SIGTERM) else 1)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()
