@@ -1,0 +1,295 @@
+"""A seeded cluster run: nodes, network, clients, faults and the checker.
+
+One ``random.Random(seed)`` drives everything (each node's core gets its own
+Random derived from it), there is no wall clock and no thread, so a seed
+replays exactly. A run has two phases:
+
+1. faults: ``fault_ticks`` ticks of client traffic, compaction and fault
+   episodes, with every invariant checked as state changes;
+2. liveness: the network heals and every node restarts; within
+   ``20 * election_tick`` ticks a leader must emerge and a fresh proposal
+   must be applied by every node.
+
+``run_seed(seed)`` returns a digest of the final state; a violation raises
+``SimFailure`` carrying the seed and the last events. ``replay(seed)`` runs a
+seed again with the full trace.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import random
+from dataclasses import dataclass
+
+from skylock.raft import ConfState, Message, MessageType, ProposalDropped, Role
+
+from .faults import Faults
+from .invariants import Checker, InvariantViolation
+from .network import InFlight, Network
+from .node import NodeParams, SimNode
+from .workload import Workload
+
+TRACE_TAIL = 60
+
+
+class SimFailure(AssertionError):
+    """A seed broke an invariant (or the core raised); replay it with ``replay(seed)``."""
+
+    def __init__(self, seed: int, n_nodes: int, cause: BaseException, tail: list[tuple]) -> None:
+        self.seed = seed
+        self.cause = cause
+        lines = "\n".join("  " + format_event(e) for e in tail)
+        super().__init__(
+            f"seed {seed} ({n_nodes} nodes) failed: {type(cause).__name__}: {cause}\n"
+            f"replay: python -m tests.sim.replay {seed}\nlast events:\n{lines}")
+
+
+def format_event(e: tuple) -> str:
+    if e[0] == "d":
+        _, now, mtype, frm, to, term, index, n, commit, reject = e
+        return (f"t={now} deliver {MessageType(mtype).name} {frm}->{to} term={term} "
+                f"index={index} entries={n} commit={commit}{' REJECT' if reject else ''}")
+    kind, now, *rest = e
+    return f"t={now} {kind} {' '.join(map(str, rest))}"
+
+
+@dataclass(frozen=True, slots=True)
+class RunConfig:
+    """Everything a seed decides before the run starts."""
+
+    n_nodes: int
+    params: NodeParams
+    fault_ticks: int
+    compact_p: float
+
+
+def plan(seed: int, n_nodes: int | None = None, fault_ticks: int | None = None) -> RunConfig:
+    rng = random.Random(seed * 7919 + 1)
+    if n_nodes is None:
+        n_nodes = 3 if seed % 2 == 0 else 5
+    max_size = rng.choice((1, 16, 1 << 20))
+    # one entry per message with one in flight is legal but too slow to catch a
+    # lagging follower up within the liveness bound; pipeline when batching is off
+    inflight = rng.choice((4, 256) if max_size == 1 else (1, 2, 4, 256))
+    params = NodeParams(
+        election_tick=rng.choice((6, 8, 10)),
+        heartbeat_tick=rng.choice((1, 1, 2)),
+        pre_vote=rng.random() < 0.8,
+        check_quorum=rng.random() < 0.8,
+        max_inflight_msgs=inflight,
+        max_size_per_msg=max_size,
+    )
+    if fault_ticks is None:
+        fault_ticks = rng.randint(80, 160)
+    return RunConfig(n_nodes, params, fault_ticks, rng.choice((0.0, 0.01, 0.03)))
+
+
+class Cluster:
+    """The simulated world for one seed."""
+
+    def __init__(self, seed: int, config: RunConfig, keep_trace: bool = False) -> None:
+        self.seed = seed
+        self.config = config
+        self.rng = random.Random(seed)
+        self.now = 0
+        self.ids = list(range(1, config.n_nodes + 1))
+        conf = ConfState(voters=tuple(self.ids))
+        self.checker = Checker()
+        self.net = Network(random.Random(self.rng.getrandbits(64)))
+        self.events = 0
+        self._trace = [] if keep_trace else collections.deque(maxlen=TRACE_TAIL)
+        self.nodes = {
+            i: SimNode(i, conf, config.params, random.Random(self.rng.getrandbits(64)),
+                       self.checker, self)
+            for i in self.ids
+        }
+        self.workload = Workload(random.Random(self.rng.getrandbits(64)))
+        self.faults = Faults(random.Random(self.rng.getrandbits(64)))
+        self.live_index: dict[bytes, int] = {}
+        for node in self.nodes.values():
+            node.start()
+
+    # ---- tracing -----------------------------------------------------------------
+
+    def trace(self, event: tuple) -> None:
+        self.events += 1
+        self._trace.append(event)
+
+    def tail(self) -> list[tuple]:
+        return list(self._trace)[-TRACE_TAIL:]
+
+    # ---- node access ------------------------------------------------------------
+
+    def live_nodes(self) -> list[SimNode]:
+        return [n for n in self.nodes.values() if n.raw is not None]
+
+    def random_live_node(self) -> SimNode | None:
+        live = self.live_nodes()
+        return self.rng.choice(live) if live else None
+
+    def crash(self, node: SimNode) -> None:
+        self.trace(("crash", self.now, node.id, node.term, node.disk.last_index))
+        node.crash()
+
+    def restart(self, node: SimNode) -> None:
+        node.start()
+        self.trace(("restart", self.now, node.id, node.term, node.disk.last_index,
+                    node.disk.snapshot.meta.index))
+        node.drain()
+
+    # ---- the network ---------------------------------------------------------------
+
+    def send(self, node: SimNode, m: Message) -> None:
+        self.net.send(self.now, m, node.incarnation)
+
+    def _deliver(self, f: InFlight) -> None:
+        m = f.msg
+        dst = self.nodes.get(m.to)
+        if dst is None:
+            raise InvariantViolation(f"message to unknown node {m.to}: {m}")
+        if dst.raw is None or self.net.is_cut(m.frm, m.to):
+            # the sender's transport notices a dead peer or a cut link
+            self._report(f, unreachable=self.rng.random() < 0.3)
+            return
+        if self.net.lost(m):
+            self._report(f, unreachable=False)
+            return
+        self.trace(("d", self.now, int(m.type), m.frm, m.to, m.term, m.index, len(m.entries),
+                    m.commit, m.reject))
+        try:
+            dst.raw.step(m)
+        except ProposalDropped:
+            if m.type != MessageType.PROP:
+                raise
+            # a forwarded proposal the leader cannot take (transfer under way) is simply lost
+        dst.drain()
+        if m.type == MessageType.SNAP:
+            self._report_snapshot(f, ok=True)
+
+    def _report(self, f: InFlight, unreachable: bool) -> None:
+        m = f.msg
+        if m.type == MessageType.SNAP:
+            self._report_snapshot(f, ok=False)
+        elif unreachable:
+            src = self.nodes[m.frm]
+            if src.raw is not None and src.incarnation == f.sender_incarnation:
+                src.raw.report_unreachable(m.to)
+                src.drain()
+
+    def _report_snapshot(self, f: InFlight, ok: bool) -> None:
+        src = self.nodes[f.msg.frm]
+        if src.raw is not None and src.incarnation == f.sender_incarnation:
+            self.trace(("snap_status", self.now, src.id, f.msg.to, ok))
+            src.raw.report_snapshot(f.msg.to, ok)
+            src.drain()
+
+    # ---- one tick of the world --------------------------------------------------------
+
+    def step(self, faults: bool) -> None:
+        self.now += 1
+        for f in self.net.due(self.now):
+            self._deliver(f)
+        order = self.live_nodes()
+        self.rng.shuffle(order)
+        for node in order:
+            node.raw.tick()
+            node.drain()
+        self.workload.step(self)
+        if faults:
+            self.faults.step(self)
+        if self.config.compact_p:
+            for node in self.live_nodes():
+                if self.rng.random() < self.config.compact_p and node.compact():
+                    self.trace(("compact", self.now, node.id, node.applied))
+
+    def on_applied(self, node: SimNode, e) -> None:
+        if e.data[:4] == b"live":
+            self.live_index.setdefault(e.data, e.index)
+
+    # ---- the run -------------------------------------------------------------------------
+
+    def run(self) -> str:
+        for _ in range(self.config.fault_ticks):
+            self.step(faults=True)
+        self.faults.heal(self)
+        self._check_liveness()
+        return self.digest()
+
+    def _stable_leader(self) -> SimNode | None:
+        live = self.live_nodes()
+        top = max(n.term for n in live)
+        for n in live:
+            if n.role == Role.LEADER and n.term == top:
+                return n
+        return None
+
+    def _check_liveness(self) -> None:
+        """After healing, a leader must emerge and a fresh proposal reach every node."""
+        election = self.config.params.election_tick
+        budget = 20 * election
+        self.workload.propose_p = 0.1
+        self.workload.read_p = 0.02
+        probe, proposed_at, probes = b"", -1, 0
+        for _ in range(budget):
+            self.step(faults=False)
+            if probe in self.live_index:
+                index = self.live_index[probe]
+                if all(n.applied >= index for n in self.nodes.values()):
+                    self.trace(("live", self.now, probe, index))
+                    return
+                continue
+            if proposed_at >= 0 and self.now - proposed_at < 4 * election:
+                continue
+            leader = self._stable_leader()
+            if leader is None:
+                continue
+            probes += 1
+            candidate = b"live%d" % probes
+            try:
+                leader.raw.propose(candidate)
+            except ProposalDropped:
+                continue
+            probe, proposed_at = candidate, self.now
+            self.trace(("probe", self.now, leader.id, candidate))
+            leader.drain()
+        states = ", ".join(f"{n.id}:{Role(n.role).name}/t{n.term}/applied{n.applied}"
+                           for n in self.nodes.values())
+        raise InvariantViolation(
+            f"liveness: no fresh proposal applied on all nodes within {budget} ticks of healing "
+            f"(probe={probe!r}, {states})")
+
+    def digest(self) -> str:
+        h = hashlib.sha256()
+        for n in self.nodes.values():
+            h.update(repr((n.id, n.disk.hard_state, n.disk.last_index, n.disk.snapshot.meta.index,
+                           n.applied, n.chain, n.read_states)).encode())
+        h.update(repr((self.events, self.checker.max_commit, sorted(self.checker.leaders.items()),
+                       self.workload.proposed, self.now)).encode())
+        return h.hexdigest()
+
+
+def run_seed(seed: int, n_nodes: int | None = None, keep_trace: bool = False,
+             fault_ticks: int | None = None) -> Cluster:
+    """Run one seed to completion; raises SimFailure with the seed and trace tail."""
+    config = plan(seed, n_nodes, fault_ticks)
+    cluster = Cluster(seed, config, keep_trace)
+    try:
+        cluster.result = cluster.run()
+    except Exception as exc:  # a violation or a crash of the core: both are findings
+        raise SimFailure(seed, config.n_nodes, exc, cluster.tail()) from exc
+    return cluster
+
+
+def replay(seed: int, n_nodes: int | None = None, verbose: bool = True) -> Cluster:
+    """Run ``seed`` again with the full trace; print it if the run fails."""
+    config = plan(seed, n_nodes)
+    cluster = Cluster(seed, config, keep_trace=True)
+    try:
+        cluster.result = cluster.run()
+    except Exception as exc:
+        if verbose:
+            for e in cluster._trace:
+                print(format_event(e))
+        raise SimFailure(seed, config.n_nodes, exc, cluster.tail()) from exc
+    return cluster

@@ -1,0 +1,93 @@
+"""The fault schedule: what goes wrong, and when, drawn from the seed.
+
+Each tick of the fault phase may start one episode: a symmetric partition, a
+one-way link cut, a lossy/duplicating/slow network, a crash, a restart, a
+leadership transfer or a forced election. Episodes overlap and undo one
+another at random (healing the network, restarting nodes), so a run walks
+through many combinations. ``heal`` ends them all for the liveness check.
+"""
+
+from __future__ import annotations
+
+import random
+
+ACTIONS = ("partition", "one_way", "heal_net", "lossy", "crash", "restart", "transfer",
+           "campaign")
+WEIGHTS = (3, 3, 3, 3, 3, 4, 1, 1)
+
+
+class Faults:
+    """Injects fault episodes into a cluster at a seeded rate."""
+
+    def __init__(self, rng: random.Random, rate: float = 0.08) -> None:
+        self._rng = rng
+        self.rate = rate
+        self.injected = 0
+
+    def step(self, cluster) -> None:
+        rng = self._rng
+        if rng.random() >= self.rate:
+            return
+        action = rng.choices(ACTIONS, WEIGHTS)[0]
+        getattr(self, "_" + action)(cluster, rng)
+        self.injected += 1
+
+    def _partition(self, cluster, rng) -> None:
+        ids = list(cluster.ids)
+        rng.shuffle(ids)
+        k = rng.randint(1, len(ids) - 1)
+        groups = [ids[:k], ids[k:]]
+        if len(ids) > 3 and rng.random() < 0.3:
+            j = rng.randint(k, len(ids) - 1)
+            groups = [ids[:k], ids[k:j], ids[j:]]
+        cluster.net.partition([g for g in groups if g])
+        cluster.trace(("partition", cluster.now, tuple(tuple(sorted(g)) for g in groups)))
+
+    def _one_way(self, cluster, rng) -> None:
+        a, b = rng.sample(cluster.ids, 2)
+        cluster.net.cut.add((a, b))
+        cluster.trace(("cut", cluster.now, a, b))
+
+    def _heal_net(self, cluster, rng) -> None:
+        cluster.net.cut = set()
+        cluster.trace(("heal_net", cluster.now))
+
+    def _lossy(self, cluster, rng) -> None:
+        net = cluster.net
+        net.loss = rng.choice((0.0, 0.05, 0.2, 0.4))
+        net.dup = rng.choice((0.0, 0.05, 0.2))
+        net.max_delay = rng.choice((1, 3, 3, 6, 12))
+        cluster.trace(("lossy", cluster.now, net.loss, net.dup, net.max_delay))
+
+    def _crash(self, cluster, rng) -> None:
+        node = cluster.random_live_node()
+        if node is not None:
+            cluster.crash(node)
+
+    def _restart(self, cluster, rng) -> None:
+        dead = [n for n in cluster.nodes.values() if not n.alive]
+        if dead:
+            cluster.restart(rng.choice(dead))
+
+    def _transfer(self, cluster, rng) -> None:
+        leaders = [n for n in cluster.live_nodes() if n.role == 3]
+        if leaders:
+            node = rng.choice(leaders)
+            to = rng.choice([i for i in cluster.ids if i != node.id])
+            cluster.trace(("transfer", cluster.now, node.id, to))
+            node.raw.transfer_leadership(to)
+            node.drain()
+
+    def _campaign(self, cluster, rng) -> None:
+        node = cluster.random_live_node()
+        if node is not None:
+            cluster.trace(("campaign", cluster.now, node.id))
+            node.raw.campaign()
+            node.drain()
+
+    def heal(self, cluster) -> None:
+        cluster.net.heal()
+        for node in cluster.nodes.values():
+            if not node.alive:
+                cluster.restart(node)
+        cluster.trace(("heal_all", cluster.now))

@@ -1,0 +1,158 @@
+"""The safety properties of Raft, checked incrementally as the cluster runs.
+
+Every check fires at the moment the state it is about changes (an entry is
+persisted, a commit index moves, a node becomes leader, an entry is applied,
+a read completes), which is the same as checking the whole cluster after
+every step but costs O(change) instead of O(cluster):
+
+- Election safety: at most one leader per term, over the whole run.
+- Log matching: each (index, term) ever stored anywhere maps to one entry
+  and one predecessor term; by induction two logs that share (index, term)
+  are identical up to there.
+- Leader completeness: an entry committed while the observing node was at
+  term T is in the log of every leader of a term > T, at the same index/term.
+- State machine safety: nodes apply the same entry at every index (a hash
+  chain over the applied prefix makes "prefix of one another" a per-index
+  equality), snapshots carry the same chain, and a committed entry is what
+  gets applied there (no acknowledged proposal lost).
+- ReadIndex: a ReadState's index is >= every commit index acknowledged
+  anywhere before the read was requested.
+"""
+
+from __future__ import annotations
+
+from skylock.raft import Entry
+
+
+class InvariantViolation(AssertionError):
+    """A Raft safety property broke; the message names it."""
+
+
+class Checker:
+    """Global knowledge of the run, updated by the simulated nodes."""
+
+    def __init__(self) -> None:
+        #: term -> the one node that led it
+        self.leaders: dict[int, int] = {}
+        #: node id -> term, for nodes that are leader right now
+        self.current_leaders: dict[int, int] = {}
+        #: (index, term) -> (type, data, term of the previous entry)
+        self.links: dict[tuple[int, int], tuple[int, bytes, int]] = {}
+        #: index -> (term, data, lowest term of a node that saw it committed)
+        self.committed: dict[int, tuple[int, bytes, int]] = {}
+        self.max_commit = 0
+        #: index -> (term, data, chain hash after applying it)
+        self.applied: dict[int, tuple[int, bytes, bytes]] = {}
+        #: read context -> the commit index it must not be below
+        self.read_floor: dict[bytes, int] = {}
+        self.reads_done = 0
+        self.elections = 0
+        #: node id -> Disk, filled by the cluster so live leaders can be re-checked
+        self.disks: dict = {}
+
+    # ---- election safety + leader completeness -------------------------------
+
+    def on_leader(self, node_id: int, term: int, disk) -> None:
+        other = self.leaders.setdefault(term, node_id)
+        if other != node_id:
+            raise InvariantViolation(f"election safety: nodes {other} and {node_id} both led term {term}")
+        self.elections += 1
+        self.current_leaders[node_id] = term
+        for index, (eterm, _data, cterm) in self.committed.items():
+            if cterm < term:
+                self._leader_has(node_id, term, disk, index, eterm)
+
+    def on_not_leader(self, node_id: int) -> None:
+        self.current_leaders.pop(node_id, None)
+
+    def _leader_has(self, node_id: int, term: int, disk, index: int, eterm: int) -> None:
+        if index <= disk.snapshot.meta.index:
+            return  # compacted into its snapshot, which the chain check covers
+        have = disk.term(index)
+        if have != eterm:
+            raise InvariantViolation(
+                f"leader completeness: leader {node_id} of term {term} has term {have} at "
+                f"index {index}, but an entry of term {eterm} was committed there")
+
+    # ---- log matching ---------------------------------------------------------
+
+    def on_persisted(self, node_id: int, linked: list[tuple[Entry, int]]) -> None:
+        links = self.links
+        for e, prev_term in linked:
+            key = (e.index, e.term)
+            val = (int(e.type), e.data, prev_term)
+            old = links.setdefault(key, val)
+            if old != val:
+                raise InvariantViolation(
+                    f"log matching: node {node_id} stores index {e.index} term {e.term} as "
+                    f"{val!r}, another log has {old!r}")
+
+    # ---- commitment -------------------------------------------------------------
+
+    def on_commit(self, node_id: int, term: int, disk, old: int, new: int) -> None:
+        """``node_id`` (at ``term``) moved its durable commit index from old to new."""
+        lo = max(old, disk.snapshot.meta.index)
+        if new > disk.last_index:
+            raise InvariantViolation(
+                f"node {node_id} commit {new} beyond its last index {disk.last_index}")
+        committed = self.committed
+        for index in range(lo + 1, new + 1):
+            e = disk.entry(index)
+            prev = committed.get(index)
+            if prev is None:
+                committed[index] = (e.term, e.data, term)
+                for lid, lterm in self.current_leaders.items():
+                    if lterm > term and lid != node_id:
+                        self._leader_has_live(lid, lterm, index, e.term)
+            elif prev[0] != e.term or prev[1] != e.data:
+                raise InvariantViolation(
+                    f"commit safety: node {node_id} committed ({e.term}, {e.data!r}) at {index}, "
+                    f"earlier ({prev[0]}, {prev[1]!r}) was committed there")
+            elif term < prev[2]:
+                committed[index] = (prev[0], prev[1], term)
+        if new > self.max_commit:
+            self.max_commit = new
+
+    def _leader_has_live(self, lid: int, lterm: int, index: int, eterm: int) -> None:
+        disk = self.disks[lid]
+        self._leader_has(lid, lterm, disk, index, eterm)
+
+    # ---- state machine safety ----------------------------------------------------
+
+    def on_apply(self, node_id: int, e: Entry, chain: bytes) -> None:
+        val = (e.term, e.data, chain)
+        old = self.applied.setdefault(e.index, val)
+        if old != val:
+            raise InvariantViolation(
+                f"state machine safety: node {node_id} applied ({e.term}, {e.data!r}) at "
+                f"{e.index}, another node applied ({old[0]}, {old[1]!r}) (or a different prefix)")
+        c = self.committed.get(e.index)
+        if c is not None and (c[0] != e.term or c[1] != e.data):
+            raise InvariantViolation(
+                f"lost commit: node {node_id} applied ({e.term}, {e.data!r}) at {e.index} where "
+                f"({c[0]}, {c[1]!r}) was committed")
+
+    def on_snapshot_applied(self, node_id: int, index: int, term: int, chain: bytes) -> None:
+        old = self.applied.get(index)
+        if old is None:
+            raise InvariantViolation(
+                f"node {node_id} installed a snapshot at {index} that no node has applied")
+        if old[0] != term or old[2] != chain:
+            raise InvariantViolation(
+                f"state machine safety: node {node_id} installed a snapshot at {index} "
+                f"(term {term}) whose state differs from what nodes applied there")
+
+    # ---- ReadIndex -----------------------------------------------------------------
+
+    def on_read_requested(self, ctx: bytes) -> None:
+        self.read_floor[ctx] = self.max_commit
+
+    def on_read_state(self, node_id: int, index: int, ctx: bytes) -> None:
+        floor = self.read_floor.get(ctx)
+        if floor is None:
+            raise InvariantViolation(f"node {node_id} returned a ReadState for unknown ctx {ctx!r}")
+        if index < floor:
+            raise InvariantViolation(
+                f"read index: node {node_id} answered read {ctx!r} at index {index}, but "
+                f"index {floor} was committed before the read was requested")
+        self.reads_done += 1
