@@ -1,0 +1,360 @@
+"""The client wire protocol, version 1: msgpack envelopes and the op catalog.
+
+Pure (no sockets), so the server and the client SDK share one definition of what
+a valid frame is. Every frame is a msgpack map carrying ``"v": PROTOCOL_VERSION``:
+
+- request  ``{"v", "id", "op", "args"}``
+- reply    ``{"v", "id", "ok": result}`` or ``{"v", "id", "err": error.to_wire()}``
+- event    ``{"v", "watch": watch_id, "event": {...}}`` pushed on the same connection
+
+``parse_request`` checks a request against ``OPS`` and fills defaults, so the
+node only ever sees well-typed arguments. Never pickle: msgpack only, and
+extension types are refused.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+
+from skylock.errors import BadRequest, SkyLockError, TooLarge, error_from_wire
+
+log = logging.getLogger(__name__)
+
+PROTOCOL_VERSION = 1
+
+
+# --------------------------------------------------------------------------- msgpack
+
+
+def _refuse_ext(code: int, data: bytes) -> Any:
+    raise ValueError(f"msgpack extension type {code} is not allowed")
+
+
+def encode(obj: Any) -> bytes:
+    """msgpack with bin/str distinguished; raises TypeError for unencodable values."""
+    return msgpack.packb(obj, use_bin_type=True)
+
+
+def decode(frame: bytes) -> Any:
+    """Decode one msgpack value; anything malformed becomes ``BadRequest``.
+
+    Container limits are bounded by the frame's own length (a 10-byte frame cannot
+    announce a billion-element array), extension types and trailing bytes are refused.
+    """
+    if not isinstance(frame, (bytes, bytearray, memoryview)):
+        raise BadRequest(f"frame must be bytes, got {type(frame).__name__}")
+    size = len(frame)
+    try:
+        return msgpack.unpackb(
+            frame,
+            raw=False,
+            strict_map_key=False,
+            use_list=True,
+            ext_hook=_refuse_ext,
+            max_str_len=size,
+            max_bin_len=size,
+            max_array_len=size,
+            max_map_len=size,
+            max_ext_len=size,
+        )
+    except Exception as exc:  # msgpack raises many types (ExtraData, ValueError, TypeError, StackError ...)
+        raise BadRequest(f"frame is not valid msgpack: {exc or type(exc).__name__}") from None
+
+
+def _peek_id(frame: bytes) -> int | None:
+    """Read the top-level ``id`` of a map frame without materialising other values.
+
+    Lets an oversized request still be answered with its own id.
+    """
+    try:
+        unpacker = msgpack.Unpacker(
+            raw=False, strict_map_key=False, ext_hook=_refuse_ext, max_buffer_size=max(len(frame), 1)
+        )
+        unpacker.feed(frame)
+        for _ in range(unpacker.read_map_header()):
+            key = unpacker.unpack()
+            if key == "id":
+                value = unpacker.unpack()
+                return value if _is_int(value) else None
+            unpacker.skip()
+    except Exception:
+        return None
+    return None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# --------------------------------------------------------------------------- op catalog
+
+_REQUIRED: Any = object()
+
+
+@dataclass(frozen=True)
+class ArgSpec:
+    """One argument of an op: accepted python types, default, optional allowed values."""
+
+    name: str
+    types: tuple[type, ...]
+    default: Any = _REQUIRED
+    choices: tuple[Any, ...] | None = None
+
+    @property
+    def required(self) -> bool:
+        return self.default is _REQUIRED
+
+    def type_names(self) -> str:
+        return " or ".join("None" if t is type(None) else t.__name__ for t in self.types)
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """An op name and its arguments, in declaration order."""
+
+    name: str
+    args: tuple[ArgSpec, ...]
+
+    def arg_names(self) -> list[str]:
+        return [a.name for a in self.args]
+
+
+_NONE = type(None)
+_CONSISTENCY = ArgSpec("consistency", (str,), "linearizable", ("linearizable", "local"))
+#: a watch set by a read ends with this session (it is told once when the session closes)
+_WATCH_SESSION = ArgSpec("session_id", (str, type(None)), None)
+
+
+def _path() -> ArgSpec:
+    return ArgSpec("path", (str,))
+
+
+def _op(name: str, *args: ArgSpec) -> tuple[str, OpSpec]:
+    return name, OpSpec(name, tuple(args))
+
+
+OPS: dict[str, OpSpec] = dict(
+    [
+        _op("ping"),
+        _op("session.open", ArgSpec("client_id", (str,)), ArgSpec("ttl_ms", (int,), 0)),
+        _op("session.heartbeat", ArgSpec("session_id", (str,))),
+        _op("session.close", ArgSpec("session_id", (str,))),
+        _op(
+            "create",
+            _path(),
+            ArgSpec("data", (bytes,), b""),
+            ArgSpec("ephemeral", (bool,), False),
+            ArgSpec("sequential", (bool,), False),
+            ArgSpec("session_id", (str, _NONE), None),
+        ),
+        _op("get", _path(), ArgSpec("watch", (bool,), False), _CONSISTENCY, _WATCH_SESSION),
+        _op("set", _path(), ArgSpec("data", (bytes,)), ArgSpec("version", (int,), -1)),
+        _op("delete", _path(), ArgSpec("version", (int,), -1)),
+        _op("exists", _path(), ArgSpec("watch", (bool,), False), _CONSISTENCY, _WATCH_SESSION),
+        _op(
+            "children",
+            _path(),
+            ArgSpec("watch", (bool,), False),
+            ArgSpec("stat", (bool,), False),
+            _CONSISTENCY,
+            _WATCH_SESSION,
+        ),
+        _op("multi", ArgSpec("ops", (list,))),
+        _op(
+            "watch.add",
+            _path(),
+            ArgSpec("kind", (str,), _REQUIRED, ("data", "exists", "children", "recursive")),
+            ArgSpec("from_zxid", (int, _NONE), None),
+            ArgSpec("session_id", (str, _NONE), None),
+        ),
+        _op("watch.remove", ArgSpec("watch_id", (int,))),
+        _op("cluster.status"),
+        _op("cluster.leader"),
+        _op(
+            "lock.acquire",
+            ArgSpec("name", (str,)),
+            ArgSpec("session_id", (str,)),
+            ArgSpec("owner", (str,), ""),
+            ArgSpec("timeout_ms", (int,), 30000),
+            ArgSpec("request_id", (str,)),
+        ),
+        _op("lock.release", ArgSpec("name", (str,)), ArgSpec("session_id", (str,)), ArgSpec("lock_id", (str,))),
+        _op("lock.info", ArgSpec("name", (str,))),
+        _op("debug.state_hash"),
+    ]
+)
+
+
+def _check_arg(op: str, spec: ArgSpec, value: Any, req_id: int) -> Any:
+    """Return the value in its canonical type or raise BadRequest naming op and argument."""
+    if bytes in spec.types and isinstance(value, str):
+        value = value.encode("utf-8")
+    ok = any((_is_int(value) if t is int else isinstance(value, t)) for t in spec.types)
+    if not ok:
+        raise BadRequest(
+            f"op {op!r}: argument {spec.name!r} must be {spec.type_names()}, got {type(value).__name__}",
+            id=req_id,
+        )
+    if spec.choices is not None and value not in spec.choices:
+        allowed = ", ".join(repr(c) for c in spec.choices)
+        raise BadRequest(f"op {op!r}: argument {spec.name!r} must be one of {allowed}, got {value!r}", id=req_id)
+    if spec.name == "ops":
+        for i, sub in enumerate(value):
+            if not isinstance(sub, dict):
+                raise BadRequest(f"op {op!r}: ops[{i}] must be a map, got {type(sub).__name__}", id=req_id)
+    return value
+
+
+def _check_args(spec: OpSpec, args: dict[Any, Any], req_id: int) -> dict[str, Any]:
+    known = set(spec.arg_names())
+    extra = [k for k in args if k not in known]
+    if extra:
+        names = ", ".join(repr(k) for k in extra)
+        expected = ", ".join(spec.arg_names()) or "none"
+        raise BadRequest(f"op {spec.name!r}: unknown argument(s) {names} (expected: {expected})", id=req_id)
+    checked: dict[str, Any] = {}
+    for arg in spec.args:
+        if arg.name in args:
+            checked[arg.name] = _check_arg(spec.name, arg, args[arg.name], req_id)
+        elif arg.required:
+            raise BadRequest(f"op {spec.name!r}: missing required argument {arg.name!r}", id=req_id)
+        else:
+            checked[arg.name] = arg.default
+    return checked
+
+
+# --------------------------------------------------------------------------- requests
+
+
+@dataclass(frozen=True)
+class Request:
+    """A validated request: a known op and its arguments with defaults filled."""
+
+    id: int
+    op: str
+    args: dict[str, Any]
+
+
+def _check_version(msg: dict[Any, Any], req_id: int | None) -> None:
+    if "v" not in msg:
+        raise BadRequest("frame has no protocol version 'v'", id=req_id)
+    if not _is_int(msg["v"]) or msg["v"] != PROTOCOL_VERSION:
+        raise BadRequest(
+            f"unsupported protocol version {msg['v']!r} (this side speaks {PROTOCOL_VERSION})", id=req_id
+        )
+
+
+def parse_request(frame: bytes, *, max_size: int) -> Request:
+    """Validate a client frame; BadRequest/TooLarge carry ``details["id"]`` when readable."""
+    if len(frame) > max_size:
+        raise TooLarge(f"request of {len(frame)} bytes exceeds the limit of {max_size}", id=_peek_id(frame))
+    msg = decode(frame)
+    if not isinstance(msg, dict):
+        raise BadRequest(f"frame must be a map, got {type(msg).__name__}")
+    req_id = msg.get("id")
+    if not _is_int(req_id):
+        if req_id is None:
+            raise BadRequest("frame has no request 'id'")
+        raise BadRequest(f"request 'id' must be int, got {type(req_id).__name__}")
+    _check_version(msg, req_id)
+    extra = [k for k in msg if k not in ("v", "id", "op", "args")]
+    if extra:
+        raise BadRequest(f"unknown frame field(s) {', '.join(repr(k) for k in extra)}", id=req_id)
+    op = msg.get("op")
+    if not isinstance(op, str):
+        raise BadRequest(f"request 'op' must be str, got {type(op).__name__}", id=req_id)
+    spec = OPS.get(op)
+    if spec is None:
+        raise BadRequest(f"unknown op {op!r}", id=req_id)
+    args = msg.get("args", {})
+    if not isinstance(args, dict):
+        raise BadRequest(f"request 'args' must be a map, got {type(args).__name__}", id=req_id)
+    return Request(req_id, op, _check_args(spec, args, req_id))
+
+
+def encode_request(id: int, op: str, args: dict[str, Any]) -> bytes:
+    return encode({"v": PROTOCOL_VERSION, "id": id, "op": op, "args": args})
+
+
+def encode_reply(id: int, result: Any) -> bytes:
+    return encode({"v": PROTOCOL_VERSION, "id": id, "ok": result})
+
+
+def encode_error(id: int | None, err: SkyLockError) -> bytes:
+    """Encode a typed error; details that msgpack cannot carry are reduced to text."""
+    try:
+        return encode({"v": PROTOCOL_VERSION, "id": id, "err": err.to_wire()})
+    except (TypeError, ValueError, OverflowError) as exc:
+        log.warning("error details of %s not encodable (%s); sending code and message only", err.code, exc)
+        return encode({"v": PROTOCOL_VERSION, "id": id, "err": {"code": err.code, "message": err.message}})
+
+
+def encode_event(watch_id: int, event: dict[str, Any]) -> bytes:
+    return encode({"v": PROTOCOL_VERSION, "watch": watch_id, "event": event})
+
+
+# --------------------------------------------------------------------------- client side
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The answer to request ``id``: ``result`` on success, else ``error``."""
+
+    id: int | None
+    result: Any
+    error: SkyLockError | None
+
+
+@dataclass(frozen=True)
+class PushedEvent:
+    """A watch event the server pushed without a request."""
+
+    watch_id: int
+    event: dict[str, Any]
+
+
+def parse_server_frame(frame: bytes) -> Reply | PushedEvent:
+    """Client side: classify a server frame. Malformed frames raise BadRequest."""
+    msg = decode(frame)
+    if not isinstance(msg, dict):
+        raise BadRequest(f"server frame must be a map, got {type(msg).__name__}")
+    _check_version(msg, msg.get("id") if _is_int(msg.get("id")) else None)
+    if "watch" in msg:
+        watch_id, event = msg["watch"], msg.get("event")
+        if not _is_int(watch_id) or not isinstance(event, dict):
+            raise BadRequest("event frame needs an int 'watch' and a map 'event'")
+        return PushedEvent(watch_id, event)
+    req_id = msg.get("id")
+    if req_id is not None and not _is_int(req_id):
+        raise BadRequest(f"reply 'id' must be int or None, got {type(req_id).__name__}")
+    if "err" in msg:
+        wire = msg["err"]
+        if not isinstance(wire, dict):
+            raise BadRequest("reply 'err' must be a map")
+        return Reply(req_id, None, error_from_wire({str(k): v for k, v in wire.items()}))
+    if "ok" in msg:
+        return Reply(req_id, msg["ok"], None)
+    raise BadRequest("server frame is neither a reply ('ok'/'err') nor an event ('watch')")
+
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "ArgSpec",
+    "OpSpec",
+    "OPS",
+    "Request",
+    "Reply",
+    "PushedEvent",
+    "encode",
+    "decode",
+    "parse_request",
+    "encode_request",
+    "encode_reply",
+    "encode_error",
+    "encode_event",
+    "parse_server_frame",
+]
