@@ -1,0 +1,260 @@
+"""One I/O thread that alone owns a group of ZeroMQ sockets.
+
+ZeroMQ sockets are not thread-safe, so every socket of a transport lives in one
+thread. Other threads never touch them: they append frames to a per-destination
+outbox and, at most once per batch, poke an inproc PAIR socket that the I/O thread
+polls together with its readable sockets. Each wake-up drains the whole outbox.
+Both the peer transport and the client server are built on this.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections.abc import Callable, Hashable, Iterable
+from typing import Generic, TypeVar
+
+import zmq
+
+log = logging.getLogger(__name__)
+
+K = TypeVar("K", bound=Hashable)
+
+#: messages read from one socket before the thread looks at the others again (fairness)
+RECV_BUDGET = 1000
+
+_wake_ids = itertools.count()
+
+
+class IOThread(Generic[K]):
+    """Runs ``setup`` then a poll loop in a dedicated thread.
+
+    ``setup(io)`` runs inside the thread; it creates sockets with ``io.socket`` and
+    registers readers with ``io.add_reader``. ``deliver(key, frames)`` runs inside
+    the thread for every batch posted to ``key``; it must send without blocking.
+    Reader callbacks get one multipart message (a list of frames) at a time.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        setup: Callable[[IOThread[K]], None],
+        deliver: Callable[[K, list[bytes]], None],
+        *,
+        context: zmq.Context | None = None,
+        queue_limit: int = 10000,
+    ) -> None:
+        self.name = name
+        self._setup = setup
+        self._deliver = deliver
+        self._own_context = context is None
+        self._context = context if context is not None else zmq.Context()
+        self._queue_limit = queue_limit
+        self._lock = threading.Lock()
+        self._outbox: dict[K, list[bytes]] = {}
+        self._wake_pending = False
+        self._wake_tx: zmq.Socket | None = None
+        self._stopping = False
+        self._sockets: list[zmq.Socket] = []
+        self._readers: dict[zmq.Socket, Callable[[list[bytes]], None]] = {}
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._setup_error: BaseException | None = None
+        self.dropped_full = 0
+
+    # ------------------------------------------------------------------ for setup()
+
+    @property
+    def context(self) -> zmq.Context:
+        return self._context
+
+    def socket(self, kind: int) -> zmq.Socket:
+        """A socket owned by this thread, closed with linger 0 when the thread ends."""
+        sock = self._context.socket(kind)
+        sock.setsockopt(zmq.LINGER, 0)
+        self._sockets.append(sock)
+        return sock
+
+    def add_reader(self, sock: zmq.Socket, on_message: Callable[[list[bytes]], None]) -> None:
+        self._readers[sock] = on_message
+
+    # ------------------------------------------------------------------ any thread
+
+    def start(self) -> None:
+        """Start the thread; re-raises whatever ``setup`` raised (e.g. address in use)."""
+        if self._thread is not None:
+            raise RuntimeError(f"{self.name} already started")
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._setup_error is not None:
+            self._thread.join()
+            raise self._setup_error
+
+    def stop(self) -> None:
+        """Ask the thread to exit and wait for it; queued frames are discarded."""
+        with self._lock:
+            self._stopping = True
+            self._poke_locked()
+        thread = self._thread
+        if thread is None:
+            if self._own_context:
+                self._context.term()
+        elif thread is not threading.current_thread():
+            thread.join()
+
+    def post(self, key: K, frames: Iterable[bytes]) -> int:
+        """Queue frames for ``key``; returns how many were dropped because its queue was full."""
+        with self._lock:
+            if self._stopping:
+                return 0
+            queue = self._outbox.setdefault(key, [])
+            room = self._queue_limit - len(queue)
+            batch = list(frames)
+            dropped = max(0, len(batch) - room)
+            if dropped:
+                batch = batch[: max(room, 0)]
+                self.dropped_full += dropped
+            if batch:
+                queue.extend(batch)
+                if not self._wake_pending:
+                    self._poke_locked()
+            return dropped
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # ------------------------------------------------------------------ internals
+
+    def _poke_locked(self) -> None:
+        """Wake the I/O thread (caller holds the lock, which also serialises the socket)."""
+        if self._wake_tx is None:
+            return  # not started yet (the first loop drains) or already gone
+        self._wake_pending = True
+        try:
+            self._wake_tx.send(b"", zmq.NOBLOCK)
+        except zmq.Again:
+            pass  # a wake-up is already queued; it will do
+
+    def _run(self) -> None:
+        endpoint = f"inproc://skylock-wake-{id(self)}-{next(_wake_ids)}"
+        try:
+            wake_rx = self.socket(zmq.PAIR)
+            wake_rx.bind(endpoint)
+            wake_tx = self.socket(zmq.PAIR)
+            wake_tx.connect(endpoint)
+            self._setup(self)
+        except BaseException as exc:  # noqa: BLE001 - handed to start()
+            self._setup_error = exc
+            self._close()
+            self._ready.set()
+            return
+        with self._lock:
+            self._wake_tx = wake_tx
+            if self._outbox or self._stopping:
+                self._poke_locked()  # posted before the thread was ready
+        self._ready.set()
+        poller = zmq.Poller()
+        poller.register(wake_rx, zmq.POLLIN)
+        for sock in self._readers:
+            poller.register(sock, zmq.POLLIN)
+        try:
+            self._loop(poller, wake_rx)
+        except zmq.ContextTerminated:
+            log.info("%s: context terminated, I/O thread exits", self.name)
+        except Exception:
+            log.exception("%s: I/O thread failed", self.name)
+        finally:
+            with self._lock:
+                self._wake_tx = None
+                self._stopping = True
+            self._close()
+
+    def _loop(self, poller: zmq.Poller, wake_rx: zmq.Socket) -> None:
+        while True:
+            events = dict(poller.poll())
+            if wake_rx in events:
+                while True:
+                    try:
+                        wake_rx.recv(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+            for sock, on_message in self._readers.items():
+                if sock in events:
+                    self._read(sock, on_message)
+            with self._lock:
+                if self._stopping:
+                    return
+                outbox, self._outbox = self._outbox, {}
+                self._wake_pending = False
+            for key, frames in outbox.items():
+                try:
+                    self._deliver(key, frames)
+                except Exception:
+                    log.exception("%s: delivering %d frame(s) to %r failed", self.name, len(frames), key)
+
+    def _read(self, sock: zmq.Socket, on_message: Callable[[list[bytes]], None]) -> None:
+        for _ in range(RECV_BUDGET):
+            try:
+                message = sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            try:
+                on_message(message)
+            except Exception:
+                log.exception("%s: handler failed on a %d-frame message", self.name, len(message))
+
+    def _close(self) -> None:
+        for sock in self._sockets:
+            sock.close(linger=0)
+        self._sockets.clear()
+        self._readers.clear()
+        if self._own_context:
+            self._context.term()
+
+
+class IOService(Generic[K]):
+    """Base of a transport whose sockets all live on one ``IOThread``.
+
+    Gives subclasses start/stop, the bound address and thread-safe counters, so each
+    transport only says which sockets it opens (``_open``) and how it sends (``_deliver``).
+    """
+
+    def __init__(
+        self, name: str, counters: Iterable[str], *, context: zmq.Context | None, queue_limit: int
+    ) -> None:
+        self._address: str | None = None
+        self._counts_lock = threading.Lock()
+        self._counts = dict.fromkeys(counters, 0)
+        self._io: IOThread[K] = IOThread(name, self._open, self._deliver, context=context, queue_limit=queue_limit)
+
+    def start(self) -> None:
+        """Bind, connect and start the I/O thread; raises if an address cannot be bound."""
+        self._io.start()
+
+    def stop(self) -> None:
+        """Stop the I/O thread and close every socket (linger 0): queued frames are lost. Idempotent."""
+        self._io.stop()
+
+    @property
+    def address(self) -> str:
+        """The "host:port" actually bound (after start), so binding port 0 is usable."""
+        if self._address is None:
+            raise RuntimeError(f"{self._io.name} not started")
+        return self._address
+
+    def stats(self) -> dict[str, int]:
+        with self._counts_lock:
+            return {**self._counts, "dropped_queue_full": self._io.dropped_full}
+
+    def _count(self, name: str, n: int = 1) -> None:
+        with self._counts_lock:
+            self._counts[name] += n
+
+    def _open(self, io: IOThread[K]) -> None:
+        raise NotImplementedError
+
+    def _deliver(self, key: K, frames: list[bytes]) -> None:
+        raise NotImplementedError
