@@ -1,0 +1,445 @@
+"""Typed node configuration loaded from YAML.
+
+Sections follow the seed (cluster, server, raft, session, storage), extended with
+the member list a ZeroMQ cluster needs. Every key has a default, so
+``cluster: {node_id: 1}`` is a complete single-node config. Anything unknown or
+ill-typed raises ``ConfigError`` naming the full dotted key, because a typo in a
+timeout should stop the node at start-up rather than silently use a default.
+
+Durations are floats in seconds (YAML: ``150ms``, ``10s``, ``1m``, ``1h`` or a
+number of seconds); sizes are ints in bytes (YAML: ``512KiB``, ``1MiB``, ``1GiB``,
+``100B`` or an int). A relative ``storage.data_dir`` is relative to the working
+directory of the node process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from skylock.net.address import split_address
+
+
+class ConfigError(ValueError):
+    """A config value is unknown, ill-typed or inconsistent; the message names the key."""
+
+
+# --------------------------------------------------------------------------- value kinds
+
+#: seconds = number * mul / div (division keeps "150ms" == 0.15 exactly)
+_DURATION_UNITS = {"us": (1, 1_000_000), "ms": (1, 1000), "s": (1, 1), "m": (60, 1), "h": (3600, 1)}
+_SIZE_UNITS = {"": 1, "b": 1, "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "kb": 10**3, "mb": 10**6, "gb": 10**9}
+_NUMBER_WITH_UNIT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+
+
+def parse_duration(value: Any) -> float:
+    """'150ms' / '10s' / '1m' / '1h' / a number of seconds -> seconds; ValueError otherwise."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError(f"expected a non-negative duration, got {value!r}")
+        return float(value)
+    if isinstance(value, str):
+        match = _NUMBER_WITH_UNIT.match(value)
+        if match and match.group(2).lower() in (*_DURATION_UNITS, ""):
+            mul, div = _DURATION_UNITS[match.group(2).lower() or "s"]
+            return float(match.group(1)) * mul / div
+    raise ValueError(f"expected a duration like '500ms', got {value!r}")
+
+
+def parse_size(value: Any) -> int:
+    """'1MiB' / '512KiB' / '64MB' / '100B' / an int -> bytes; ValueError otherwise."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 0:
+            raise ValueError(f"expected a non-negative size, got {value!r}")
+        return value
+    if isinstance(value, str):
+        match = _NUMBER_WITH_UNIT.match(value)
+        if match and match.group(2).lower() in _SIZE_UNITS:
+            number = float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
+            if number == int(number):
+                return int(number)
+    raise ValueError(f"expected a size like '1MiB', got {value!r}")
+
+
+def format_duration(seconds: float) -> str:
+    """The shortest exact spelling ('50ms', '10s', '1m'), so to_dict() reads like a hand-written file."""
+    ms = round(seconds * 1000, 6)
+    for unit, scale in (("h", 3_600_000), ("m", 60_000), ("s", 1000)):
+        if ms and ms % scale == 0:
+            return f"{int(ms // scale)}{unit}"
+    return f"{int(ms)}ms" if ms == int(ms) else f"{round(seconds * 1e6)}us"
+
+
+def format_size(size: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size and size % scale == 0:
+            return f"{size // scale}{unit}"
+    return str(size)
+
+
+def _parse_int(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+        return int(value)  # command-line overrides arrive as text
+    raise ValueError(f"expected an integer, got {value!r}")
+
+
+def _parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "yes", "no", "on", "off"):
+        return value.strip().lower() in ("true", "yes", "on")
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _parse_str(value: Any) -> str:
+    if isinstance(value, str) and value:
+        return value
+    raise ValueError(f"expected a non-empty string, got {value!r}")
+
+
+def _parse_address(value: Any) -> str:
+    split_address(value)
+    return value
+
+
+def _parse_path(value: Any) -> Path:
+    return Path(_parse_str(value))
+
+
+_PARSERS = {
+    "int": _parse_int,
+    "bool": _parse_bool,
+    "duration": parse_duration,
+    "size": parse_size,
+    "str": _parse_str,
+    "address": _parse_address,
+    "path": _parse_path,
+}
+_FORMATTERS = {"duration": format_duration, "size": format_size, "path": str}
+
+
+def _kind(kind: str, default: Any) -> Any:
+    return field(default=default, metadata={"kind": kind})
+
+
+# --------------------------------------------------------------------------- sections
+
+DEFAULT_PEER_ADDRESS = "127.0.0.1:7101"
+DEFAULT_CLIENT_ADDRESS = "127.0.0.1:7001"
+DEFAULT_HTTP_PORT = 8080
+
+
+@dataclass(frozen=True)
+class Member:
+    """One cluster member: where peers, clients and HTTP users reach it (http_port 0 = no HTTP)."""
+
+    id: int = _kind("int", 1)
+    peer_address: str = _kind("address", DEFAULT_PEER_ADDRESS)
+    client_address: str = _kind("address", DEFAULT_CLIENT_ADDRESS)
+    http_port: int = _kind("int", DEFAULT_HTTP_PORT)
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    node_id: int = _kind("int", 1)
+    #: every member including this node; empty in YAML means "just me, on default ports"
+    members: tuple[Member, ...] = ()
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    max_request_size: int = _kind("size", 2 << 20)
+    max_data_size: int = _kind("size", 1 << 20)
+
+
+@dataclass(frozen=True)
+class RaftConfig:
+    heartbeat_interval: float = _kind("duration", 0.05)
+    election_timeout_min: float = _kind("duration", 0.5)
+    election_timeout_max: float = _kind("duration", 1.0)
+    pre_vote: bool = _kind("bool", True)
+    check_quorum: bool = _kind("bool", True)
+    max_inflight_msgs: int = _kind("int", 256)
+    max_size_per_msg: int = _kind("size", 1 << 20)
+
+    @property
+    def tick_interval(self) -> float:
+        """One Raft tick in seconds: the heartbeat interval."""
+        return self.heartbeat_interval
+
+    @property
+    def heartbeat_tick(self) -> int:
+        return 1
+
+    @property
+    def election_tick(self) -> int:
+        """Minimum election timeout in ticks (the core randomises upward from it)."""
+        return max(2, round(self.election_timeout_min / self.heartbeat_interval))
+
+    @property
+    def election_tick_max(self) -> int:
+        return max(self.election_tick, round(self.election_timeout_max / self.heartbeat_interval))
+
+
+@dataclass(frozen=True)
+class SessionConfig:
+    default_ttl: float = _kind("duration", 10.0)
+    max_ttl: float = _kind("duration", 60.0)
+    min_ttl: float = _kind("duration", 1.0)
+    check_interval: float = _kind("duration", 0.1)
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    #: default ./data/node{node_id}
+    data_dir: Path = _kind("path", Path("./data/node1"))
+    fsync: bool = _kind("bool", True)
+    segment_size: int = _kind("size", 64 << 20)
+    snapshot_entries: int = _kind("int", 10000)
+    keep_entries: int = _kind("int", 5000)
+    watch_history: int = _kind("int", 100000)
+
+
+_SECTIONS: dict[str, type] = {
+    "cluster": ClusterConfig,
+    "server": ServerConfig,
+    "raft": RaftConfig,
+    "session": SessionConfig,
+    "storage": StorageConfig,
+}
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """The whole configuration of one node."""
+
+    cluster: ClusterConfig = ClusterConfig()
+    server: ServerConfig = ServerConfig()
+    raft: RaftConfig = RaftConfig()
+    session: SessionConfig = SessionConfig()
+    storage: StorageConfig = StorageConfig()
+
+    @property
+    def me(self) -> Member:
+        return next(m for m in self.cluster.members if m.id == self.cluster.node_id)
+
+    @property
+    def peers(self) -> dict[int, str]:
+        """Peer addresses of the other members, by id."""
+        return {m.id: m.peer_address for m in self.cluster.members if m.id != self.cluster.node_id}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain YAML-ready dict (durations and sizes spelled with units); loads back equal."""
+        return {name: _to_plain(getattr(self, name)) for name in _SECTIONS}
+
+
+def _to_plain(obj: Any) -> Any:
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if f.name == "members":
+            out[f.name] = [_to_plain(m) for m in value]
+        else:
+            out[f.name] = _FORMATTERS.get(f.metadata.get("kind", ""), lambda v: v)(value)
+    return out
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _parse_section(cls: type, raw: Any, prefix: str) -> dict[str, Any]:
+    """Parse one mapping into constructor kwargs for ``cls`` (members handled by the caller)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{prefix}: expected a mapping, got {raw!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in fields:
+            known = ", ".join(fields)
+            raise ConfigError(f"{prefix}.{key}: unknown key (known: {known})")
+        kind = fields[key].metadata.get("kind")
+        if kind is None:
+            kwargs[key] = value
+            continue
+        try:
+            kwargs[key] = _PARSERS[kind](value)
+        except ValueError as exc:
+            raise ConfigError(f"{prefix}.{key}: {exc}") from None
+    return kwargs
+
+
+def _parse_members(raw: Any, node_id: int) -> tuple[Member, ...]:
+    if raw is None or raw == []:
+        return (Member(id=node_id),)
+    if not isinstance(raw, list):
+        raise ConfigError(f"cluster.members: expected a list of members, got {raw!r}")
+    members = []
+    for i, entry in enumerate(raw):
+        where = f"cluster.members[{i}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: expected a mapping like {{id: 1, peer_address: ...}}, got {entry!r}")
+        if "id" not in entry:
+            raise ConfigError(f"{where}.id: missing (every listed member needs its id)")
+        members.append(Member(**_parse_section(Member, entry, where)))
+    return tuple(members)
+
+
+def _build(raw: dict[str, Any]) -> NodeConfig:
+    sections: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name not in _SECTIONS:
+            raise ConfigError(f"{name}: unknown section (known: {', '.join(_SECTIONS)})")
+    cluster_raw = raw.get("cluster") or {}
+    if not isinstance(cluster_raw, dict):
+        raise ConfigError(f"cluster: expected a mapping, got {cluster_raw!r}")
+    cluster = _parse_section(ClusterConfig, {k: v for k, v in cluster_raw.items() if k != "members"}, "cluster")
+    node_id = cluster.get("node_id", 1)
+    sections["cluster"] = ClusterConfig(node_id=node_id, members=_parse_members(cluster_raw.get("members"), node_id))
+    for name, cls in _SECTIONS.items():
+        if name != "cluster":
+            sections[name] = cls(**_parse_section(cls, raw.get(name), name))
+    if "data_dir" not in (raw.get("storage") or {}):
+        sections["storage"] = dataclasses.replace(sections["storage"], data_dir=Path(f"./data/node{node_id}"))
+    cfg = NodeConfig(**sections)
+    _validate(cfg)
+    return cfg
+
+
+def _validate(cfg: NodeConfig) -> None:
+    members = cfg.cluster.members
+    ids = [m.id for m in members]
+    for i, m in enumerate(members):
+        if m.id < 1:
+            raise ConfigError(f"cluster.members[{i}].id: must be a positive integer, got {m.id}")
+        if not 0 <= m.http_port <= 65535:
+            raise ConfigError(f"cluster.members[{i}].http_port: must be 0..65535, got {m.http_port}")
+        if ids.index(m.id) != i:
+            raise ConfigError(f"cluster.members[{i}].id: duplicate member id {m.id}")
+    if cfg.cluster.node_id not in ids:
+        raise ConfigError(f"cluster.node_id: {cfg.cluster.node_id} is not among cluster.members (ids {ids})")
+    seen: dict[Any, str] = {}
+    for i, m in enumerate(members):
+        host = split_address(m.client_address)[0]
+        for key, addr in (
+            ("peer_address", m.peer_address),
+            ("client_address", m.client_address),
+            ("http_port", (host, m.http_port) if m.http_port else None),
+        ):
+            if addr is None or (isinstance(addr, str) and split_address(addr)[1] == 0):
+                continue  # "no HTTP" / "any free port" cannot clash
+            here = f"cluster.members[{i}].{key}"
+            if addr in seen:
+                raise ConfigError(f"{here}: {addr!r} is already used by {seen[addr]}")
+            seen[addr] = here
+
+    def positive(key: str, value: float) -> None:
+        if value <= 0:
+            raise ConfigError(f"{key}: must be greater than zero, got {value!r}")
+
+    r, s, st, sv = cfg.raft, cfg.session, cfg.storage, cfg.server
+    for key, value in (
+        ("server.max_request_size", sv.max_request_size),
+        ("server.max_data_size", sv.max_data_size),
+        ("raft.heartbeat_interval", r.heartbeat_interval),
+        ("raft.max_inflight_msgs", r.max_inflight_msgs),
+        ("raft.max_size_per_msg", r.max_size_per_msg),
+        ("session.min_ttl", s.min_ttl),
+        ("session.check_interval", s.check_interval),
+        ("storage.segment_size", st.segment_size),
+        ("storage.snapshot_entries", st.snapshot_entries),
+        ("storage.watch_history", st.watch_history),
+    ):
+        positive(key, value)
+    if st.keep_entries < 0:
+        raise ConfigError(f"storage.keep_entries: must not be negative, got {st.keep_entries}")
+    if sv.max_data_size > sv.max_request_size:
+        raise ConfigError(
+            f"server.max_data_size: {format_size(sv.max_data_size)} exceeds server.max_request_size "
+            f"{format_size(sv.max_request_size)} (a request must be able to carry the largest data)"
+        )
+    if r.election_timeout_min > r.election_timeout_max:
+        raise ConfigError(
+            f"raft.election_timeout_min: {format_duration(r.election_timeout_min)} is greater than "
+            f"raft.election_timeout_max {format_duration(r.election_timeout_max)}"
+        )
+    if r.election_timeout_min < 2 * r.heartbeat_interval:
+        raise ConfigError(
+            f"raft.election_timeout_min: {format_duration(r.election_timeout_min)} must be at least twice "
+            f"raft.heartbeat_interval ({format_duration(r.heartbeat_interval)})"
+        )
+    if not s.min_ttl <= s.default_ttl <= s.max_ttl:
+        raise ConfigError(
+            f"session.default_ttl: {format_duration(s.default_ttl)} must lie between session.min_ttl "
+            f"{format_duration(s.min_ttl)} and session.max_ttl {format_duration(s.max_ttl)}"
+        )
+
+
+def _apply_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> None:
+    """Set dotted keys ("raft.pre_vote") in the raw mapping; the normal checks then apply."""
+    for dotted, value in overrides.items():
+        parts = dotted.split(".")
+        if len(parts) < 2 or not all(parts):
+            raise ConfigError(f"{dotted}: an override key must be 'section.key'")
+        node = raw
+        for depth, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"{'.'.join(parts[: depth + 1])}: cannot override inside a non-mapping")
+            node = child
+        node[parts[-1]] = value
+
+
+def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> NodeConfig:
+    """Read ``path`` (None = all defaults), apply dotted ``overrides``, validate."""
+    raw: Any = {}
+    if path is not None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from None
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of sections, got {type(raw).__name__}")
+    if overrides:
+        _apply_overrides(raw, overrides)
+    return _build(raw)
+
+
+def write_config(cfg: dict[str, Any] | NodeConfig, path: str | Path) -> None:
+    """Write a config (a ``to_dict()`` result or a NodeConfig) as YAML, sections in order."""
+    data = cfg.to_dict() if isinstance(cfg, NodeConfig) else cfg
+    Path(path).write_text(yaml.safe_dump(data, sort_keys=False, default_flow_style=None), encoding="utf-8")
+
+
+__all__ = [
+    "ConfigError",
+    "Member",
+    "ClusterConfig",
+    "ServerConfig",
+    "RaftConfig",
+    "SessionConfig",
+    "StorageConfig",
+    "NodeConfig",
+    "load_config",
+    "write_config",
+    "parse_duration",
+    "parse_size",
+    "format_duration",
+    "format_size",
+]
