@@ -356,9 +356,13 @@ class Raft:
         return True
 
     def bcast_append(self) -> None:
+        """Send every follower what it lacks; a replicating one gets as many batches as its
+        inflight window allows, not just one."""
         for v in self.voters:
-            if v != self.id:
-                self.send_append(v)
+            if v != self.id and self.send_append(v):
+                if self.prs[v].state == ProgressState.REPLICATE:
+                    while self.send_append(v, send_if_empty=False):
+                        pass
 
     def bcast_heartbeat(self, ctx: bytes = b"") -> None:
         if not ctx:
