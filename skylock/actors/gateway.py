@@ -105,6 +105,8 @@ class Gateway:
             self._propose(reply, op, self._writes[op](args, now_ms))
         elif op in READS:
             self._read(reply, op, args)
+        elif op == "debug.state_hash":
+            self.store.tell(LocalRead(Query(op, args, reply)))
         elif op == "session.heartbeat":
             self.sessions.tell(Heartbeat(args["session_id"], reply))
         elif op == "watch.remove":

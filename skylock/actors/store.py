@@ -193,6 +193,8 @@ class Store(NodeActor):
             return self._check_session(args["session_id"])
         if q.op == "lock.info":
             return m.lock_info(args["name"])
+        if q.op == "debug.state_hash":
+            return {"applied": self.applied_index, "hash": m.state_hash()}
         raise BadRequest(f"op {q.op!r} is not a read")
 
     def _check_session(self, session_id: str) -> dict[str, Any]:

@@ -133,7 +133,12 @@ class Client:
             except NoLeader:
                 if time.monotonic() + backoff >= deadline:
                     raise
-            except (ConnectionLost, Timeout):
+            except ConnectionLost as err:
+                self._drop_connection(conn)
+                never_sent = err.details.get("sent") is False
+                if not (never_sent or op in IDEMPOTENT) or time.monotonic() >= deadline:
+                    raise
+            except Timeout:
                 if op not in IDEMPOTENT or time.monotonic() >= deadline:
                     raise
             time.sleep(backoff)
@@ -150,7 +155,7 @@ class Client:
             if time.monotonic() >= deadline or not self._alive(conn):
                 future.cancel()
                 self._drop_connection(conn)
-                raise ConnectionLost(f"no reply from {conn.address} to {op}")
+                raise ConnectionLost(f"no reply from {conn.address} to {op}", sent=True)
 
     def _alive(self, conn: Connection) -> bool:
         try:

@@ -16,6 +16,7 @@ from concurrent.futures import Future
 from typing import Any, Callable
 
 import zmq
+from zmq.utils.monitor import parse_monitor_message
 
 from skylock.errors import BadRequest, ConnectionLost
 from skylock.net import codec
@@ -38,6 +39,8 @@ class Connection:
         self._lock = threading.Lock()
         self._waiting: dict[int, Future[Any]] = {}
         self._closed = False
+        #: None until the first connect; then True/False as the socket monitor reports
+        self._connected: bool | None = None
         self._dealer: zmq.Socket | None = None
         self._io: IOThread[str] = IOThread(f"client-{address}", self._open, self._deliver, context=context)
         self._io.start()
@@ -47,8 +50,9 @@ class Connection:
         future: Future[Any] = Future()
         request_id = next(self._ids)
         with self._lock:
-            if self._closed:
-                future.set_exception(ConnectionLost(f"connection to {self.address} is closed"))
+            if self._closed or self._connected is False:
+                # Never sent, so it cannot have taken effect: safe to send elsewhere.
+                future.set_exception(ConnectionLost(f"not connected to {self.address}", sent=False))
                 return future
             self._waiting[request_id] = future
         future.add_done_callback(lambda _f: self._forget(request_id))
@@ -75,10 +79,30 @@ class Connection:
         dealer.setsockopt(zmq.ROUTING_ID, uuid.uuid4().bytes)
         dealer.setsockopt(zmq.RECONNECT_IVL, 50)
         dealer.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
-        dealer.setsockopt(zmq.IMMEDIATE, 1)
+        monitor_endpoint = f"inproc://skylock-client-monitor-{id(self)}"
+        dealer.monitor(monitor_endpoint, zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
+        monitor = io.socket(zmq.PAIR)
+        monitor.connect(monitor_endpoint)
         dealer.connect(tcp_endpoint(self.address))
         self._dealer = dealer
         io.add_reader(dealer, self._on_frames)
+        io.add_reader(monitor, self._on_monitor)
+
+    def _on_monitor(self, frames: list[bytes]) -> None:
+        """A lost TCP connection fails the requests in flight at once instead of at
+        their timeout; their effect is unknown (they may have been applied)."""
+        event = parse_monitor_message(frames)["event"]
+        if event == zmq.EVENT_CONNECTED:
+            self._connected = True
+            return
+        if event != zmq.EVENT_DISCONNECTED:
+            return
+        with self._lock:
+            self._connected = False
+            waiting, self._waiting = self._waiting, {}
+        for future in waiting.values():
+            if not future.done():
+                future.set_exception(ConnectionLost(f"connection to {self.address} lost", sent=True))
 
     def _deliver(self, _key: str, frames: list[bytes]) -> None:
         assert self._dealer is not None
@@ -86,7 +110,7 @@ class Connection:
             try:
                 self._dealer.send(frame, zmq.NOBLOCK)
             except zmq.Again:
-                pass  # not connected (IMMEDIATE): the request times out and the client fails over
+                pass  # queue full: the request times out and the client fails over
 
     def _on_frames(self, frames: list[bytes]) -> None:
         if len(frames) != 1:
