@@ -251,7 +251,9 @@ def _check_version(msg: dict[Any, Any], req_id: int | None) -> None:
 def parse_request(frame: bytes, *, max_size: int) -> Request:
     """Validate a client frame; BadRequest/TooLarge carry ``details["id"]`` when readable."""
     if len(frame) > max_size:
-        raise TooLarge(f"request of {len(frame)} bytes exceeds the limit of {max_size}", id=_peek_id(frame))
+        req_id = _peek_id(frame)
+        details = {} if req_id is None else {"id": req_id}
+        raise TooLarge(f"request of {len(frame)} bytes exceeds the limit of {max_size}", **details)
     msg = decode(frame)
     if not isinstance(msg, dict):
         raise BadRequest(f"frame must be a map, got {type(msg).__name__}")

@@ -107,11 +107,11 @@ class IOThread(Generic[K]):
     def post(self, key: K, frames: Iterable[bytes]) -> int:
         """Queue frames for ``key``; returns how many were dropped because its queue was full."""
         with self._lock:
-            if self._stopping:
+            batch = list(frames)
+            if self._stopping or not batch:
                 return 0
             queue = self._outbox.setdefault(key, [])
             room = self._queue_limit - len(queue)
-            batch = list(frames)
             dropped = max(0, len(batch) - room)
             if dropped:
                 batch = batch[: max(room, 0)]
