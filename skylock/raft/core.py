@@ -266,6 +266,8 @@ class Raft:
         if t == MT.PROP:
             if self.lead_transferee:
                 raise ProposalDropped("leadership transfer under way")
+            if not m.entries:
+                return
             self.append_entries(m.entries)
             self.bcast_append()
             return
