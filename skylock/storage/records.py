@@ -56,7 +56,7 @@ def frame(rtype: RecordType, payload: bytes) -> bytes:
 
 def encode_entries(hard_state: HardState | None, entries: Sequence[Entry]) -> bytes:
     hs = None if hard_state is None else [hard_state.term, hard_state.vote, hard_state.commit]
-    wire = [hs, [[e.term, e.index, int(e.type), e.data] for e in entries]]
+    wire = [hs, [(e.term, e.index, e.type, e.data) for e in entries]]  # IntEnum packs as int
     return frame(RecordType.ENTRIES, msgpack.packb(wire, use_bin_type=True))
 
 

@@ -105,7 +105,7 @@ class WAL:
             data = records.encode_hard_state(hard_state)  # type: ignore[arg-type]
         self._write(data)
         if entries:
-            self._log.append(entries)
+            self._log.append(entries, checked=True)
             info = self._writer.info
             info.max_index = max(info.max_index, entries[-1].index)
         if hard_state is not None:
