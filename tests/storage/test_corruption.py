@@ -135,3 +135,15 @@ def test_check_snapshot_refuses_a_snapshot_the_store_lacks():
         with pytest.raises(CorruptLogError, match="index 10 term 2"):
             rec.check_snapshot(have)
     Recovered().check_snapshot(None)
+
+
+def test_record_with_valid_crc_but_malformed_payload_refuses(wal_dir):
+    from skylock.storage.records import RecordType, frame
+
+    seg = write_log(wal_dir)[-1]
+    end = seg.stat().st_size
+    with open(seg, "ab") as f:
+        f.write(frame(RecordType.ENTRIES, b"\xc1"))  # 0xc1 is never valid msgpack
+    with pytest.raises(CorruptLogError) as err:
+        WAL.open(wal_dir)
+    assert f"offset {end}" in str(err.value) and "malformed" in str(err.value)

@@ -64,3 +64,23 @@ def test_interrupted_save_leaves_previous_snapshot_and_no_temp(tmp_path):
     store = SnapshotStore(d)
     assert store.load_newest() == snap(10)
     assert not list(d.glob("*.tmp"))
+
+
+def test_save_that_fails_before_rename_leaves_the_previous_snapshot(tmp_path, monkeypatch):
+    import skylock.storage.files as files
+
+    d = tmp_path / "snap"
+    store = SnapshotStore(d)
+    store.save(snap(10))
+
+    def broken_fsync(fd):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(files.os, "fsync", broken_fsync)
+    try:
+        store.save(snap(20))
+    except OSError:
+        pass
+    monkeypatch.undo()
+    assert not (d / "0000000000000020-0000000000000001.snap").exists()
+    assert SnapshotStore(d).load_newest() == snap(10)
