@@ -153,9 +153,20 @@ class Raft:
                 self.lead_transferee = 0  # the transfer did not finish in an election timeout
         if self.role != Role.LEADER:
             return
+        self._expire_snapshots()
         if self.heartbeat_elapsed >= self.heartbeat_timeout:
             self.heartbeat_elapsed = 0
             self.step(Message(MT.BEAT, frm=self.id))
+
+    def _expire_snapshots(self) -> None:
+        """A snapshot nobody reported on for two election timeouts is presumed lost: probe
+        again (which resends it if still needed) rather than wait forever."""
+        for pr in self.prs.values():
+            if pr.state == ProgressState.SNAPSHOT:
+                pr.snapshot_elapsed += 1
+                if pr.snapshot_elapsed >= 2 * self.election_timeout:
+                    pr.pending_snapshot = 0
+                    pr.become_probe()
 
     # ---- elections -------------------------------------------------------------
 

@@ -60,7 +60,7 @@ class Progress:
     """Replication state of one peer, kept by the leader."""
 
     __slots__ = ("match", "next", "state", "probe_sent", "pending_snapshot",
-                 "recent_active", "inflights")
+                 "snapshot_elapsed", "recent_active", "inflights")
 
     def __init__(self, next_index: int, max_inflight: int, match: int = 0) -> None:
         self.match = match
@@ -68,6 +68,7 @@ class Progress:
         self.state = ProgressState.PROBE
         self.probe_sent = False
         self.pending_snapshot = 0
+        self.snapshot_elapsed = 0  # ticks spent waiting in SNAPSHOT state
         self.recent_active = False
         self.inflights = Inflights(max_inflight)
 
@@ -75,6 +76,7 @@ class Progress:
         self.state = state
         self.probe_sent = False
         self.pending_snapshot = 0
+        self.snapshot_elapsed = 0
         self.inflights.reset()
 
     def become_probe(self) -> None:

@@ -186,3 +186,14 @@ def test_follower_forwards_proposal_to_leader() -> None:
     assert (m.type, m.to, [e.data for e in m.entries]) == (MT.PROP, 1, [b"p", b"q"])
     c.stabilize()
     assert [e.data for e in c.applied[3] if e.data] == [b"p", b"q"]
+
+
+def test_unreported_snapshot_is_presumed_lost_after_two_election_timeouts() -> None:
+    r = committed_leader()
+    r.prs[3].become_snapshot(10)
+    for _ in range(2 * r.election_timeout - 1):
+        r.tick()
+        r.step(Message(MT.HEARTBEAT_RESP, to=1, frm=2, term=1))
+    assert r.prs[3].state == ProgressState.SNAPSHOT
+    r.tick()
+    assert r.prs[3].state == ProgressState.PROBE
