@@ -66,15 +66,19 @@ def recover_raft(cfg: NodeConfig) -> RecoveredRaft:
     snapshots = SnapshotStore(data_dir / "snap")
     snapshot = snapshots.load_newest()
     wal, recovered = WAL.open(data_dir / "wal", segment_size=cfg.storage.segment_size, fsync=cfg.storage.fsync)
+    recovered.check_snapshot(snapshot)  # refuses to start if the WAL names a snapshot we lack
     conf = ConfState(tuple(sorted(m.id for m in cfg.cluster.members)))
     storage = MemoryStorage()
+    entries = recovered.entries
     if snapshot is not None:
         storage.apply_snapshot(snapshot)
         conf = snapshot.meta.conf
+        # a crash between saving the snapshot file and its WAL record leaves older entries
+        entries = [e for e in entries if e.index > snapshot.meta.index]
     else:
         storage.bootstrap(conf)
-    if recovered.entries:
-        storage.append(recovered.entries)
+    if entries:
+        storage.append(entries)
     storage.set_hard_state(recovered.hard_state)
     raft_config = RaftConfig(
         id=cfg.cluster.node_id,
@@ -90,7 +94,7 @@ def recover_raft(cfg: NodeConfig) -> RecoveredRaft:
     log.info(
         "node=%s recovered term=%s commit=%s snapshot=%s entries=%s",
         cfg.cluster.node_id, recovered.hard_state.term, recovered.hard_state.commit,
-        snapshot.meta.index if snapshot else 0, len(recovered.entries),
+        snapshot.meta.index if snapshot else 0, len(entries),
     )
     return RecoveredRaft(RawNode(raft_config, storage), storage, conf, wal, snapshots, snapshot)
 

@@ -41,6 +41,14 @@ def wait_until(fn: Callable[[], T], *, timeout: float = 15.0, interval: float = 
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last error: {last_error!r})")
 
 
+def holds_for(fn: Callable[[], object], *, duration: float, interval: float = 0.1, what: str = "condition") -> None:
+    """Check that ``fn`` stays truthy for ``duration`` seconds (e.g. a session outliving its TTL)."""
+    deadline = time.monotonic() + duration
+    while time.monotonic() < deadline:
+        assert fn(), f"{what} stopped holding"
+        time.sleep(interval)
+
+
 class LocalCluster:
     def __init__(self, root: Path, nodes: int = 3, sections: dict[str, dict[str, Any]] | None = None) -> None:
         self.root = root
