@@ -247,9 +247,11 @@ class RaftLog:
         self.applying = max(self.applying, index)
 
     def has_next_committed_entries(self) -> bool:
+        if self.committed <= self.applying:
+            return False  # the common case, checked first: this is polled on every Ready
         if self.unstable.snapshot is not None:
             return False  # the snapshot must be applied first
-        return self.committed > max(self.applying, self.first_index() - 1)
+        return self.committed >= self.first_index()
 
     def next_committed_entries(self) -> list[Entry]:
         if not self.has_next_committed_entries():
