@@ -17,7 +17,7 @@ from .progress import Progress, ProgressState
 from .quorum import VoteResult
 from .read_only import ReadOnly
 from .storage import CompactedError, MemoryStorage
-from .types import Entry, EntryType, Message, MessageType as MT, Role, Snapshot
+from .types import Entry, Message, MessageType as MT, Role, Snapshot
 
 #: Context of a VOTE sent by a leadership-transfer campaign: voters ignore their leader lease.
 CAMPAIGN_TRANSFER = b"transfer"
