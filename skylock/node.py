@@ -20,6 +20,7 @@ import zmq
 from skylock.actors import peer_protocol
 from skylock.actors.gateway import Gateway
 from skylock.actors.messages import (
+    CheckLocks,
     CheckSessions,
     PeerRaftMessage,
     PeerStatus,
@@ -28,6 +29,7 @@ from skylock.actors.messages import (
     RestoreSnapshot,
     Tick,
 )
+from skylock.actors.lock_manager import LockManager
 from skylock.actors.outbox import Outbox
 from skylock.actors.pending import PendingRequests
 from skylock.actors.raft_node import RaftNode
@@ -136,13 +138,16 @@ class Node:
         )
         self.watches = WatchHub.start(self.node_id, self.outbox, cfg.storage.watch_history, start_index)
         self.sessions = SessionManager.start(self.node_id, self.outbox, self.transport.send)
-        self.store.proxy().connect(self.raft, self.watches, self.sessions).get()
+        self.locks = LockManager.start(self.node_id, self.outbox, self.pending, self.request_timeout)
+        self.store.proxy().connect(self.raft, self.watches, self.sessions, self.locks).get()
         if raft.snapshot is not None:
             self.store.tell(RestoreSnapshot(raft.snapshot))
         self.sessions.proxy().connect(self.raft).get()
+        self.locks.proxy().connect(self.raft).get()
         self.raft.proxy().connect(self.store, self.sessions).get()
         self.gateway = Gateway(
             self.node_id, raft=self.raft, store=self.store, sessions=self.sessions, watches=self.watches,
+            locks=self.locks,
             outbox=self.outbox, pending=self.pending,
             max_request_size=cfg.server.max_request_size, max_data_size=cfg.server.max_data_size,
             default_ttl=cfg.session.default_ttl, min_ttl=cfg.session.min_ttl, max_ttl=cfg.session.max_ttl,
@@ -163,7 +168,7 @@ class Node:
             self._ticker.join(timeout=5)
         self.client_server.stop()
         self.transport.stop()
-        for ref in (self.sessions, self.watches, self.store, self.raft):
+        for ref in (self.locks, self.sessions, self.watches, self.store, self.raft):
             ref.stop(block=True, timeout=5)
         self._context.term()
         log.info("node=%s stopped", self.node_id)
@@ -190,6 +195,7 @@ class Node:
                     next_tick = now + tick
             if now >= next_check:
                 self.sessions.tell(CheckSessions(now))
+                self.locks.tell(CheckLocks(now))
                 for waiting in self.pending.pop_expired(now):
                     self.outbox.error(waiting.reply, Timeout(f"{waiting.op} did not complete in time"))
                 next_check = now + check

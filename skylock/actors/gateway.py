@@ -8,6 +8,7 @@ then tells exactly one actor:
   the entry is applied on this node (``PendingRequests`` remembers the client);
 - linearizable reads go to RaftNode for a ReadIndex, then to the Store;
 - local reads go straight to the Store;
+- lock acquires go to the LockManager, which may make them wait;
 - heartbeats go to the SessionManager; watch removal to the WatchHub;
 - cluster status to RaftNode.
 """
@@ -30,6 +31,7 @@ from skylock.actors.messages import (
     RemoveWatch,
     ReplyTo,
     StatusRequest,
+    WaitForLock,
 )
 from skylock.actors.outbox import Outbox
 from skylock.actors.pending import PendingRequests
@@ -54,6 +56,7 @@ class Gateway:
         store: pykka.ActorRef[Any],
         sessions: pykka.ActorRef[Any],
         watches: pykka.ActorRef[Any],
+        locks: pykka.ActorRef[Any],
         outbox: Outbox,
         pending: PendingRequests,
         max_request_size: int,
@@ -64,7 +67,7 @@ class Gateway:
         request_timeout: float,
     ) -> None:
         self.node_id = node_id
-        self.raft, self.store, self.sessions, self.watches = raft, store, sessions, watches
+        self.raft, self.store, self.sessions, self.watches, self.locks = raft, store, sessions, watches, locks
         self.outbox = outbox
         self.pending = pending
         self.max_request_size = max_request_size
@@ -80,6 +83,7 @@ class Gateway:
             "multi": self._multi,
             "session.open": self._session_open,
             "session.close": self._session_close,
+            "lock.release": self._lock_release,
         }
 
     def on_frame(self, conn_id: bytes, frame: bytes) -> None:
@@ -107,6 +111,11 @@ class Gateway:
             self._read(reply, op, args)
         elif op == "debug.state_hash":
             self.store.tell(LocalRead(Query(op, args, reply)))
+        elif op == "lock.acquire":
+            self.locks.tell(WaitForLock(
+                args["name"], args["session_id"], args["owner"], args["request_id"], args["timeout_ms"],
+                reply, time.monotonic(),
+            ))
         elif op == "session.heartbeat":
             self.sessions.tell(Heartbeat(args["session_id"], reply))
         elif op == "watch.remove":
@@ -164,6 +173,9 @@ class Gateway:
 
     def _session_close(self, args: dict[str, Any], now_ms: int) -> dict[str, Any]:
         return commands.close_session(args["session_id"])
+
+    def _lock_release(self, args: dict[str, Any], now_ms: int) -> dict[str, Any]:
+        return commands.lock_release(args["name"], session_id=args["session_id"], lock_id=args["lock_id"])
 
     # ---- reads ----------------------------------------------------------------------------
 

@@ -224,3 +224,42 @@ class HistoryReset:
     """The store was restored from a snapshot at ``zxid``: older events are gone."""
 
     zxid: int
+
+
+# ---- to LockManager ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WaitForLock:
+    """A client's ``lock.acquire``; ``started`` (monotonic) starts its timeout."""
+
+    name: str
+    session_id: str
+    owner: str
+    request_id: str
+    timeout_ms: int
+    reply: ReplyTo
+    started: float
+
+
+@dataclass(frozen=True, slots=True)
+class LockEnqueued:
+    """The applied result of a ``lock_acquire`` this node proposed."""
+
+    request: WaitForLock
+    result: dict[str, Any] | None
+    error: Any
+
+
+@dataclass(frozen=True, slots=True)
+class LocksChanged:
+    """The applied queues of these locks changed: name -> ``lock_info``."""
+
+    locks: dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckLocks:
+    """Periodic check of lock wait deadlines."""
+
+    now: float

@@ -11,8 +11,12 @@ from __future__ import annotations
 import itertools
 import threading
 from dataclasses import dataclass
+from typing import Any, Callable
 
 from skylock.actors.messages import ReplyTo
+
+#: Called (on the Store's thread) with the applied result or error instead of replying.
+OnResult = Callable[[Any, Any], None]
 
 
 @dataclass(slots=True)
@@ -20,6 +24,7 @@ class PendingRequest:
     reply: ReplyTo
     deadline: float
     op: str
+    on_result: OnResult | None = None
 
 
 class PendingRequests:
@@ -28,10 +33,10 @@ class PendingRequests:
         self._waiting: dict[int, PendingRequest] = {}
         self._tags = itertools.count(1)
 
-    def add(self, reply: ReplyTo, op: str, deadline: float) -> int:
+    def add(self, reply: ReplyTo, op: str, deadline: float, on_result: OnResult | None = None) -> int:
         tag = next(self._tags)
         with self._lock:
-            self._waiting[tag] = PendingRequest(reply, deadline, op)
+            self._waiting[tag] = PendingRequest(reply, deadline, op, on_result)
         return tag
 
     def pop(self, tag: int) -> PendingRequest | None:

@@ -22,6 +22,7 @@ from skylock.actors.messages import (
     Heartbeat,
     HistoryReset,
     LocalRead,
+    LocksChanged,
     PublishEvents,
     Query,
     RestoreSnapshot,
@@ -35,6 +36,7 @@ from skylock.actors.proposals import decode_proposal
 from skylock.errors import BadRequest, SessionExpired, SkyLockError
 from skylock.raft import EntryType
 from skylock.state import EventType, StateMachine, validate_path
+from skylock.state.locks import LOCKS_ROOT, lock_name_of
 
 
 class Store(NodeActor):
@@ -60,6 +62,7 @@ class Store(NodeActor):
         self.raft: pykka.ActorRef[Any] | None = None
         self.watches: pykka.ActorRef[Any] | None = None
         self.sessions: pykka.ActorRef[Any] | None = None
+        self.locks: pykka.ActorRef[Any] | None = None
         self.handlers = {
             ApplyEntries: self._on_apply,
             RestoreSnapshot: self._on_restore,
@@ -67,8 +70,11 @@ class Store(NodeActor):
             LocalRead: self._on_local_read,
         }
 
-    def connect(self, raft: pykka.ActorRef[Any], watches: pykka.ActorRef[Any], sessions: pykka.ActorRef[Any]) -> None:
-        self.raft, self.watches, self.sessions = raft, watches, sessions
+    def connect(
+        self, raft: pykka.ActorRef[Any], watches: pykka.ActorRef[Any], sessions: pykka.ActorRef[Any],
+        locks: pykka.ActorRef[Any],
+    ) -> None:
+        self.raft, self.watches, self.sessions, self.locks = raft, watches, sessions, locks
         sessions.tell(SessionsChanged(opened=self._session_ttls(), reset=True))
 
     # ---- applying the log ----------------------------------------------------------------
@@ -102,6 +108,7 @@ class Store(NodeActor):
             self.watches.tell(PublishEvents(tuple(events)))
         if opened or closed:
             self.sessions.tell(SessionsChanged(opened=opened, closed=tuple(closed)))
+        self._report_locks({n for ev in events if (n := lock_name_of(ev.path)) is not None})
         self._serve_parked()
         self._maybe_snapshot()
 
@@ -109,6 +116,9 @@ class Store(NodeActor):
         waiting = self.pending.pop(tag)
         if waiting is None:
             return  # timed out already, or proposed before a restart
+        if waiting.on_result is not None:
+            waiting.on_result(applied.result, applied.error)
+            return
         if applied.error is not None:
             self.outbox.error(waiting.reply, applied.error)
             return
@@ -131,7 +141,14 @@ class Store(NodeActor):
         assert self.watches is not None and self.sessions is not None
         self.watches.tell(HistoryReset(meta.index))
         self.sessions.tell(SessionsChanged(opened=self._session_ttls(), reset=True))
+        self._report_locks(set(self.machine.children(LOCKS_ROOT)[0]) if self.machine.exists(LOCKS_ROOT) else set())
         self._serve_parked()
+
+    def _report_locks(self, names: set[str]) -> None:
+        """Tell the LockManager the new queue of every lock whose queue changed."""
+        if names:
+            assert self.locks is not None
+            self.locks.tell(LocksChanged({name: self.machine.lock_info(name) for name in names}))
 
     def _session_ttls(self) -> dict[str, int]:
         return {s["session_id"]: int(s["ttl_ms"]) for s in self.machine.sessions()}

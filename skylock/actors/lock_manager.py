@@ -1,0 +1,174 @@
+"""The LockManager actor: lock requests that wait, and their timeouts.
+
+The lock itself is the ZooKeeper recipe, kept in the replicated tree by the
+state machine: an ephemeral sequential node under ``/locks/{name}``, the lowest
+holds it, the fencing token is that node's creation zxid. This actor only does
+what must not be replicated: it remembers which client on *this* node waits for
+which lock node, answers it when the Store reports that its node became the
+lowest, and on timeout removes the node through the log and answers ``Timeout``.
+
+Because every node applies every entry, a wait lives on the node the client
+talks to and survives a leader change untouched. A client that fails over to
+another node re-sends the same request id; acquire is idempotent per
+(session, request id), so the wait continues where it was.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pykka
+
+from skylock.actors.base import NodeActor
+from skylock.actors.messages import CheckLocks, LockEnqueued, LocksChanged, Propose, ReplyTo, WaitForLock
+from skylock.actors.outbox import Outbox
+from skylock.actors.pending import PendingRequests
+from skylock.actors.proposals import encode_proposal
+from skylock.errors import SessionExpired, SkyLockError, Timeout
+from skylock.state import commands
+
+#: How long to wait for a cancelling release to apply before proposing it again.
+CANCEL_RETRY_SECONDS = 2.0
+
+
+@dataclass(slots=True)
+class _Waiter:
+    request: WaitForLock
+    lock_id: str
+    token: int
+    deadline: float
+
+
+@dataclass(slots=True)
+class _Cancel:
+    name: str
+    session_id: str
+    lock_id: str
+    retry_at: float
+
+
+class LockManager(NodeActor):
+    def __init__(self, node_id: int, outbox: Outbox, pending: PendingRequests, request_timeout: float) -> None:
+        super().__init__(node_id)
+        self.outbox = outbox
+        self.pending = pending
+        self.request_timeout = request_timeout
+        self.raft: pykka.ActorRef[Any] | None = None
+        self._waiting: dict[str, dict[str, list[_Waiter]]] = {}  # name -> lock_id -> waiters
+        self._cancels: dict[tuple[str, str], _Cancel] = {}
+        self.handlers = {
+            WaitForLock: self._on_acquire,
+            LockEnqueued: self._on_enqueued,
+            LocksChanged: self._on_locks_changed,
+            CheckLocks: self._on_check,
+        }
+
+    def connect(self, raft: pykka.ActorRef[Any]) -> None:
+        self.raft = raft
+
+    def _propose(self, command: dict[str, Any], tag: int = 0) -> None:
+        assert self.raft is not None
+        self.raft.tell(Propose(encode_proposal(self.node_id, tag, command), tag or None))
+
+    # ---- acquire --------------------------------------------------------------------
+
+    def _on_acquire(self, msg: WaitForLock) -> None:
+        """Enqueue through the log; the applied result comes back as ``LockEnqueued``."""
+        me = self.actor_ref
+
+        def enqueued(result: dict[str, Any] | None, error: SkyLockError | None) -> None:
+            me.tell(LockEnqueued(msg, result, error))
+
+        deadline = time.monotonic() + self.request_timeout
+        tag = self.pending.add(msg.reply, "lock.acquire", deadline, on_result=enqueued)
+        command = commands.lock_acquire(
+            msg.name, session_id=msg.session_id, owner=msg.owner, request_id=msg.request_id,
+            now_ms=int(time.time() * 1000),
+        )
+        self._propose(command, tag)
+
+    def _on_enqueued(self, msg: LockEnqueued) -> None:
+        request = msg.request
+        if msg.error is not None:
+            self.outbox.error(request.reply, msg.error)
+            return
+        assert msg.result is not None
+        lock_id, token = str(msg.result["lock_id"]), int(msg.result["token"])
+        if msg.result.get("holder"):
+            self._grant(request, lock_id, token)
+            return
+        deadline = request.started + request.timeout_ms / 1000.0
+        if deadline <= time.monotonic():
+            self._time_out(_Waiter(request, lock_id, token, deadline))
+            return
+        waiter = _Waiter(request, lock_id, token, deadline)
+        self._waiting.setdefault(request.name, {}).setdefault(lock_id, []).append(waiter)
+
+    def _grant(self, request: WaitForLock, lock_id: str, token: int) -> None:
+        self.outbox.ok(request.reply, {
+            "name": request.name, "lock_id": lock_id, "token": token,
+            "owner": request.owner, "session_id": request.session_id,
+        })
+
+    # ---- changes of the applied lock queues ----------------------------------------------------
+
+    def _on_locks_changed(self, msg: LocksChanged) -> None:
+        for name, info in msg.locks.items():
+            holder = info["holder"]["lock_id"] if info["holder"] else None
+            queued = {w["lock_id"] for w in info["waiters"]}
+            if holder:
+                queued.add(holder)
+            waiting = self._waiting.get(name, {})
+            for lock_id in list(waiting):
+                if lock_id == holder:
+                    for waiter in waiting.pop(lock_id):
+                        self._grant(waiter.request, waiter.lock_id, waiter.token)
+                elif lock_id not in queued:
+                    for waiter in waiting.pop(lock_id):
+                        self.outbox.error(waiter.request.reply, SessionExpired(
+                            f"the request for lock {name} was removed (its session ended)",
+                            session_id=waiter.request.session_id,
+                        ))
+            if not waiting:
+                self._waiting.pop(name, None)
+            for key in [k for k in self._cancels if k[0] == name and k[1] not in queued]:
+                del self._cancels[key]
+
+    # ---- timeouts ------------------------------------------------------------------------------------
+
+    def _on_check(self, msg: CheckLocks) -> None:
+        now = time.monotonic()
+        for name in list(self._waiting):
+            waiting = self._waiting[name]
+            for lock_id in list(waiting):
+                expired = [w for w in waiting[lock_id] if w.deadline <= now]
+                if not expired:
+                    continue
+                left = [w for w in waiting[lock_id] if w.deadline > now]
+                if left:
+                    waiting[lock_id] = left
+                else:
+                    del waiting[lock_id]
+                for waiter in expired:
+                    self._time_out(waiter, cancel=not left)
+            if not waiting:
+                del self._waiting[name]
+        for cancel in self._cancels.values():
+            if cancel.retry_at <= now:
+                cancel.retry_at = now + CANCEL_RETRY_SECONDS
+                self._propose(commands.lock_release(cancel.name, session_id=cancel.session_id, lock_id=cancel.lock_id))
+
+    def _time_out(self, waiter: _Waiter, cancel: bool = True) -> None:
+        """Answer Timeout and remove the waiter's node, retrying until the removal applies
+        (a node left behind would later be granted to a client that gave up)."""
+        request = waiter.request
+        self.outbox.error(request.reply, Timeout(
+            f"lock {request.name} not acquired within {request.timeout_ms} ms", name=request.name,
+        ))
+        if cancel:
+            key = (request.name, waiter.lock_id)
+            self._cancels[key] = _Cancel(request.name, request.session_id, waiter.lock_id,
+                                         time.monotonic() + CANCEL_RETRY_SECONDS)
+            self._propose(commands.lock_release(request.name, session_id=request.session_id, lock_id=waiter.lock_id))
