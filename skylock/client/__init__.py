@@ -1,12 +1,16 @@
-"""The SkyLock client library: ``Client(servers)`` and its typed errors."""
+"""The SkyLock client library: ``Client(servers)``, its typed errors, and the recipes
+(``Lock``, ``Election``, ``ReadWriteLock``)."""
 
 from skylock.client.client import Client, Event, SessionState
+from skylock.client.election import Election
+from skylock.client.lock import Lock
+from skylock.client.rwlock import ReadWriteLock
 from skylock.errors import (BadPath, BadRequest, BadVersion, Compacted, ConnectionLost, NoChildrenForEphemerals,
                             NodeExists, NoLeader, NoNode, NotEmpty, NotOwner, SessionExpired, SkyLockError,
                             Timeout, TooLarge)
 
 __all__ = [
-    "BadPath", "BadRequest", "BadVersion", "Client", "Compacted", "ConnectionLost", "Event",
-    "NoChildrenForEphemerals", "NoLeader", "NoNode", "NodeExists", "NotEmpty", "NotOwner", "SessionExpired",
+    "BadPath", "BadRequest", "BadVersion", "Client", "Compacted", "ConnectionLost", "Election", "Event", "Lock",
+    "NoChildrenForEphemerals", "NoLeader", "NoNode", "NodeExists", "NotEmpty", "NotOwner", "ReadWriteLock", "SessionExpired",
     "SessionState", "SkyLockError", "Timeout", "TooLarge",
 ]

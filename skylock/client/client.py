@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from enum import Enum
@@ -23,7 +24,7 @@ from typing import Any, Callable, Sequence
 import zmq
 
 from skylock.client.connection import Connection
-from skylock.errors import ConnectionLost, NoLeader, SessionExpired, SkyLockError, Timeout
+from skylock.errors import ConnectionLost, NoLeader, NoNode, SessionExpired, SkyLockError, Timeout
 
 log = logging.getLogger("skylock.client")
 
@@ -207,6 +208,82 @@ class Client:
     def leader(self) -> dict[str, Any]:
         return self.call("cluster.leader")
 
+    # ---- locks ----------------------------------------------------------------------------------
+
+    #: Extra seconds a lock.acquire call waits beyond the lock timeout, for the reply to travel.
+    LOCK_REPLY_MARGIN = 5.0
+
+    def lock_acquire(self, name: str, *, owner: str = "", timeout: float = 30.0, request_id: str | None = None,
+                     session_id: str | None = None) -> dict[str, Any]:
+        """Queue on the server lock ``name`` and wait until granted; raises ``Timeout`` when
+        ``timeout`` seconds pass first (the server then removes the waiter).
+
+        Sent again with the same ``request_id`` after a lost connection or a leader change:
+        the server continues the same wait, so nothing is queued twice. Returns
+        ``{"name", "lock_id", "token", "owner", "session_id"}``.
+        """
+        session_id = session_id or self._require_session()
+        request_id = request_id or uuid.uuid4().hex
+        lock_deadline = time.monotonic() + timeout
+        backoff = 0.02
+        while True:
+            remaining = lock_deadline - time.monotonic()
+            args = {"name": name, "session_id": session_id, "owner": owner,
+                    "timeout_ms": max(1, int(remaining * 1000)), "request_id": request_id}
+            conn = self._connection()
+            try:
+                # The server legitimately holds the reply until the grant; liveness while
+                # waiting is checked by _await's pings and the connection's drop detection.
+                return dict(self._await(conn, "lock.acquire", args,
+                                        time.monotonic() + max(remaining, 0.0) + self.LOCK_REPLY_MARGIN))
+            except NoLeader:
+                pass
+            except ConnectionLost:
+                self._drop_connection(conn)
+            except Timeout:
+                # Either the wait ended (near the deadline) or a proposal timed out early,
+                # which a retry with the same request id safely continues.
+                if lock_deadline - time.monotonic() <= min(1.0, timeout / 4):
+                    raise
+            if time.monotonic() + backoff >= lock_deadline:
+                raise Timeout(f"lock {name} not granted within {timeout}s", name=name)
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 0.5)
+
+    def lock_release(self, name: str, lock_id: str, *, session_id: str | None = None) -> dict[str, Any]:
+        """Release (or leave the queue of) lock ``name``; ``NotOwner`` for another session's entry.
+
+        Retried after a lost reply; a retry that finds the entry gone counts as released.
+        """
+        session_id = session_id or self._session_id
+        if session_id is None:
+            raise SessionExpired("releasing a lock needs the owning session id")
+        args = {"name": name, "session_id": session_id, "lock_id": lock_id}
+        deadline = time.monotonic() + self.request_timeout
+        retried = False
+        backoff = 0.02
+        while True:
+            conn = self._connection()
+            try:
+                return dict(self._await(conn, "lock.release", args, deadline))
+            except NoNode:
+                if retried:
+                    return {"released": lock_id, "next_holder": None}
+                raise
+            except ConnectionLost:
+                self._drop_connection(conn)
+                retried = True
+            except (NoLeader, Timeout):
+                retried = True
+            if time.monotonic() + backoff >= deadline:
+                raise ConnectionLost(f"lock {name}: release of {lock_id} unconfirmed", sent=True)
+            time.sleep(backoff)
+            backoff = min(backoff * 2, 0.5)
+
+    def lock_info(self, name: str) -> dict[str, Any]:
+        """``{"name", "holder": {lock_id, owner, session_id, token} | None, "waiters": [...]}``."""
+        return dict(self.call("lock.info", name=name))
+
     # ---- watches ---------------------------------------------------------------------------------
 
     def watch(self, path: str, callback: WatchCallback, *, kind: str = "recursive",
@@ -329,6 +406,19 @@ class Client:
                     self._set_state(SessionState.EXPIRED)
                     return
                 self._set_state(SessionState.SUSPENDED)
+
+    def remove_listener(self, listener: StateListener) -> None:
+        try:
+            self._listeners.remove(listener)
+        except ValueError:
+            pass
+
+    def session_heartbeat(self, session_id: str | None = None) -> dict[str, Any]:
+        """Keep a session alive once (this client's own session by default)."""
+        session_id = session_id or self._session_id
+        if session_id is None:
+            raise SessionExpired("no session to heartbeat")
+        return dict(self.call("session.heartbeat", session_id=session_id) or {})
 
     def close(self) -> None:
         """Close the session (its ephemerals go at once) and every connection."""

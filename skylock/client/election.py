@@ -1,0 +1,108 @@
+"""Leader election on top of the server lock.
+
+The leader is whoever holds lock ``name``; candidates are its FIFO queue, so
+leadership passes in campaign order when the leader resigns or its session
+expires. Every candidate's identifier is the lock owner, which is how anyone
+(candidate or not) can ask who leads, and watch for changes under
+``/locks/{name}``.
+
+    election = Election(client, "scheduler", "host-a:8080")
+    election.on_leader_change(lambda who: print("leader is now", who))
+    election.campaign()          # blocks until this client leads
+    ...
+    election.resign()
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable
+
+from skylock.client.client import Client, Event
+from skylock.client.lock import Lock
+from skylock.errors import SkyLockError
+
+log = logging.getLogger("skylock.client.election")
+
+LeaderCallback = Callable[[str | None], None]
+
+
+class Election:
+    def __init__(self, client: Client, name: str, identifier: str) -> None:
+        self.client = client
+        self.name = name
+        self.identifier = identifier
+        self._lock = Lock(client, name, owner=identifier)
+        self._callbacks: list[LeaderCallback] = []
+        self._watching = False
+        self._last_seen: str | None = None
+        self._seen_mutex = threading.RLock()  # one check at a time, so changes are reported in order
+
+    @property
+    def is_leader(self) -> bool:
+        return self._lock.is_held
+
+    @property
+    def token(self) -> int | None:
+        """The fencing token of this term of leadership (grows with every new leader)."""
+        return self._lock.token
+
+    def campaign(self, timeout: float | None = None) -> bool:
+        """Join the candidates and block until leader; False if ``timeout`` passes first
+        (the candidacy is then withdrawn)."""
+        return self._lock.acquire(timeout=timeout)
+
+    def resign(self) -> None:
+        """Step down (or withdraw): the next candidate in line becomes leader."""
+        self._lock.release()
+
+    def leader(self) -> str | None:
+        """The current leader's identifier, or None when nobody leads."""
+        holder = self.client.lock_info(self.name)["holder"]
+        return str(holder["owner"]) if holder else None
+
+    def on_leader_change(self, callback: LeaderCallback) -> None:
+        """Call ``callback(identifier | None)`` on each change of leader (from a watch thread;
+        keep it short). Built on one persistent recursive watch on ``/locks/{name}``."""
+        self._callbacks.append(callback)
+        if not self._watching:
+            self._watching = True
+            with self._seen_mutex:
+                self._last_seen = self.leader()
+            self.client.watch(f"/locks/{self.name}", self._on_event, kind="recursive")
+
+    def _on_event(self, event: Event) -> None:
+        if event.type == "resync":
+            # The server lost our place: register again and compare from a fresh read.
+            threading.Thread(target=self._rewatch, daemon=True).start()
+            return
+        if event.type in ("created", "deleted"):
+            threading.Thread(target=self._check, daemon=True).start()
+
+    def _rewatch(self) -> None:
+        try:
+            self.client.watch(f"/locks/{self.name}", self._on_event, kind="recursive")
+        except SkyLockError as err:
+            log.warning("election %s: could not watch again: %s", self.name, err)
+        self._check()
+
+    def _check(self) -> None:
+        """Runs off the connection's I/O thread: a read from inside an event callback would deadlock it."""
+        with self._seen_mutex:
+            try:
+                current = self.leader()
+            except SkyLockError as err:
+                log.info("election %s: leader unknown for now: %s", self.name, err)
+                return
+            if current == self._last_seen:
+                return
+            self._last_seen = current
+            for callback in list(self._callbacks):
+                try:
+                    callback(current)
+                except Exception:  # noqa: BLE001 - one bad callback must not silence the others
+                    log.exception("leader-change callback failed")
+
+    def __repr__(self) -> str:
+        return f"Election({self.name!r}, {self.identifier!r}, leader={self.is_leader})"
