@@ -62,6 +62,10 @@ class RunConfig:
     params: NodeParams
     fault_ticks: int
     compact_p: float
+    crash_leader_p: float
+    #: override the seed's swarm draw of fault rate / per-action weights (see faults.py)
+    fault_rate: float | None = None
+    fault_weights: tuple[int, ...] | None = None
 
 
 def plan(seed: int, n_nodes: int | None = None, fault_ticks: int | None = None) -> RunConfig:
@@ -74,15 +78,16 @@ def plan(seed: int, n_nodes: int | None = None, fault_ticks: int | None = None) 
     inflight = rng.choice((4, 256) if max_size == 1 else (1, 2, 4, 256))
     params = NodeParams(
         election_tick=rng.choice((6, 8, 10)),
-        heartbeat_tick=rng.choice((1, 1, 2)),
+        heartbeat_tick=rng.choice((1, 2, 2)),
         pre_vote=rng.random() < 0.8,
         check_quorum=rng.random() < 0.8,
         max_inflight_msgs=inflight,
         max_size_per_msg=max_size,
     )
     if fault_ticks is None:
-        fault_ticks = rng.randint(80, 160)
-    return RunConfig(n_nodes, params, fault_ticks, rng.choice((0.0, 0.01, 0.03)))
+        fault_ticks = rng.randint(60, 120)
+    return RunConfig(n_nodes, params, fault_ticks, rng.choice((0.0, 0.01, 0.03)),
+                     rng.choice((0.0, 0.0, 0.05, 0.2)))
 
 
 class Cluster:
@@ -105,8 +110,10 @@ class Cluster:
             for i in self.ids
         }
         self.workload = Workload(random.Random(self.rng.getrandbits(64)))
-        self.faults = Faults(random.Random(self.rng.getrandbits(64)))
+        self.faults = Faults(random.Random(self.rng.getrandbits(64)), config.fault_rate,
+                             config.fault_weights)
         self.live_index: dict[bytes, int] = {}
+        self.faults_on = False
         for node in self.nodes.values():
             node.start()
 
@@ -128,9 +135,19 @@ class Cluster:
         live = self.live_nodes()
         return self.rng.choice(live) if live else None
 
-    def crash(self, node: SimNode) -> None:
-        self.trace(("crash", self.now, node.id, node.term, node.disk.last_index))
+    def crash(self, node: SimNode, why: str = "crash") -> None:
+        self.trace((why, self.now, node.id, node.term, node.disk.last_index))
         node.crash()
+
+    def crash_leader_now(self) -> bool:
+        """Should a leader die at this instant (just elected / appended / committed)?
+
+        Those instants, before anyone has heard of them, are what leaves
+        divergent uncommitted tails behind and what committing an older-term
+        entry by counting gets wrong (the paper's Figure 8).
+        """
+        p = self.config.crash_leader_p
+        return self.faults_on and bool(p) and self.rng.random() < p
 
     def restart(self, node: SimNode) -> None:
         node.start()
@@ -188,6 +205,7 @@ class Cluster:
 
     def step(self, faults: bool) -> None:
         self.now += 1
+        self.faults_on = faults
         for f in self.net.due(self.now):
             self._deliver(f)
         order = self.live_nodes()

@@ -1,7 +1,8 @@
 """The fault schedule: what goes wrong, and when, drawn from the seed.
 
 Each tick of the fault phase may start one episode: a symmetric partition, a
-one-way link cut, a lossy/duplicating/slow network, a crash, a restart, a
+one-way link cut, a lossy/duplicating/slow network, a crash (of any node or of
+a leader), a restart, a
 leadership transfer or a forced election. Episodes overlap and undo one
 another at random (healing the network, restarting nodes), so a run walks
 through many combinations. ``heal`` ends them all for the liveness check.
@@ -11,24 +12,36 @@ from __future__ import annotations
 
 import random
 
-ACTIONS = ("partition", "one_way", "heal_net", "lossy", "crash", "restart", "transfer",
-           "campaign")
-WEIGHTS = (3, 3, 3, 3, 3, 4, 1, 1)
+ACTIONS = ("partition", "one_way", "heal_net", "lossy", "crash", "crash_leader", "restart",
+           "transfer", "campaign")
 
 
 class Faults:
-    """Injects fault episodes into a cluster at a seeded rate."""
+    """Injects fault episodes into a cluster at a seeded rate.
 
-    def __init__(self, rng: random.Random, rate: float = 0.08) -> None:
+    Swarm testing: each seed draws its own rate and its own weight per action
+    (some seeds are all crashes, some all partitions, ...), which reaches
+    deep interleavings of one kind of fault far more often than one fixed mix.
+    """
+
+    def __init__(self, rng: random.Random, rate: float | None = None,
+                 weights: tuple[int, ...] | None = None) -> None:
         self._rng = rng
-        self.rate = rate
+        self.rate = rng.choice((0.05, 0.1, 0.1, 0.2))
+        self.weights = [rng.choice((0, 1, 3, 6)) for _ in ACTIONS]
+        self.weights[ACTIONS.index("heal_net")] += 1
+        self.weights[ACTIONS.index("restart")] += 2
+        if rate is not None:
+            self.rate = rate
+        if weights is not None:
+            self.weights = list(weights)
         self.injected = 0
 
     def step(self, cluster) -> None:
         rng = self._rng
         if rng.random() >= self.rate:
             return
-        action = rng.choices(ACTIONS, WEIGHTS)[0]
+        action = rng.choices(ACTIONS, self.weights)[0]
         getattr(self, "_" + action)(cluster, rng)
         self.injected += 1
 
@@ -63,6 +76,12 @@ class Faults:
         node = cluster.random_live_node()
         if node is not None:
             cluster.crash(node)
+
+    def _crash_leader(self, cluster, rng) -> None:
+        """Leaders dying mid-replication is where divergent logs come from."""
+        leaders = [n for n in cluster.live_nodes() if n.role == 3]
+        if leaders:
+            cluster.crash(rng.choice(leaders))
 
     def _restart(self, cluster, rng) -> None:
         dead = [n for n in cluster.nodes.values() if not n.alive]

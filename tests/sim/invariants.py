@@ -9,6 +9,8 @@ every step but costs O(change) instead of O(cluster):
 - Log matching: each (index, term) ever stored anywhere maps to one entry
   and one predecessor term; by induction two logs that share (index, term)
   are identical up to there.
+- Commitment rule (5.4.2): a leader moves its commit index only onto an
+  entry of its own term (older entries get committed indirectly).
 - Leader completeness: an entry committed while the observing node was at
   term T is in the log of every leader of a term > T, at the same index/term.
 - State machine safety: nodes apply the same entry at every index (a hash
@@ -89,12 +91,17 @@ class Checker:
 
     # ---- commitment -------------------------------------------------------------
 
-    def on_commit(self, node_id: int, term: int, disk, old: int, new: int) -> None:
+    def on_commit(self, node_id: int, term: int, disk, old: int, new: int,
+                  as_leader: bool = False) -> None:
         """``node_id`` (at ``term``) moved its durable commit index from old to new."""
         lo = max(old, disk.snapshot.meta.index)
         if new > disk.last_index:
             raise InvariantViolation(
                 f"node {node_id} commit {new} beyond its last index {disk.last_index}")
+        if as_leader and disk.term(new) != term:
+            raise InvariantViolation(
+                f"commitment rule (5.4.2): leader {node_id} of term {term} committed index {new} "
+                f"of term {disk.term(new)} by counting replicas")
         committed = self.committed
         for index in range(lo + 1, new + 1):
             e = disk.entry(index)

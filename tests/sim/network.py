@@ -44,9 +44,11 @@ class Network:
         self._link_last: dict[tuple[int, int], int] = {}
 
     def send(self, now: int, msg: Message, sender_incarnation: int) -> None:
-        copies = 2 if self.dup and self._rng.random() < self.dup else 1
+        rnd = self._rng.random
+        copies = 2 if self.dup and rnd() < self.dup else 1
+        span = self.max_delay - self.min_delay + 1
         for _ in range(copies):
-            at = now + self._rng.randint(self.min_delay, self.max_delay)
+            at = now + self.min_delay + int(rnd() * span)
             if self.fifo:
                 link = (msg.frm, msg.to)
                 at = max(at, self._link_last.get(link, 0))

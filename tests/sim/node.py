@@ -99,7 +99,7 @@ class SimNode:
 
     def drain(self) -> None:
         raw = self.raw
-        while raw.has_ready():
+        while self.raw is raw and raw.has_ready():
             self._handle(raw.ready())
 
     def _handle(self, rd: Ready) -> None:
@@ -120,16 +120,27 @@ class SimNode:
             storage.set_hard_state(rd.hard_state)
             new_commit = rd.hard_state.commit
             if new_commit > old_commit:
-                checker.on_commit(self.id, disk.hard_state.term, disk, old_commit, new_commit)
+                as_leader = self.role == Role.LEADER and (
+                    rd.soft_state is None or rd.soft_state.role == Role.LEADER)
+                checker.on_commit(self.id, disk.hard_state.term, disk, old_commit, new_commit,
+                                  as_leader)
+        if rd.soft_state is not None and rd.soft_state.role == Role.LEADER:
+            checker.on_leader(self.id, disk.hard_state.term, disk)
+            self.cluster.trace(("lead", self.cluster.now, self.id, disk.hard_state.term))
+            self.role = Role.LEADER
+        if self.role == Role.LEADER and (rd.soft_state is not None or rd.entries or (
+                rd.hard_state is not None and rd.hard_state.commit > old_commit)):
+            if self.cluster.crash_leader_now():
+                # just elected, appended or committed: killed after the fsync, before
+                # sending a byte, so nobody else knows (the paper's Figure 8 instants)
+                self.cluster.crash(self, "crash_mid_ready")
+                return
         if rd.soft_state is not None:
             self.leader = rd.soft_state.leader
-            was_leader = self.role == Role.LEADER
-            self.role = rd.soft_state.role
-            if self.role == Role.LEADER:
-                checker.on_leader(self.id, disk.hard_state.term, disk)
-                self.cluster.trace(("lead", self.id, disk.hard_state.term))
-            elif was_leader:
-                checker.on_not_leader(self.id)
+            if rd.soft_state.role != Role.LEADER:
+                if self.role == Role.LEADER:
+                    checker.on_not_leader(self.id)
+                self.role = rd.soft_state.role
         # 2. send
         if rd.messages:
             send = self.cluster.send
