@@ -5,12 +5,18 @@ Examples::
     skylock serve --config configs/node1.yaml
     skylock --servers 127.0.0.1:7001,127.0.0.1:7002 status
     skylock create /app/config "v1"
+
+A session is a lease, not a connection: ``skylock session create`` prints its id,
+later commands name it (``--session ID``, ``lock NAME ID``), and it lives until
+its TTL runs out unless ``skylock session heartbeat ID`` renews it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import queue
 import signal
 import sys
 from typing import Any
@@ -47,7 +53,10 @@ def main(ctx: click.Context, servers: str, as_json: bool, timeout: float) -> Non
 @click.option("--node-id", type=int, help="Override cluster.node_id.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Override storage.data_dir.")
 @click.option("--log-level", default="info", show_default=True)
-def serve(config_path: str | None, node_id: int | None, data_dir: str | None, log_level: str) -> None:
+@click.option("--fault-control", type=click.Path(dir_okay=False), hidden=True,
+              help="TEST ONLY: poll this JSON file for peers to cut off (tests/fault).")
+def serve(config_path: str | None, node_id: int | None, data_dir: str | None, log_level: str,
+          fault_control: str | None = None) -> None:
     """Run one node until Ctrl-C / SIGTERM.
 
     Example: skylock serve --config configs/node1.yaml
@@ -69,6 +78,10 @@ def serve(config_path: str | None, node_id: int | None, data_dir: str | None, lo
         node.start()
     except Exception as err:  # noqa: BLE001 - one clear line, not a traceback
         raise click.ClickException(f"node {cfg.cluster.node_id} could not start: {err}") from None
+    if fault_control:
+        from skylock.net.fault_control import FaultControl
+
+        FaultControl(fault_control, node.transport).start()
 
     def stop(_signum: int, _frame: Any) -> None:
         node.request_stop()
@@ -140,6 +153,280 @@ def leader(ctx: click.Context) -> None:
     """
     _run(ctx, lambda c: c.leader(),
          lambda r: click.echo(f"node {r['leader_id']} at {r['client_address']} (term {r['term']})"))
+
+
+# ---- sessions -----------------------------------------------------------------------------
+
+
+@main.group()
+def session() -> None:
+    """Open, renew and close sessions.
+
+    A session outlives the command that created it: it stays open until its TTL
+    passes without a heartbeat, or until `session close`. Ephemeral nodes and locks
+    belong to a session and vanish with it.
+
+    Example: skylock session create my-client --ttl 30
+    """
+
+
+@session.command("create")
+@click.argument("client_id")
+@click.option("--ttl", default=10.0, show_default=True,
+              help="Seconds the session lives without a heartbeat (the cluster may clamp it).")
+@click.pass_context
+def session_create(ctx: click.Context, client_id: str, ttl: float) -> None:
+    """Open a session and print its id. It expires after TTL seconds unless heartbeated.
+
+    Example: skylock session create my-client --ttl 30
+    """
+    _run(ctx, lambda c: c.call("session.open", client_id=client_id, ttl_ms=int(ttl * 1000)),
+         lambda r: click.echo(f"{r['session_id']}  (ttl {r['ttl_ms'] / 1000:g}s; "
+                              f"renew with: skylock session heartbeat {r['session_id']})"))
+
+
+@session.command("heartbeat")
+@click.argument("session_id")
+@click.pass_context
+def session_heartbeat(ctx: click.Context, session_id: str) -> None:
+    """Renew a session for another TTL.
+
+    Example: skylock session heartbeat 3f2a9c...
+    """
+    _run(ctx, lambda c: c.session_heartbeat(session_id),
+         lambda r: click.echo(f"session {session_id} renewed"))
+
+
+@session.command("close")
+@click.argument("session_id")
+@click.pass_context
+def session_close(ctx: click.Context, session_id: str) -> None:
+    """Close a session now: its ephemeral nodes and locks go at once.
+
+    Example: skylock session close 3f2a9c...
+    """
+    _run(ctx, lambda c: c.call("session.close", session_id=session_id) or {"closed": session_id},
+         lambda r: click.echo(f"session {session_id} closed"))
+
+
+# ---- nodes ----------------------------------------------------------------------------------
+
+
+def _stat_line(stat: dict[str, Any]) -> str:
+    owner = f"  ephemeral owner {stat['ephemeral_owner']}" if stat.get("ephemeral_owner") else ""
+    return (f"version {stat['version']}  czxid {stat['czxid']}  mzxid {stat['mzxid']}  "
+            f"children {stat['num_children']}  {stat['data_length']} bytes{owner}")
+
+
+@main.command()
+@click.argument("path")
+@click.argument("data", default="")
+@click.option("--ephemeral", is_flag=True, help="Delete the node when the session (--session) ends.")
+@click.option("--session", "session_id", help="Owning session id (needed with --ephemeral).")
+@click.option("--sequential", is_flag=True, help="Append a 10-digit counter to the name.")
+@click.pass_context
+def create(ctx: click.Context, path: str, data: str, ephemeral: bool, session_id: str | None,
+           sequential: bool) -> None:
+    """Create a node and print its path.
+
+    Example: skylock create /services/web-1 "10.0.0.5:80" --ephemeral --session 3f2a9c...
+    """
+    if ephemeral and not session_id:
+        raise click.UsageError("--ephemeral needs --session ID (from `skylock session create`)")
+    _run(ctx, lambda c: c.call("create", path=path, data=data.encode(), ephemeral=ephemeral,
+                               sequential=sequential, session_id=session_id),
+         lambda r: click.echo(r["path"]))
+
+
+@main.command()
+@click.argument("path")
+@click.option("--local", is_flag=True, help="Read from the server contacted, possibly stale (faster).")
+@click.pass_context
+def get(ctx: click.Context, path: str, local: bool) -> None:
+    """Print a node's data (linearizable unless --local), then its stat on stderr.
+
+    Example: skylock get /app/config
+    """
+
+    def human(r: dict[str, Any]) -> None:
+        click.echo(r["data"].decode("utf-8", errors="replace"))
+        click.echo(_stat_line(r["stat"]), err=True)
+
+    _run(ctx, lambda c: c.call("get", path=path, consistency="local" if local else "linearizable"), human)
+
+
+@main.command("set")
+@click.argument("path")
+@click.argument("data")
+@click.option("--version", type=int, default=-1, show_default=True,
+              help="Only if the node's version is this (-1: any).")
+@click.pass_context
+def set_(ctx: click.Context, path: str, data: str, version: int) -> None:
+    """Replace a node's data.
+
+    Example: skylock set /app/config "v2" --version 0
+    """
+    _run(ctx, lambda c: {"path": path, "stat": c.set(path, data, version=version)},
+         lambda r: click.echo(f"{path}: {_stat_line(r['stat'])}"))
+
+
+@main.command()
+@click.argument("path")
+@click.option("--version", type=int, default=-1, show_default=True,
+              help="Only if the node's version is this (-1: any).")
+@click.pass_context
+def delete(ctx: click.Context, path: str, version: int) -> None:
+    """Delete a node (it must have no children).
+
+    Example: skylock delete /app/config
+    """
+
+    def fn(c: Any) -> dict[str, Any]:
+        c.delete(path, version=version)
+        return {"deleted": path}
+
+    _run(ctx, fn, lambda r: click.echo(f"deleted {path}"))
+
+
+@main.command()
+@click.argument("path")
+@click.pass_context
+def children(ctx: click.Context, path: str) -> None:
+    """List a node's children, one per line, sorted.
+
+    Example: skylock children /services
+    """
+    _run(ctx, lambda c: {"path": path, "children": sorted(c.children(path))},
+         lambda r: [click.echo(child) for child in r["children"]])
+
+
+# ---- locks ----------------------------------------------------------------------------------
+
+
+def _holder_line(h: dict[str, Any]) -> str:
+    owner = f"  owner {h['owner']}" if h.get("owner") else ""
+    return f"{h['lock_id']}  token {h['token']}  session {h['session_id']}{owner}"
+
+
+@main.command()
+@click.argument("name")
+@click.argument("session_id")
+@click.option("--owner", default="", help="A label for the holder, shown by lockinfo.")
+@click.option("--timeout", "wait", default=30.0, show_default=True, help="Seconds to wait for the lock.")
+@click.pass_context
+def lock(ctx: click.Context, name: str, session_id: str, owner: str, wait: float) -> None:
+    """Acquire lock NAME for SESSION_ID, waiting in FIFO order; print its lock id and fencing token.
+
+    The lock is held until `skylock unlock` or the end of the session (its TTL
+    without heartbeats), not until this command exits.
+
+    Example: skylock lock my-lock 3f2a9c... --owner batch-job --timeout 60
+    """
+    _run(ctx, lambda c: c.lock_acquire(name, owner=owner, timeout=wait, session_id=session_id),
+         lambda r: click.echo(f"acquired {name}: lock id {r['lock_id']}  token {r['token']}"))
+
+
+@main.command()
+@click.argument("name")
+@click.argument("lock_id")
+@click.option("--session", "session_id",
+              help="The owning session id; by default the holder's, looked up with lockinfo.")
+@click.pass_context
+def unlock(ctx: click.Context, name: str, lock_id: str, session_id: str | None) -> None:
+    """Release lock NAME's entry LOCK_ID (the holder's or a waiter's).
+
+    Example: skylock unlock my-lock lock-0000000003
+    """
+    from skylock.errors import NoNode
+
+    def fn(c: Any) -> dict[str, Any]:
+        owner = session_id
+        if owner is None:
+            info = c.lock_info(name)
+            entries = ([info["holder"]] if info["holder"] else []) + list(info["waiters"])
+            match = [e for e in entries if e["lock_id"] == lock_id]
+            if not match:
+                raise NoNode(f"lock {name} has no entry {lock_id}")
+            owner = str(match[0]["session_id"])
+        return c.lock_release(name, lock_id, session_id=owner)
+
+    def human(r: dict[str, Any]) -> None:
+        nxt = r.get("next_holder")
+        click.echo(f"released {r['released']}" + (f"; next holder {_holder_line(nxt)}" if nxt else ""))
+
+    _run(ctx, fn, human)
+
+
+@main.command()
+@click.argument("name")
+@click.pass_context
+def lockinfo(ctx: click.Context, name: str) -> None:
+    """Show who holds lock NAME (with its fencing token) and who waits, in order.
+
+    Example: skylock lockinfo my-lock
+    """
+
+    def human(r: dict[str, Any]) -> None:
+        click.echo(f"holder: {_holder_line(r['holder']) if r['holder'] else '(free)'}")
+        for i, w in enumerate(r["waiters"], 1):
+            click.echo(f"waiter {i}: {_holder_line(w)}")
+
+    _run(ctx, lambda c: c.lock_info(name), human)
+
+
+# ---- watches --------------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("path")
+@click.option("--kind", type=click.Choice(["recursive", "data", "children", "exists"]), default="recursive",
+              show_default=True, help="recursive: PATH and everything below; the others: that node only.")
+@click.option("--from-zxid", type=int, default=None,
+              help="Replay the retained events after this zxid first (resume where you left off).")
+@click.pass_context
+def watch(ctx: click.Context, path: str, kind: str, from_zxid: int | None) -> None:
+    """Print events under PATH as they happen, one per line, until Ctrl-C.
+
+    Example: skylock --json watch /services --kind children
+    """
+    from skylock.client import Event
+    from skylock.errors import SkyLockError
+
+    events: queue.Queue[Event] = queue.Queue()
+    client = _client(ctx)
+    try:
+        try:
+            client.watch(path, events.put, kind=kind, from_zxid=from_zxid)
+            click.echo(f"watching {path} ({kind}); Ctrl-C to stop", err=True)
+            while True:
+                try:
+                    event = events.get(timeout=0.2)
+                except queue.Empty:
+                    continue
+                _print_event(ctx, event)
+                if event.type == "resync":
+                    click.echo("resync: events were lost; watching again from now", err=True)
+                    client.watch(path, events.put, kind=kind)
+                elif kind != "recursive":
+                    # one-shot kinds fire once: arm again from this event, so none is missed
+                    client.watch(path, events.put, kind=kind, from_zxid=event.zxid)
+        except SkyLockError as err:
+            raise click.ClickException(f"{err.code}: {err.message}") from None
+    except KeyboardInterrupt:
+        pass
+    finally:
+        client.close()
+
+
+def _print_event(ctx: click.Context, event: Any) -> None:
+    if ctx.obj["json"]:
+        wire = {k: v for k, v in dataclasses.asdict(event).items() if v is not None}
+        click.echo(json.dumps(wire, sort_keys=True), nl=True)
+        sys.stdout.flush()
+    else:
+        extra = f"  child {event.child}" if event.child else ""
+        click.echo(f"{event.zxid}  {event.type:<16} {event.path}{extra}")
+        sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -93,6 +93,8 @@ class Client:
         self._next_server = 0
         self._conn: Connection | None = None
         self._watches: dict[tuple[int, int], _Watch] = {}  # (id(connection), server watch id)
+        self._early: dict[tuple[int, int], list[Event]] = {}  # events that arrived before their watch's reply
+        self._delivery = threading.RLock()  # watch callbacks run one at a time, in arrival order
         self._session_id: str | None = None
         self._session_ttl = 0.0
         self._state = SessionState.CLOSED
@@ -160,7 +162,8 @@ class Client:
 
     def _alive(self, conn: Connection) -> bool:
         try:
-            conn.request("ping", {}).result(timeout=min(1.0, self.attempt_timeout))
+            # a busy server answers a ping late, not never: allow a whole attempt
+            conn.request("ping", {}).result(timeout=self.attempt_timeout)
             return True
         except (FutureTimeout, SkyLockError):
             return False
@@ -305,13 +308,31 @@ class Client:
         return result
 
     def _remember(self, conn: Connection, server_watch_id: int, watch: _Watch) -> None:
+        """Start routing a registered watch's events, first those that beat its reply here."""
         watch.server_watch_id = server_watch_id
-        with self._lock:
-            self._watches[(id(conn), server_watch_id)] = watch
+        key = (id(conn), server_watch_id)
+        with self._delivery:
+            with self._lock:
+                self._watches[key] = watch
+                early = self._early.pop(key, [])
+            for event in early:
+                self._dispatch(key, event)
 
     def _on_event(self, conn: Connection, server_watch_id: int, wire: dict[str, Any]) -> None:
         event = Event.from_wire(wire)
         key = (id(conn), server_watch_id)
+        with self._delivery:
+            with self._lock:
+                if key not in self._watches:
+                    # The server sends a replayed event (from_zxid) right after the reply that
+                    # registers the watch, so it can get here first: keep it for _remember.
+                    self._early.setdefault(key, []).append(event)
+                    while len(self._early) > 64:
+                        self._early.pop(next(iter(self._early)))
+                    return
+            self._dispatch(key, event)
+
+    def _dispatch(self, key: tuple[int, int], event: Event) -> None:
         with self._lock:
             watch = self._watches.get(key)
             if watch is None:

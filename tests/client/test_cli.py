@@ -1,0 +1,194 @@
+"""The `skylock` command line against a real cluster: in-process through click's
+CliRunner, and as real subprocesses configured by SKYLOCK_SERVERS."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from typing import IO, Any
+
+import click
+import pytest
+from click.testing import CliRunner, Result
+
+from skylock.cli import main
+from tests.integration.cluster import LocalCluster, wait_until
+
+
+def cli(cluster: LocalCluster, *args: str, ok: bool = True) -> Result:
+    result = CliRunner().invoke(main, ["--servers", ",".join(cluster.servers), *args])
+    if ok:
+        assert result.exit_code == 0, (result.output, result.exception)
+    return result
+
+
+def cli_json(cluster: LocalCluster, *args: str) -> Any:
+    return json.loads(cli(cluster, "--json", *args).stdout)
+
+
+def run(cluster: LocalCluster, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "skylock.cli", *args], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "SKYLOCK_SERVERS": ",".join(cluster.servers)})
+
+
+def test_every_command_has_an_example_in_its_help() -> None:
+    def walk(group: click.Group, prefix: list[str]) -> list[list[str]]:
+        found = []
+        for name, command in group.commands.items():
+            found.append(prefix + [name])
+            if isinstance(command, click.Group):
+                found += walk(command, prefix + [name])
+        return found
+
+    commands = walk(main, [])
+    assert len(commands) >= 16
+    for words in commands:
+        result = CliRunner().invoke(main, [*words, "--help"])
+        assert result.exit_code == 0 and "Example: skylock" in result.output, words
+
+
+def test_sessions_and_ephemeral_nodes(cluster: LocalCluster) -> None:
+    opened = cli_json(cluster, "session", "create", "cli-test", "--ttl", "30")
+    sid = opened["session_id"]
+    assert opened["ttl_ms"] == 30000
+    human = cli(cluster, "session", "create", "human", "--ttl", "1").output.split()
+    assert len(human[0]) == 32 and f"heartbeat {human[0]})" in " ".join(human)  # the id first, then how to renew
+    cli(cluster, "create", "/cli-svc")
+    assert cli(cluster, "create", "/cli-svc/web-", "10.0.0.5:80", "--ephemeral", "--session", sid,
+               "--sequential").output.strip() == "/cli-svc/web-0000000000"
+    assert "session" in cli(cluster, "session", "heartbeat", sid).output
+    assert cli(cluster, "children", "/cli-svc").output.split() == ["web-0000000000"]
+    got = cli_json(cluster, "get", "/cli-svc/web-0000000000")
+    assert got["data"] == "10.0.0.5:80" and got["stat"]["ephemeral_owner"] == sid
+    cli(cluster, "session", "close", sid)
+    assert cli_json(cluster, "children", "/cli-svc")["children"] == []
+    gone = cli(cluster, "session", "heartbeat", sid, ok=False)
+    assert gone.exit_code == 1 and gone.output.startswith("Error: SessionExpired: ")
+
+
+def test_node_commands_and_one_line_errors(cluster: LocalCluster) -> None:
+    assert cli(cluster, "create", "/cli-node", "v1").output.strip() == "/cli-node"
+    assert cli(cluster, "get", "/cli-node").stdout.strip() == "v1"
+    assert cli(cluster, "get", "/cli-node", "--local").stdout.strip() == "v1"
+    assert "version 1" in cli(cluster, "set", "/cli-node", "v2", "--version", "0").output
+    stale = cli(cluster, "set", "/cli-node", "v3", "--version", "0", ok=False)
+    assert stale.exit_code == 1 and stale.output.startswith("Error: BadVersion: ")
+    assert len(stale.output.strip().splitlines()) == 1
+    exists = cli(cluster, "create", "/cli-node", ok=False)
+    assert exists.output.startswith("Error: NodeExists: ")
+    cli(cluster, "delete", "/cli-node", "--version", "1")
+    missing = cli(cluster, "get", "/cli-node", ok=False)
+    assert missing.exit_code == 1 and missing.output.startswith("Error: NoNode: ")
+    usage = cli(cluster, "create", "/cli-eph", "--ephemeral", ok=False)
+    assert usage.exit_code == 2 and "--session" in usage.output
+
+
+def test_lock_lockinfo_unlock(cluster: LocalCluster) -> None:
+    a = cli_json(cluster, "session", "create", "locker-a")["session_id"]
+    b = cli_json(cluster, "session", "create", "locker-b")["session_id"]
+    assert "free" in cli(cluster, "lockinfo", "cli-lock").output
+    out = cli(cluster, "lock", "cli-lock", a, "--owner", "job-a").output
+    assert out.startswith("acquired cli-lock: lock id lock-")
+    info = cli_json(cluster, "lockinfo", "cli-lock")
+    lock_id, token = info["holder"]["lock_id"], info["holder"]["token"]
+    assert info["holder"]["owner"] == "job-a" and info["holder"]["session_id"] == a
+    assert f"holder: {lock_id}  token {token}" in cli(cluster, "lockinfo", "cli-lock").output
+    busy = cli(cluster, "lock", "cli-lock", b, "--timeout", "0.5", ok=False)
+    assert busy.exit_code == 1 and busy.output.startswith("Error: Timeout: ")
+    refused = cli(cluster, "unlock", "cli-lock", lock_id, "--session", b, ok=False)
+    assert refused.output.startswith("Error: NotOwner: ")
+    assert cli(cluster, "unlock", "cli-lock", lock_id).output.startswith(f"released {lock_id}")
+    assert cli(cluster, "unlock", "cli-lock", lock_id, ok=False).output.startswith("Error: NoNode: ")
+    second = cli_json(cluster, "lock", "cli-lock", b)
+    assert second["session_id"] == b and second["token"] > token
+
+
+def test_commands_as_subprocesses_with_skylock_servers(cluster: LocalCluster) -> None:
+    opened = run(cluster, "--json", "session", "create", "proc")
+    assert opened.returncode == 0, opened.stderr
+    sid = json.loads(opened.stdout)["session_id"]
+    assert run(cluster, "create", "/cli-proc", "hello").stdout.strip() == "/cli-proc"
+    assert json.loads(run(cluster, "--json", "get", "/cli-proc").stdout)["data"] == "hello"
+    locked = run(cluster, "--json", "lock", "proc-lock", sid)
+    assert locked.returncode == 0, locked.stderr
+    lock_id = json.loads(locked.stdout)["lock_id"]
+    assert run(cluster, "unlock", "proc-lock", lock_id).stdout.startswith(f"released {lock_id}")
+    failed = run(cluster, "delete", "/no-such-node")
+    assert failed.returncode == 1 and failed.stderr.strip().startswith("Error: NoNode: ")
+    assert "leader: node" in run(cluster, "status").stdout
+    assert run(cluster, "session", "close", sid).returncode == 0
+
+
+class Streamed:
+    """A `skylock watch` subprocess whose output lines are read by threads, so a test can wait on them."""
+
+    def __init__(self, cluster: LocalCluster, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "skylock.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env={**os.environ, "SKYLOCK_SERVERS": ",".join(cluster.servers), "PYTHONUNBUFFERED": "1"},
+        )
+        self.out: queue.Queue[str] = queue.Queue()
+        self.err: queue.Queue[str] = queue.Queue()
+        for stream, lines in ((self.proc.stdout, self.out), (self.proc.stderr, self.err)):
+            threading.Thread(target=self._pump, args=(stream, lines), daemon=True).start()
+
+    @staticmethod
+    def _pump(stream: IO[str] | None, lines: queue.Queue[str]) -> None:
+        assert stream is not None
+        for line in stream:
+            lines.put(line.rstrip("\n"))
+
+    def line(self, lines: queue.Queue[str], timeout: float = 10.0) -> str:
+        try:
+            return lines.get(timeout=timeout)
+        except queue.Empty:
+            pytest.fail("no line from `skylock watch` in time")
+
+    def interrupt(self) -> int:
+        self.proc.send_signal(signal.SIGINT)
+        return self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+def test_watch_streams_json_events_until_ctrl_c(cluster: LocalCluster) -> None:
+    client = cluster.client()
+    client.create("/cli-watched")
+    watch = Streamed(cluster, "--json", "watch", "/cli-watched")
+    try:
+        assert watch.line(watch.err).startswith("watching /cli-watched (recursive)")
+        client.create("/cli-watched/a", b"1")
+        client.set("/cli-watched/a", b"2")
+        first, second = json.loads(watch.line(watch.out)), json.loads(watch.line(watch.out))
+        assert (first["type"], first["path"]) == ("created", "/cli-watched/a")
+        assert (second["type"], second["path"]) == ("data_changed", "/cli-watched/a")
+        assert second["zxid"] > first["zxid"]
+        assert watch.interrupt() == 0
+    finally:
+        watch.stop()
+
+
+def test_one_shot_watch_is_armed_again_and_resumes_from_zxid(cluster: LocalCluster) -> None:
+    client = cluster.client()
+    client.create("/cli-data", b"0")
+    start = int(client.exists("/cli-data")["mzxid"])  # type: ignore[index]
+    client.set("/cli-data", b"1")  # before the watch starts: replayed from --from-zxid
+    watch = Streamed(cluster, "watch", "/cli-data", "--kind", "data", "--from-zxid", str(start))
+    try:
+        wait_until(lambda: not watch.err.empty(), what="the watch to start")
+        client.set("/cli-data", b"2")
+        lines = [watch.line(watch.out) for _ in range(2)]
+        assert all("data_changed" in line and "/cli-data" in line for line in lines), lines
+        zxids = [int(line.split()[0]) for line in lines]
+        assert zxids == sorted(set(zxids))
+        assert watch.interrupt() == 0
+    finally:
+        watch.stop()
