@@ -138,7 +138,7 @@ DEFAULT_HTTP_PORT = 8080
 
 @dataclass(frozen=True)
 class Member:
-    """One cluster member: where peers, clients and HTTP users reach it (http_port 0 = no HTTP)."""
+    """One cluster member: where peers, clients and HTTP users reach it (http_port 0 = any free port)."""
 
     id: int = _kind("int", 1)
     peer_address: str = _kind("address", DEFAULT_PEER_ADDRESS)

@@ -39,6 +39,7 @@ from skylock.actors.watch_hub import WatchHub
 from skylock.config import NodeConfig
 from skylock.errors import Timeout
 from skylock.net.client_server import ClientServer
+from skylock.net.http_gateway import HttpGateway
 from skylock.net.peer_transport import PeerTransport
 from skylock.raft import Config as RaftConfig
 from skylock.raft import ConfState, MemoryStorage, RawNode, Snapshot
@@ -116,6 +117,7 @@ class Node:
             self.node_id, cfg.me.peer_address, cfg.peers, self._on_peer_payload, context=self._context
         )
         self.gateway: Gateway | None = None
+        self.http: HttpGateway | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------
 
@@ -155,6 +157,10 @@ class Node:
         )
         self.transport.start()
         self.client_server.start()
+        # the REST API is a client of this node, so it opens after the client server
+        self.http = HttpGateway(self.node_id, self.client_server.address, cfg.me.http_port,
+                                max_body=2 * cfg.server.max_request_size)
+        self.http.start()
         self._ticker = threading.Thread(target=self._tick_loop, name=f"ticker-{self.node_id}", daemon=True)
         self._ticker.start()
         log.info(
@@ -166,6 +172,8 @@ class Node:
         self._stop.set()
         if self._ticker is not None:
             self._ticker.join(timeout=5)
+        if self.http is not None:
+            self.http.stop()
         self.client_server.stop()
         self.transport.stop()
         for ref in (self.locks, self.sessions, self.watches, self.store, self.raft):

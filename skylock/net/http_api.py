@@ -1,0 +1,379 @@
+"""The seed's REST API (``/v1/...``) as aiohttp routes over the node's client ops.
+
+Each route only translates: JSON in, one or two client ops through the
+``NodeLink``, JSON out. Semantics live in the node, so HTTP and ZeroMQ clients
+cannot disagree. Errors are ``{"error": {"code", "message"}}`` with the status
+from ``status_of``: 400 bad input, 413 too large, 404 no node, 409 conflicts
+(exists, version, not empty, children of an ephemeral), 403 not the lock owner,
+410 gone (``SessionExpired``: the session is unknown, closed or expired; and
+``Compacted`` watch history), 408 a lock wait that timed out, 504 any other
+timeout, 503 no leader or node unreachable, 500 anything else.
+
+Node data travels as text when it is UTF-8, else base64 with ``"encoding":
+"base64"``; request bodies may say ``"encoding": "base64"`` the same way.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import uuid
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
+
+from skylock.errors import (
+    BadRequest,
+    BadVersion,
+    Compacted,
+    ConnectionLost,
+    NoChildrenForEphemerals,
+    NodeExists,
+    NoLeader,
+    NoNode,
+    NotEmpty,
+    NotLeader,
+    NotOwner,
+    SessionExpired,
+    SkyLockError,
+    Timeout,
+    TooLarge,
+)
+from skylock.net.http_link import NodeLink
+
+log = logging.getLogger("skylock.http")
+
+LINK = web.AppKey("link", NodeLink)
+
+#: Longest a long-poll watch may be asked to wait, in seconds.
+MAX_WATCH_TIMEOUT = 300.0
+#: Added to an op's own wait before giving up on a node that never answers.
+CALL_MARGIN = 15.0
+
+_STATUS: list[tuple[type[SkyLockError], int]] = [  # most specific first
+    (TooLarge, 413),
+    (BadRequest, 400),  # and BadPath
+    (NoNode, 404),
+    (NodeExists, 409), (BadVersion, 409), (NotEmpty, 409), (NoChildrenForEphemerals, 409),
+    (NotOwner, 403),
+    (SessionExpired, 410), (Compacted, 410),
+    (NoLeader, 503), (NotLeader, 503), (ConnectionLost, 503),
+    (Timeout, 504),
+]
+
+
+def status_of(err: SkyLockError, *, op: str = "") -> int:
+    """The HTTP status of a typed error (``op`` distinguishes a lock wait's Timeout)."""
+    if isinstance(err, Timeout) and op == "lock.acquire":
+        return 408
+    for cls, status in _STATUS:
+        if isinstance(err, cls):
+            return status
+    return 500
+
+
+# --------------------------------------------------------------------------- JSON helpers
+
+
+def _jsonable(value: Any) -> Any:
+    """Node results are msgpack values: bytes become text (or base64), map keys strings."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            return bytes(value).decode("utf-8")
+        except UnicodeDecodeError:
+            return base64.b64encode(value).decode("ascii")
+    return value
+
+
+def _reply(body: Any, status: int = 200) -> web.Response:
+    return web.json_response(_jsonable(body), status=status)
+
+
+def error_response(code: str, message: str, status: int) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+def _data_field(data: bytes) -> dict[str, Any]:
+    try:
+        return {"data": data.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"data": base64.b64encode(data).decode("ascii"), "encoding": "base64"}
+
+
+_MISSING: Any = object()
+
+
+class Body:
+    """A request's JSON object, read field by field with typed, named errors."""
+
+    def __init__(self, fields: dict[str, Any], allowed: set[str]) -> None:
+        unknown = sorted(set(fields) - allowed)
+        if unknown:
+            raise BadRequest(f"unknown field(s) {', '.join(unknown)} (expected: {', '.join(sorted(allowed))})")
+        self.fields = fields
+
+    @classmethod
+    async def read(cls, request: web.Request, *allowed: str, required: bool = True) -> "Body":
+        raw = await request.read()
+        if not raw.strip():
+            if required:
+                raise BadRequest("this request needs a JSON object body")
+            return cls({}, set(allowed))
+        try:
+            fields = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"the body is not valid JSON: {exc}") from None
+        if not isinstance(fields, dict):
+            raise BadRequest(f"the body must be a JSON object, got {type(fields).__name__}")
+        return cls(fields, set(allowed))
+
+    def get(self, name: str, kind: type | tuple[type, ...], default: Any = _MISSING) -> Any:
+        value = self.fields.get(name, _MISSING)
+        if value is _MISSING or (value is None and default is not _MISSING):
+            if default is _MISSING:
+                raise BadRequest(f"missing field {name!r}")
+            return default
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+            names = " or ".join(k.__name__ for k in kinds)
+            raise BadRequest(f"field {name!r} must be {names}, got {type(value).__name__}")
+        return value
+
+    def data(self, *, required: bool) -> bytes:
+        text = self.get("data", str, _MISSING if required else "")
+        encoding = self.get("encoding", str, "utf-8")
+        if encoding == "utf-8":
+            return text.encode("utf-8")
+        if encoding == "base64":
+            try:
+                return base64.b64decode(text, validate=True)
+            except (binascii.Error, ValueError):
+                raise BadRequest("field 'data' is not valid base64") from None
+        raise BadRequest(f"field 'encoding' must be 'utf-8' or 'base64', got {encoding!r}")
+
+
+def _query_int(request: web.Request, name: str, default: int | None) -> int | None:
+    text = request.query.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise BadRequest(f"query parameter {name!r} must be an integer, got {text!r}") from None
+
+
+def _node_path(request: web.Request) -> str:
+    """``/v1/nodes/`` is the root; ``/v1/nodes/a/b`` is ``/a/b`` (the node validates it)."""
+    return "/" + request.match_info.get("path", "")
+
+
+async def _call(request: web.Request, op: str, args: dict[str, Any], *, wait: float = 0.0) -> Any:
+    return await request.app[LINK].call(op, args, timeout=wait + CALL_MARGIN)
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+async def open_session(request: web.Request) -> web.Response:
+    body = await Body.read(request, "client_id", "ttl_seconds")
+    ttl = body.get("ttl_seconds", (int, float), 0)
+    if ttl < 0:
+        raise BadRequest("field 'ttl_seconds' must not be negative")
+    result = await _call(request, "session.open",
+                         {"client_id": body.get("client_id", str, ""), "ttl_ms": int(ttl * 1000)})
+    ttl_ms = int(result["ttl_ms"])
+    return _reply({"session_id": result["session_id"],
+                   "ttl_seconds": ttl_ms // 1000 if ttl_ms % 1000 == 0 else ttl_ms / 1000}, 201)
+
+
+async def heartbeat(request: web.Request) -> web.Response:
+    session_id = request.match_info["session_id"]
+    result = await _call(request, "session.heartbeat", {"session_id": session_id})
+    return _reply({"session_id": session_id, **(result or {})})
+
+
+async def close_session(request: web.Request) -> web.Response:
+    session_id = request.match_info["session_id"]
+    await _call(request, "session.close", {"session_id": session_id})
+    return _reply({"session_id": session_id, "closed": True})
+
+
+# --------------------------------------------------------------------------- nodes
+
+
+async def create_node(request: web.Request) -> web.Response:
+    body = await Body.read(request, "data", "encoding", "ephemeral", "sequential", "session_id", required=False)
+    args = {
+        "path": _node_path(request),
+        "data": body.data(required=False),
+        "ephemeral": body.get("ephemeral", bool, False),
+        "sequential": body.get("sequential", bool, False),
+        "session_id": body.get("session_id", str, None),
+    }
+    result = await _call(request, "create", args)
+    return _reply({"path": result["path"], "stat": result.get("stat")}, 201)
+
+
+async def get_node(request: web.Request) -> web.Response:
+    path = _node_path(request)
+    args = {"path": path, "consistency": request.query.get("consistency", "linearizable")}
+    result = await _call(request, "get", args)
+    return _reply({"path": path, **_data_field(bytes(result["data"])), "stat": result["stat"]})
+
+
+async def set_node(request: web.Request) -> web.Response:
+    body = await Body.read(request, "data", "encoding", "version")
+    path = _node_path(request)
+    result = await _call(request, "set", {"path": path, "data": body.data(required=True),
+                                          "version": body.get("version", int, -1)})
+    return _reply({"path": path, "stat": result["stat"]})
+
+
+async def delete_node(request: web.Request) -> web.Response:
+    path = _node_path(request)
+    await _call(request, "delete", {"path": path, "version": _query_int(request, "version", -1)})
+    return _reply({"path": path, "deleted": True})
+
+
+async def children(request: web.Request) -> web.Response:
+    path = _node_path(request)
+    args = {"path": path, "consistency": request.query.get("consistency", "linearizable")}
+    result = await _call(request, "children", args)
+    return _reply({"path": path, "children": result["children"]})
+
+
+# --------------------------------------------------------------------------- locks
+
+
+async def acquire_lock(request: web.Request) -> web.Response:
+    body = await Body.read(request, "owner", "session_id", "timeout_ms", "request_id")
+    timeout_ms = body.get("timeout_ms", int, 30000)
+    if timeout_ms < 0:
+        raise BadRequest("field 'timeout_ms' must not be negative")
+    args = {
+        "name": request.match_info["name"],
+        "session_id": body.get("session_id", str),
+        "owner": body.get("owner", str, ""),
+        "timeout_ms": timeout_ms,
+        # one id per HTTP request unless the caller retries with its own: acquire is idempotent per id
+        "request_id": body.get("request_id", str, uuid.uuid4().hex),
+    }
+    try:
+        result = await _call(request, "lock.acquire", args, wait=timeout_ms / 1000)
+    except Timeout as err:
+        return error_response(err.code, err.message, status_of(err, op="lock.acquire"))
+    return _reply(result)
+
+
+async def release_lock(request: web.Request) -> web.Response:
+    body = await Body.read(request, "lock_id", "session_id")
+    name = request.match_info["name"]
+    lock_id = body.get("lock_id", str)
+    session_id = body.get("session_id", str, None)
+    if session_id is None:
+        session_id = await _holder_session(request, name, lock_id)
+    result = await _call(request, "lock.release", {"name": name, "session_id": session_id, "lock_id": lock_id})
+    return _reply(result)
+
+
+async def _holder_session(request: web.Request, name: str, lock_id: str) -> str:
+    """The seed's release names only the lock id: find the session that queued it."""
+    info = await _call(request, "lock.info", {"name": name})
+    for entry in [info.get("holder"), *info.get("waiters", [])]:
+        if entry and entry.get("lock_id") == lock_id:
+            return str(entry["session_id"])
+    raise NoNode(f"lock {name} has no entry {lock_id}")
+
+
+async def lock_info(request: web.Request) -> web.Response:
+    return _reply(await _call(request, "lock.info", {"name": request.match_info["name"]}))
+
+
+# --------------------------------------------------------------------------- cluster
+
+
+async def leader(request: web.Request) -> web.Response:
+    return _reply(await _call(request, "cluster.leader", {}))
+
+
+async def status(request: web.Request) -> web.Response:
+    return _reply(await _call(request, "cluster.status", {}))
+
+
+# --------------------------------------------------------------------------- watches
+
+
+async def watch(request: web.Request) -> web.Response:
+    """Long poll: 200 ``{"events", "zxid"}`` with the first event(s) after ``from_zxid``,
+    or 204 when ``timeout`` seconds pass; either way ``X-SkyLock-Zxid`` is where to resume."""
+    kind = request.query.get("kind", "recursive")
+    from_zxid = _query_int(request, "from_zxid", None)
+    try:
+        timeout = float(request.query.get("timeout", "30"))
+    except ValueError:
+        raise BadRequest("query parameter 'timeout' must be a number of seconds") from None
+    if not 0 < timeout <= MAX_WATCH_TIMEOUT:
+        raise BadRequest(f"query parameter 'timeout' must be in (0, {MAX_WATCH_TIMEOUT:g}] seconds")
+    events, start = await request.app[LINK].wait_events(
+        _node_path(request), kind, from_zxid, timeout=timeout, call_timeout=CALL_MARGIN
+    )
+    if not events:
+        return web.Response(status=204, headers={"X-SkyLock-Zxid": str(start)})
+    last = max(int(e.get("zxid", 0)) for e in events)
+    response = _reply({"events": events, "zxid": last})
+    response.headers["X-SkyLock-Zxid"] = str(last)
+    return response
+
+
+# --------------------------------------------------------------------------- the app
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure becomes the same ``{"error": {...}}`` body, never an HTML page."""
+    try:
+        return await handler(request)
+    except SkyLockError as err:
+        return error_response(err.code, err.message, status_of(err))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = "TooLarge" if exc.status == 413 else exc.reason.replace(" ", "")
+        return error_response(code, exc.text or exc.reason, exc.status)
+    except Exception as exc:  # noqa: BLE001 - one broken request must not take the API down
+        log.exception("http %s %s failed", request.method, request.path)
+        return error_response("InternalError", f"{type(exc).__name__}: {exc}", 500)
+
+
+def build_app(link: NodeLink, *, max_body: int) -> web.Application:
+    app = web.Application(middlewares=[errors_as_json], client_max_size=max_body)
+    app[LINK] = link
+    app.add_routes([
+        web.post("/v1/session", open_session),
+        web.post("/v1/session/{session_id}/heartbeat", heartbeat),
+        web.delete("/v1/session/{session_id}", close_session),
+        web.put("/v1/nodes/{path:.*}", create_node),
+        web.get("/v1/nodes/{path:.*}", get_node),
+        web.post("/v1/nodes/{path:.*}", set_node),
+        web.delete("/v1/nodes/{path:.*}", delete_node),
+        web.get("/v1/children/{path:.*}", children),
+        web.post("/v1/locks/{name}", acquire_lock),
+        web.delete("/v1/locks/{name}", release_lock),
+        web.get("/v1/locks/{name}", lock_info),
+        web.get("/v1/cluster/leader", leader),
+        web.get("/v1/cluster/status", status),
+        web.get("/v1/watch/{path:.*}", watch),
+    ])
+    return app
+
+
+__all__ = ["build_app", "status_of", "error_response", "LINK", "MAX_WATCH_TIMEOUT"]

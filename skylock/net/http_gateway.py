@@ -1,0 +1,106 @@
+"""The REST API server of one node: aiohttp on its own thread and event loop.
+
+The node's actors and sockets are threads, not asyncio, so the HTTP server gets
+a thread of its own with its own loop; an asyncio server holds thousands of
+idle long waits (a 30 s lock wait, a long-poll watch) at the cost of a
+coroutine each. It reaches the node only as a ZeroMQ client of the node's own
+client address (see ``http_link``), so the REST API adds no logic of its own.
+
+It binds the host of the client address on ``http_port``; port 0 binds a free
+port, which ``port`` reports once ``start`` returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+
+import zmq
+from aiohttp import web
+
+from skylock.net.address import split_address
+from skylock.net.http_api import build_app
+from skylock.net.http_link import NodeLink
+
+log = logging.getLogger("skylock.http")
+
+#: How long stop() lets in-flight requests finish before cancelling them.
+SHUTDOWN_GRACE = 1.0
+
+
+class HttpGateway:
+    def __init__(self, node_id: int, client_address: str, http_port: int, *, max_body: int) -> None:
+        self.node_id = node_id
+        self.client_address = client_address
+        self.host = split_address(client_address)[0]
+        self.requested_port = http_port
+        self.max_body = max_body
+        #: the bound port, known once start() returns
+        self.port: int | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Serve in a background thread; returns once the port is bound (raises if it cannot be)."""
+        self._thread = threading.Thread(target=self._run, name=f"http-{self.node_id}", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise RuntimeError(f"node={self.node_id} http did not start within {timeout}s")
+        if self._error is not None:
+            self._thread.join()
+            raise self._error
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving; waits up to ``SHUTDOWN_GRACE`` for requests in flight, then cancels them."""
+        thread, loop, stopping = self._thread, self._loop, self._stopping
+        if thread is None or loop is None or stopping is None:
+            return
+        try:
+            loop.call_soon_threadsafe(stopping.set)
+        except RuntimeError:
+            pass  # the loop already ended
+        thread.join(timeout)
+        if thread.is_alive():
+            log.warning("node=%s http thread did not stop within %ss", self.node_id, timeout)
+
+    # ---- the server thread ------------------------------------------------------------------
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._serve(loop))
+        except BaseException as exc:  # noqa: BLE001 - reported to start()
+            if not self._ready.is_set():
+                self._error = exc
+            else:
+                log.exception("node=%s http server failed", self.node_id)
+        finally:
+            self._ready.set()
+            loop.close()
+
+    async def _serve(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._stopping = asyncio.Event()
+        context = zmq.Context()
+        link = NodeLink(self.client_address, loop, context=context)
+        runner = web.AppRunner(build_app(link, max_body=self.max_body), access_log=None,
+                               shutdown_timeout=SHUTDOWN_GRACE)
+        try:
+            await runner.setup()
+            await web.TCPSite(runner, self.host, self.requested_port, reuse_address=True).start()
+            self.port = int(runner.addresses[0][1])
+            log.info("node=%s http on %s:%s", self.node_id, self.host, self.port)
+            self._ready.set()
+            await self._stopping.wait()
+        finally:
+            await runner.cleanup()
+            link.close()
+            context.term()
+            log.info("node=%s http stopped", self.node_id)
+
+
+__all__ = ["HttpGateway"]
