@@ -101,11 +101,14 @@ class Client:
         self._listeners: list[StateListener] = []
         self._heartbeats: threading.Thread | None = None
         self._stop = threading.Event()
+        self._closed = False  # after close(): fail fast, e.g. a recipe's watch thread still running
 
     # ---- connections and failover --------------------------------------------------------
 
     def _connection(self) -> Connection:
         with self._lock:
+            if self._closed:
+                raise ConnectionLost("this client is closed", sent=False, closed=True)
             if self._conn is None:
                 address = self.servers[self._next_server % len(self.servers)]
                 self._next_server += 1
@@ -139,7 +142,7 @@ class Client:
             except ConnectionLost as err:
                 self._drop_connection(conn)
                 never_sent = err.details.get("sent") is False
-                if not (never_sent or op in IDEMPOTENT) or time.monotonic() >= deadline:
+                if self._closed or not (never_sent or op in IDEMPOTENT) or time.monotonic() >= deadline:
                     raise
             except Timeout:
                 if op not in IDEMPOTENT or time.monotonic() >= deadline:
@@ -453,6 +456,7 @@ class Client:
                 log.info("session close failed: %s", err)
             self._set_state(SessionState.CLOSED)
         with self._lock:
+            self._closed = True
             conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()

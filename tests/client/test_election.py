@@ -8,12 +8,16 @@ import sys
 import threading
 import time
 
-from skylock.client import Client, Election
+import pytest
+
+from skylock.client import Client, ConnectionLost, Election
 from tests.integration.cluster import LocalCluster, wait_until
 
 CANDIDATE = """
 import sys, threading
-from skylock.client import Client, Election
+import pytest
+
+from skylock.client import Client, ConnectionLost, Election
 client = Client(sys.argv[1], attempt_timeout=1.0)
 client.start_session("candidate", ttl=float(sys.argv[3]))
 Election(client, sys.argv[2], "doomed").campaign()
@@ -99,3 +103,14 @@ def test_killed_leader_is_replaced_within_ttl(cluster: LocalCluster) -> None:
         proc.wait()
         assert proc.stdout is not None
         proc.stdout.close()
+
+
+def test_a_closed_client_fails_fast_for_late_recipe_threads(cluster: LocalCluster) -> None:
+    """A leader-change check can still be running when its client closes: it must get a
+    quick ConnectionLost, not spin until the request timeout or hit a dead ZeroMQ context."""
+    client = Client(cluster.servers)
+    client.close()
+    started = time.monotonic()
+    with pytest.raises(ConnectionLost):
+        client.lock_info("anything")
+    assert time.monotonic() - started < 1.0
