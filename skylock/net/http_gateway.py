@@ -43,6 +43,7 @@ class HttpGateway:
         self._error: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping: asyncio.Event | None = None
+        self.link: NodeLink | None = None
 
     def start(self, timeout: float = 10.0) -> None:
         """Serve in a background thread; returns once the port is bound (raises if it cannot be)."""
@@ -87,8 +88,10 @@ class HttpGateway:
         self._stopping = asyncio.Event()
         context = zmq.Context()
         link = NodeLink(self.client_address, loop, context=context)
+        self.link = link
+        # a client that hangs up ends its handler, so its watch is removed at once, not at its timeout
         runner = web.AppRunner(build_app(link, max_body=self.max_body), access_log=None,
-                               shutdown_timeout=SHUTDOWN_GRACE)
+                               shutdown_timeout=SHUTDOWN_GRACE, handler_cancellation=True)
         try:
             await runner.setup()
             await web.TCPSite(runner, self.host, self.requested_port, reuse_address=True).start()

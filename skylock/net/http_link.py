@@ -43,6 +43,12 @@ class NodeLink:
     def close(self) -> None:
         self._conn.close()
 
+    @property
+    def waiting_watches(self) -> int:
+        """Watches an HTTP request is waiting on now."""
+        with self._lock:
+            return len(self._mailboxes)
+
     async def call(self, op: str, args: dict[str, Any], *, timeout: float) -> Any:
         """Send one request and await its result; raises the node's typed error.
 

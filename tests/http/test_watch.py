@@ -10,7 +10,7 @@ import aiohttp
 
 from skylock.net.http_gateway import HttpGateway
 from tests.http.rest import Answer, Rest
-from tests.integration.cluster import LocalCluster
+from tests.integration.cluster import LocalCluster, wait_until
 
 
 def _mzxid(api: Rest, path: str) -> int:
@@ -125,3 +125,27 @@ def test_port_zero_binds_a_free_port_and_stop_ends_waiting_polls(cluster: LocalC
     poller.join(timeout=10)
     assert not poller.is_alive() and answers
     assert stopped_in < 5
+
+
+def test_a_client_that_hangs_up_ends_its_watch(cluster: LocalCluster) -> None:
+    gateway = HttpGateway(98, cluster.address(2), 0, max_body=1 << 20)
+    gateway.start()
+    try:
+        assert gateway.link is not None
+        url = f"http://127.0.0.1:{gateway.port}/v1/watch/hangup?kind=exists&timeout=60"
+
+        async def hang_up() -> None:
+            async with aiohttp.ClientSession() as http:
+                polls = [asyncio.ensure_future(http.get(url)) for _ in range(5)]
+                deadline = time.monotonic() + 10
+                while gateway.link.waiting_watches < 5:
+                    assert time.monotonic() < deadline, "the polls never registered"
+                    await asyncio.sleep(0.02)
+                for poll in polls:
+                    poll.cancel()
+                await asyncio.gather(*polls, return_exceptions=True)
+
+        asyncio.run(hang_up())
+        wait_until(lambda: gateway.link.waiting_watches == 0, timeout=5, what="the watches to be removed")
+    finally:
+        gateway.stop()
