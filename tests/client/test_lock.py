@@ -148,29 +148,3 @@ def test_session_expiry_drops_the_lock_and_tells_the_holder(cluster: LocalCluste
     assert Lock(other, "expiring").acquire(timeout=5)
     lock.release()  # a no-op now, not an error
 
-
-def test_waiter_survives_losing_its_server(fresh_cluster: LocalCluster) -> None:
-    """The waiter's server dies mid-wait: the client re-sends the same request id elsewhere,
-    keeps its place (one queue entry, not two) and is granted when the holder releases."""
-    cluster = fresh_cluster
-    holder = session_client(cluster, "fo-holder")
-    grant = holder.lock_acquire("failover", timeout=5)
-    waiter = session_client(cluster, "fo-waiter")
-    result: dict[str, object] = {}
-    thread = threading.Thread(target=lambda: result.update(waiter.lock_acquire("failover", timeout=30)))
-    thread.start()
-    wait_until(lambda: holder.lock_info("failover")["waiters"], what="waiter queued")
-    wait_until(lambda: waiter.server, what="the waiter to be connected")
-    doomed = cluster.servers.index(str(waiter.server)) + 1
-    cluster.kill(doomed)
-    survivors = [n for n in range(1, 4) if n != doomed]
-    cluster.leader(among=survivors)
-    wait_until(lambda: waiter.server is not None and waiter.server != cluster.address(doomed),
-               what="the waiter to fail over")
-    waiters = wait_until(lambda: holder.lock_info("failover")["waiters"], what="waiters listed")
-    assert [w["session_id"] for w in waiters] == [waiter.session_id]
-    holder.lock_release("failover", grant["lock_id"])
-    thread.join(timeout=20)
-    assert result["session_id"] == waiter.session_id
-    assert int(result["token"]) > int(grant["token"])  # type: ignore[call-overload]
-    assert holder.lock_info("failover")["waiters"] == []
