@@ -77,11 +77,15 @@ class LocalCluster:
         for nid in [node_id] if node_id else range(1, self.size + 1):
             log = open(self.root / f"node{nid}.log", "ab")
             self.procs[nid] = subprocess.Popen(
-                [sys.executable, "-m", "skylock.cli", "serve", "--config", str(self.configs[nid - 1]),
-                 "--log-level", "info"],
+                self.command(nid),
                 stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
             log.close()
+
+    def command(self, node_id: int) -> list[str]:
+        """The argv that runs node ``node_id``; subclasses wrap it (e.g. in a network namespace)."""
+        return [sys.executable, "-m", "skylock.cli", "serve", "--config", str(self.configs[node_id - 1]),
+                "--log-level", "info"]
 
     def kill(self, node_id: int) -> None:
         """SIGKILL: the node gets no chance to flush or say goodbye."""
