@@ -83,6 +83,7 @@ class Lock:
             except Timeout:
                 if timeout is None:
                     continue  # waited an hour; queue again
+                self._unlisten()
                 return False
             with self._mutex:
                 self._grant = grant
@@ -95,6 +96,7 @@ class Lock:
         """Give the lock up; a no-op when not held (e.g. the session already expired)."""
         with self._mutex:
             grant, self._grant = self._grant, None
+        self._unlisten()
         if grant is None:
             return
         try:
@@ -106,6 +108,12 @@ class Lock:
         if not self._listening:
             self.client.add_listener(self._on_state)
             self._listening = True
+
+    def _unlisten(self) -> None:
+        """A released lock needs no news of the session: many short-lived Locks must not pile up as listeners."""
+        if self._listening:
+            self.client.remove_listener(self._on_state)
+            self._listening = False
 
     def _on_state(self, state: SessionState) -> None:
         """The server releases a lost session's locks itself; we only have to stop believing we hold one."""

@@ -148,3 +148,12 @@ def test_session_expiry_drops_the_lock_and_tells_the_holder(cluster: LocalCluste
     assert Lock(other, "expiring").acquire(timeout=5)
     lock.release()  # a no-op now, not an error
 
+
+
+def test_released_locks_stop_listening_to_the_session(cluster: LocalCluster) -> None:
+    client = session_client(cluster, "listeners")
+    before = len(client._listeners)
+    for _ in range(3):
+        with Lock(client, "short-lived"):
+            assert len(client._listeners) == before + 1
+    assert len(client._listeners) == before
