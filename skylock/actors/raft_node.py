@@ -43,10 +43,8 @@ from skylock.storage import WAL, SnapshotStore
 
 SendToPeer = Callable[[int, bytes], None]
 
-
-@dataclass(frozen=True, slots=True)
-class _Flush:
-    """Self-addressed: process Ready once every message queued before it is stepped."""
+#: Under a constant stream of inputs the inbox never empties: process Ready at least this often.
+MAX_INPUTS_PER_READY = 256
 
 
 @dataclass(slots=True)
@@ -92,7 +90,9 @@ class RaftNode(NodeActor):
         self.request_timeout = request_timeout
         self.store: pykka.ActorRef[Any] | None = None
         self.sessions: pykka.ActorRef[Any] | None = None
-        self._flush_scheduled = False
+        #: inputs were stepped since the last Ready was processed
+        self._dirty = False
+        self._stepped = 0
         self._proposals: list[bytes] = []
         self._proposal_tags: list[int] = []
         self._reads: list[Query] = []
@@ -103,7 +103,6 @@ class RaftNode(NodeActor):
         self._leader = 0
         self._role = Role.FOLLOWER
         self.handlers = {
-            _Flush: self._on_flush,
             Tick: self._on_tick,
             PeerRaftMessage: self._on_peer_message,
             Propose: self._on_propose,
@@ -127,9 +126,20 @@ class RaftNode(NodeActor):
     # ---- inputs -------------------------------------------------------------------
 
     def _schedule_flush(self) -> None:
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            self.actor_ref.tell(_Flush())
+        self._dirty = True
+
+    def on_receive(self, message: Any) -> None:
+        """Step every queued input first, then process Ready once: the messages that
+        arrived together share one log append, one fsync and one round of sends."""
+        super().on_receive(message)
+        self._stepped += 1
+        if self._dirty and (self.actor_inbox.empty() or self._stepped >= MAX_INPUTS_PER_READY):
+            self._dirty = False
+            self._stepped = 0
+            try:
+                self._flush()
+            except Exception:  # noqa: BLE001 - logged; the node keeps running
+                self.log.exception("node=%s failed processing Ready", self.node_id)
 
     def _on_tick(self, msg: Tick) -> None:
         self.node.tick()
@@ -159,8 +169,7 @@ class RaftNode(NodeActor):
 
     # ---- the Ready loop ---------------------------------------------------------------
 
-    def _on_flush(self, _msg: _Flush) -> None:
-        self._flush_scheduled = False
+    def _flush(self) -> None:
         self._submit_proposals()
         self._submit_reads()
         while self.node.has_ready():
@@ -195,7 +204,7 @@ class RaftNode(NodeActor):
             self.wal.save_snapshot_meta(rd.snapshot.meta)
             self.storage.apply_snapshot(rd.snapshot)
         if rd.hard_state is not None or rd.entries:
-            self.wal.save(rd.hard_state, rd.entries)
+            self.wal.save(rd.hard_state, rd.entries, sync=self._must_sync(rd))
         if rd.entries:
             self.storage.append(rd.entries)
         if rd.hard_state is not None:
@@ -216,6 +225,14 @@ class RaftNode(NodeActor):
         if rd.soft_state is not None:
             self._on_soft_state(rd.soft_state.leader, rd.soft_state.role)
         self.node.advance(rd)
+
+    def _must_sync(self, rd: Ready) -> bool:
+        """An fsync is needed for new entries or a new term or vote; a commit index alone
+        can be lost in a crash (the leader tells it again), so it is written unsynced."""
+        if rd.entries or rd.hard_state is None:
+            return True
+        prev = self.storage.hard_state  # what was persisted before this Ready
+        return (prev.term, prev.vote) != (rd.hard_state.term, rd.hard_state.vote)
 
     def _on_soft_state(self, leader: int, role: Role) -> None:
         term = self.node.status().term

@@ -63,11 +63,11 @@ class SegmentWriter:
         self._fd = os.open(info.path, os.O_WRONLY | os.O_APPEND)
         self.size = os.fstat(self._fd).st_size
 
-    def append(self, data: bytes) -> None:
+    def append(self, data: bytes, *, sync: bool = True) -> None:
         view = memoryview(data)
         while view:  # a regular-file write is normally whole; loop in case it is not
             view = view[os.write(self._fd, view):]
-        if self._fsync:
+        if self._fsync and sync:
             os.fdatasync(self._fd)
         self.size += len(data)
 

@@ -93,9 +93,13 @@ class WAL:
 
     # ---- writing -------------------------------------------------------------
 
-    def save(self, hard_state: HardState | None, entries: Sequence[Entry]) -> None:
+    def save(self, hard_state: HardState | None, entries: Sequence[Entry], *, sync: bool = True) -> None:
         """Append ``entries`` (replacing any stored tail from their first index) and the
-        hard state, durably: one write and one fsync for the whole batch."""
+        hard state, durably: one write and one fsync for the whole batch.
+
+        ``sync=False`` is for a hard state whose only change is the commit index, which
+        Raft need not keep durable (it is learned again from the leader): written, not synced.
+        """
         if not entries and hard_state is None:
             return
         if entries:
@@ -103,7 +107,7 @@ class WAL:
             data = records.encode_entries(hard_state, entries)
         else:
             data = records.encode_hard_state(hard_state)  # type: ignore[arg-type]
-        self._write(data)
+        self._write(data, sync=sync or bool(entries))
         if entries:
             self._log.append(entries, checked=True)
             info = self._writer.info
@@ -117,11 +121,11 @@ class WAL:
         self._log.apply_snapshot_meta(meta)
         log.info("WAL recorded snapshot at index %d term %d", meta.index, meta.term)
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes, *, sync: bool = True) -> None:
         w = self._writer
         if w.size > self._header_end and w.size + len(data) > self._segment_size:
             self._rotate()
-        self._writer.append(data)
+        self._writer.append(data, sync=sync)
 
     def _rotate(self) -> None:
         """Start the next segment; its header repeats the hard state and snapshot meta so
