@@ -13,6 +13,7 @@ port, which ``port`` reports once ``start`` returns.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import threading
 
@@ -27,6 +28,8 @@ log = logging.getLogger("skylock.http")
 
 #: How long stop() lets in-flight requests finish before cancelling them.
 SHUTDOWN_GRACE = 1.0
+#: After the listener closes, time for connections it had just accepted to reach the server.
+ACCEPT_SETTLE = 0.05
 
 
 class HttpGateway:
@@ -83,6 +86,9 @@ class HttpGateway:
         finally:
             self._ready.set()
             loop.close()
+            # A socket accepted at the last instant can sit in a cancelled accept task's reference
+            # cycle; collecting it now closes it, so its client sees the close instead of hanging.
+            gc.collect()
 
     async def _serve(self, loop: asyncio.AbstractEventLoop) -> None:
         self._stopping = asyncio.Event()
@@ -94,16 +100,29 @@ class HttpGateway:
                                shutdown_timeout=SHUTDOWN_GRACE, handler_cancellation=True)
         try:
             await runner.setup()
-            await web.TCPSite(runner, self.host, self.requested_port, reuse_address=True).start()
+            site = web.TCPSite(runner, self.host, self.requested_port, reuse_address=True)
+            await site.start()
             self.port = int(runner.addresses[0][1])
             log.info("node=%s http on %s:%s", self.node_id, self.host, self.port)
             self._ready.set()
             await self._stopping.wait()
+            await site.stop()  # accept no more connections
+            link.end_waits()  # long polls answer 204 now instead of holding up the shutdown
+            await asyncio.sleep(ACCEPT_SETTLE)  # connections accepted just before are set up, so closed below
         finally:
             await runner.cleanup()
+            await _finish_tasks()
             link.close()
             context.term()
             log.info("node=%s http stopped", self.node_id)
+
+
+async def _finish_tasks() -> None:
+    """Cancel what is left (a connection half accepted at the last moment) before the loop closes."""
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 __all__ = ["HttpGateway"]

@@ -37,7 +37,9 @@ class NodeLink:
         self._loop = loop
         # Reentrant: a watch.add reply already received runs its callback on the registering thread.
         self._lock = threading.RLock()
-        self._mailboxes: dict[int, asyncio.Queue[dict[str, Any]]] = {}
+        #: None in a mailbox ends the wait early (the gateway is stopping)
+        self._mailboxes: dict[int, asyncio.Queue[dict[str, Any] | None]] = {}
+        self._ending = False
         self._conn = Connection(address, self._on_event, context=context)
 
     def close(self) -> None:
@@ -81,24 +83,41 @@ class NodeLink:
         start = from_zxid if from_zxid is not None else int(registered["zxid"])
         with self._lock:
             mailbox = self._mailboxes[watch_id]
+            if self._ending:
+                mailbox.put_nowait(None)
         try:
             try:
                 first = await asyncio.wait_for(mailbox.get(), timeout)
             except asyncio.TimeoutError:
                 return [], start
+            if first is None:
+                return [], start
             return await self._batch(first, mailbox), start
         finally:
             self._close_mailbox(watch_id)
 
-    async def _batch(self, first: dict[str, Any], mailbox: asyncio.Queue[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def _batch(
+        self, first: dict[str, Any], mailbox: asyncio.Queue[dict[str, Any] | None]
+    ) -> list[dict[str, Any]]:
         events = [first]
         deadline = self._loop.time() + EVENT_BATCH_MAX
         while (left := deadline - self._loop.time()) > 0:
             try:
-                events.append(await asyncio.wait_for(mailbox.get(), min(EVENT_BATCH_QUIET, left)))
+                event = await asyncio.wait_for(mailbox.get(), min(EVENT_BATCH_QUIET, left))
             except asyncio.TimeoutError:
                 break
+            if event is None:
+                break
+            events.append(event)
         return events
+
+    def end_waits(self) -> None:
+        """On the loop: every watch waiting now or later returns at once with what it has."""
+        with self._lock:
+            self._ending = True
+            mailboxes = list(self._mailboxes.values())
+        for mailbox in mailboxes:
+            mailbox.put_nowait(None)
 
     # ---- watch mailboxes (called on the connection's I/O thread, or inline) ----------------
 
