@@ -9,6 +9,13 @@ outcome complete at +inf: they may be linearized at any point after their
 invocation, or never. The search succeeds when every op of known outcome is
 linearized.
 
+Unknown-outcome ops are only tried where one is needed. Every applied write moves the
+version up by one and every known op pins the version it runs at (a failed CAS only rules
+one out), so an unknown op in a linearization can be moved later, past ops it does not
+affect, until it stands just before a known op that needs the version bump; past the last
+known op it can be dropped. Searching only such canonical linearizations is complete and
+avoids trying every pending unknown op at every step.
+
 Register model (our znode): state ``(value, version)``.
   read          output ``[value, version]``
   write v       unconditional set; output the new version (or None if not known)
@@ -55,6 +62,17 @@ def _cas_unknown_both(state: State, op: Op) -> list[State]:
     return [nxt, state] if nxt is not None and nxt != state else ([nxt] if nxt is not None else [])
 
 
+def _wants_bump(op: Op, version: int) -> bool:
+    """Does known ``op`` need the register's version to move past ``version`` before it?"""
+    if op.f == "read":
+        return op.output[1] > version
+    if op.f == "write":
+        return op.output is not None and op.output - 1 > version
+    expected = op.input[0]
+    succeeded = op.output[0]
+    return expected > version if succeeded else expected == version
+
+
 @dataclass
 class Result:
     ok: bool
@@ -66,25 +84,31 @@ class Result:
     stuck: list[int] | None = None
 
 
-def check_register(ops: list[Op], init: State, key: str = "", max_states: int = 2_000_000) -> Result:
-    """Is this single-register history linearizable from ``init``?"""
+def check_register(ops: list[Op], init: State, key: str = "", max_states: int = 5_000_000) -> Result:
+    """Is this single-register history linearizable from ``init``?
+
+    Ops of known outcome are visited through a window: everything before the first
+    unlinearized one is done, and nothing invoked after the earliest pending return
+    can go next, so each step looks at a few ops even in histories of many thousands.
+    """
     ops = sorted((o for o in ops if o.status != FAIL and not (o.f == "read" and o.status != OK)),
                  key=lambda o: o.call)
     n = len(ops)
+    calls = [o.call for o in ops]
     rets = [o.ret for o in ops]
-    known_mask = 0
-    for i, o in enumerate(ops):
-        if o.status == OK:
-            known_mask |= 1 << i
-    full = known_mask
+    known = [i for i in range(n) if ops[i].status == OK]
+    unknown = [i for i in range(n) if ops[i].status != OK]
+    k = len(known)
     seen: set[tuple[int, State]] = set()
-    best: tuple[int, list[int]] = (-1, [])
-    # DFS over (linearized bitset, state, path); iterative to avoid deep recursion
-    stack: list[tuple[int, State, list[int]]] = [(0, init, [])]
+    best: tuple[int, Any] = (-1, None)
+    # DFS over (linearized bitset, state, first-undone position in `known`, path as a cons list)
+    stack: list[tuple[int, State, int, Any, int]] = [(0, init, 0, None, 0)]
     explored = 0
     while stack:
-        done, state, path = stack.pop()
-        if done & full == full:
+        done, state, lo, path, depth = stack.pop()
+        while lo < k and done >> known[lo] & 1:
+            lo += 1
+        if lo == k:
             return Result(True, key, n, explored)
         if (done, state) in seen:
             continue
@@ -92,30 +116,45 @@ def check_register(ops: list[Op], init: State, key: str = "", max_states: int = 
         explored += 1
         if explored > max_states:
             raise RuntimeError(f"key {key}: search exceeded {max_states} states")
-        if len(path) > best[0]:
-            best = (len(path), path)
-        # the earliest completion among ops not yet linearized bounds which op may go next
+        if depth > best[0]:
+            best = (depth, path)
+        # an op may go next only if invoked before the earliest return among pending known ops
         horizon = math.inf
-        for i in range(n):
-            if not done >> i & 1 and rets[i] < horizon:
-                horizon = rets[i]
-        for i in range(n):
-            if ops[i].call > horizon:
-                break  # sorted by call: nothing later can precede the op that returned at horizon
-            if done >> i & 1:
-                continue
+        window = []
+        j = lo
+        while j < k and calls[known[j]] <= horizon:
+            i = known[j]
+            if not done >> i & 1:
+                window.append(i)
+                horizon = min(horizon, rets[i])
+            j += 1
+        ready = [i for i in window if calls[i] <= horizon]
+        # Unknown-outcome ops may wait (they return at +inf), so they are tried only where one is
+        # needed: a ready op wants a later version than the current one, or a failed CAS names the
+        # current version. Any linearization can be rearranged into that form (see module doc).
+        candidates = []
+        if any(_wants_bump(ops[i], state[1]) for i in ready):
+            candidates = [i for i in unknown if not done >> i & 1 and calls[i] <= horizon]
+        # the stack pops last-pushed first: known ops, earliest invocation first, go before unknown ones
+        candidates += reversed(ready)
+        for i in candidates:
             if ops[i].f == "cas" and ops[i].status != OK:
                 successors = _cas_unknown_both(state, ops[i])
             else:
                 nxt = step(state, ops[i])
                 successors = [] if nxt is None else [nxt]
             for nxt in successors:
-                stack.append((done | 1 << i, nxt, path + [i]))
-    prefix = best[1]
+                stack.append((done | 1 << i, nxt, lo, (i, path), depth + 1))
+    prefix: list[int] = []
+    node = best[1]
+    while node is not None:
+        prefix.append(node[0])
+        node = node[1]
+    prefix.reverse()
     done = 0
     for i in prefix:
         done |= 1 << i
-    stuck = [i for i in range(n) if not done >> i & 1 and ops[i].status == OK]
+    stuck = [i for i in known if not done >> i & 1]
     return Result(False, key, n, explored, prefix, stuck)
 
 

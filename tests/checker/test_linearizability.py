@@ -108,3 +108,32 @@ def test_history_json_round_trip(tmp_path):
 @pytest.mark.parametrize("ret_read", [0.5, 1.5])
 def test_read_overlapping_a_cas(ret_read):
     assert ok([op("cas", 0, 1, [0, "a"], [True, 1]), op("read", 0.2, ret_read, out=["a", 1])])
+
+
+def test_long_histories_check_quickly():
+    """Thousands of ops from 5 overlapping clients with some unknown writes: the window keeps it linear."""
+    import random
+    import time as _time
+
+    rng = random.Random(1)
+    value, version, t, ops = "", 0, 0.0, []
+    for n in range(3000):
+        t += 1.0
+        f = rng.choice(("read", "write", "write", "cas"))
+        call, ret = t - rng.uniform(0, 3), t + rng.uniform(0, 0.4)  # overlapping, effect at t
+        if f == "read":
+            ops.append(op("read", call, ret, out=[value, version], p=f"p{n % 5}"))
+        elif f == "write" and n % 50 == 0:
+            ops.append(op("write", call, 0, f"u{n}", status=UNKNOWN, p=f"p{n % 5}"))  # never took effect
+        elif f == "write":
+            value, version = f"v{n}", version + 1
+            ops.append(op("write", call, ret, value, version, p=f"p{n % 5}"))
+        else:
+            value, version = f"c{n}", version + 1
+            ops.append(op("cas", call, ret, [version - 1, value], [True, version], p=f"p{n % 5}"))
+    started = _time.monotonic()
+    assert ok(ops)
+    reads = [o for o in ops if o.f == "read" and o.output[1] > 10]
+    reads[len(reads) // 2].output = ["stale", reads[len(reads) // 2].output[1] - 10]
+    assert not ok(ops)
+    assert _time.monotonic() - started < 20

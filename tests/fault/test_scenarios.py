@@ -94,7 +94,7 @@ def test_durability_whole_cluster_kill(fault_run: FaultRun) -> None:
     cluster.start()
     cluster.leader(timeout=30)
     client = cluster.client()
-    present = {f"/dur/{c}" for c in client.children("/dur")}
+    present = work.present(client)
     fault_run.history.meta["present"] = sorted(present)
     acked = sum(o.f == "create" and o.status == "ok" for o in fault_run.history.ops)
     print(f"acknowledged creates: {acked}, present after restart: {len(present)}")

@@ -325,17 +325,25 @@ class WatchWorkload(Workload):
 class DurabilityWorkload(Workload):
     """Clients create unique nodes; every acknowledged create must survive anything."""
 
+    WRITERS = 4
+
     def setup(self) -> None:
-        self.client().create("/dur")
-        for i in range(4):
+        c = self.client()
+        c.create("/dur")
+        for i in range(self.WRITERS):
+            c.create(f"/dur/d{i}")
             self.spawn(f"dur-{i}", lambda i=i: self._loop(f"d{i}"))
+
+    def present(self, client: Client) -> set[str]:
+        """Every node under /dur now (one children call per writer keeps replies small)."""
+        return {f"/dur/d{i}/{c}" for i in range(self.WRITERS) for c in client.children(f"/dur/d{i}")}
 
     def _loop(self, name: str) -> None:
         client = self.client()
         n = 0
-        while not self.stop.is_set():
+        while not self.stop.wait(0.005):
             n += 1
-            path = f"/dur/{name}-{n}"
+            path = f"/dur/{name}/{n}"
             op = self.history.invoke(name, "create", path)
             try:
                 client.create(path, b"x")
