@@ -208,7 +208,8 @@ async def close_session(request: web.Request) -> web.Response:
 
 
 async def create_node(request: web.Request) -> web.Response:
-    body = await Body.read(request, "data", "encoding", "ephemeral", "sequential", "session_id", required=False)
+    body = await Body.read(request, "data", "encoding", "ephemeral", "sequential", "session_id", "parents",
+                           required=False)
     args = {
         "path": _node_path(request),
         "data": body.data(required=False),
@@ -216,8 +217,26 @@ async def create_node(request: web.Request) -> web.Response:
         "sequential": body.get("sequential", bool, False),
         "session_id": body.get("session_id", str, None),
     }
-    result = await _call(request, "create", args)
+    try:
+        result = await _call(request, "create", args)
+    except NoNode:
+        if not body.get("parents", bool, True):
+            raise
+        await _create_parents(request, args["path"])
+        result = await _call(request, "create", args)
     return _reply({"path": result["path"], "stat": result.get("stat")}, 201)
+
+
+async def _create_parents(request: web.Request, path: str) -> None:
+    """Like ``mkdir -p`` (the seed's ``PUT /v1/nodes/my/path`` works on a fresh cluster):
+    missing ancestors become empty persistent nodes. ``"parents": false`` keeps
+    ZooKeeper's strict rule instead."""
+    parts = path.strip("/").split("/")[:-1]
+    for depth in range(1, len(parts) + 1):
+        try:
+            await _call(request, "create", {"path": "/" + "/".join(parts[:depth])})
+        except NodeExists:
+            pass
 
 
 async def get_node(request: web.Request) -> web.Response:

@@ -48,7 +48,7 @@ def test_missing_node_is_404_and_conflicts_are_409(api: Rest) -> None:
     _error(api.post("/v1/nodes/absent", {"data": "x"}), 404, "NoNode")
     _error(api.delete("/v1/nodes/absent"), 404, "NoNode")
     _error(api.get("/v1/children/absent"), 404, "NoNode")
-    _error(api.put("/v1/nodes/absent/child", {"data": ""}), 404, "NoNode")
+    _error(api.put("/v1/nodes/absent/child", {"data": "", "parents": False}), 404, "NoNode")
 
     api.put("/v1/nodes/conflict", {"data": ""})
     api.put("/v1/nodes/conflict/child", {"data": ""})

@@ -23,6 +23,14 @@ def test_session_create_heartbeat_close(api: Rest) -> None:
     assert api.post(f"/v1/session/{session_id}/heartbeat").status == 410
 
 
+def test_seed_create_example_works_verbatim_on_a_fresh_tree(api: Rest) -> None:
+    """curl -X PUT .../v1/nodes/my/path -d '{"data": "hello", "ephemeral": false}' before /my exists."""
+    created = api.put("/v1/nodes/my/path", {"data": "hello", "ephemeral": False})
+    assert created.status == 201 and created.body["path"] == "/my/path"
+    assert api.get("/v1/nodes/my").body["data"] == ""  # the parent, made like mkdir -p
+    assert api.get("/v1/children/my").body["children"] == ["path"]
+
+
 def test_node_create_get_update_children_delete(api: Rest) -> None:
     assert api.put("/v1/nodes/seed", {"data": "", "ephemeral": False}).status == 201
     created = api.put("/v1/nodes/seed/path", {"data": "hello", "ephemeral": False})
