@@ -54,22 +54,25 @@ def wait_for_leader(servers: list[str], timeout: float) -> dict | None:
 @click.option("--nodes", default=3, show_default=True, help="How many nodes to run.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Keep node data under this directory (default: each config's storage.data_dir).")
-@click.option("--base-port", default=7001, show_default=True,
-              help="For generated layouts (--nodes other than 3): client ports start here, peers at +100.")
+@click.option("--base-port", type=int, default=None,
+              help="Generate the layout instead of using configs/: client ports start here, peers at +100, "
+                   "HTTP at +200 (default 7001, with HTTP from 8080). Implied by --nodes other than 3.")
 @click.option("--log-level", default="info", show_default=True)
-def main(nodes: int, data_dir: str | None, base_port: int, log_level: str) -> None:
+def main(nodes: int, data_dir: str | None, base_port: int | None, log_level: str) -> None:
     """Start a local cluster and keep it running until Ctrl-C."""
     from skylock.config import load_config
     from skylock.layout import local_cluster
 
-    if nodes == 3:
+    if nodes == 3 and base_port is None:
         configs = [HERE / "configs" / f"node{i}.yaml" for i in (1, 2, 3)]
         data_dirs = [str(Path(data_dir) / f"node{i}") if data_dir else None for i in (1, 2, 3)]
     else:
         root = Path(data_dir or "./data")
+        http_base = 8080 if base_port is None else base_port + 200
+        base_port = base_port or 7001
         ports = list(range(base_port, base_port + nodes))
         configs = local_cluster(nodes, root, client_ports=ports, peer_ports=[p + 100 for p in ports],
-                                http_ports=[8080] + [8081 + i for i in range(1, nodes)])
+                                http_ports=[http_base + i for i in range(nodes)])
         data_dirs = [None] * nodes
     ctx = multiprocessing.get_context("spawn")
     procs = []
