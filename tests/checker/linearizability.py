@@ -12,9 +12,10 @@ linearized.
 Unknown-outcome ops are only tried where one is needed. Every applied write moves the
 version up by one and every known op pins the version it runs at (a failed CAS only rules
 one out), so an unknown op in a linearization can be moved later, past ops it does not
-affect, until it stands just before a known op that needs the version bump; past the last
-known op it can be dropped. Searching only such canonical linearizations is complete and
-avoids trying every pending unknown op at every step.
+affect, until it stands just before a known op that needs the version bump (and that the op it
+applies lets run, or still leaves wanting a later version); past the last known op it can be
+dropped. Searching only such canonical linearizations is complete and avoids trying every
+pending unknown op at every step.
 
 Register model (our znode): state ``(value, version)``.
   read          output ``[value, version]``
@@ -73,6 +74,15 @@ def _wants_bump(op: Op, version: int) -> bool:
     return expected > version if succeeded else expected == version
 
 
+def _useful(state: State, unknown_op: Op, wanting: list[Op]) -> bool:
+    """Applying ``unknown_op`` now lets one of the ops that want a version bump run next,
+    or brings one closer to it (it still wants a later version)."""
+    after = step(state, unknown_op)
+    if after is None or after == state:
+        return False
+    return any(step(after, o) is not None or _wants_bump(o, after[1]) for o in wanting)
+
+
 @dataclass
 class Result:
     ok: bool
@@ -84,7 +94,7 @@ class Result:
     stuck: list[int] | None = None
 
 
-def check_register(ops: list[Op], init: State, key: str = "", max_states: int = 5_000_000) -> Result:
+def check_register(ops: list[Op], init: State, key: str = "", max_states: int = 400_000) -> Result:
     """Is this single-register history linearizable from ``init``?
 
     Ops of known outcome are visited through a window: everything before the first
@@ -133,8 +143,10 @@ def check_register(ops: list[Op], init: State, key: str = "", max_states: int = 
         # needed: a ready op wants a later version than the current one, or a failed CAS names the
         # current version. Any linearization can be rearranged into that form (see module doc).
         candidates = []
-        if any(_wants_bump(ops[i], state[1]) for i in ready):
-            candidates = [i for i in unknown if not done >> i & 1 and calls[i] <= horizon]
+        wanting = [ops[i] for i in ready if _wants_bump(ops[i], state[1])]
+        if wanting:
+            candidates = [i for i in unknown if not done >> i & 1 and calls[i] <= horizon
+                          and _useful(state, ops[i], wanting)]
         # the stack pops last-pushed first: known ops, earliest invocation first, go before unknown ones
         candidates += reversed(ready)
         for i in candidates:
