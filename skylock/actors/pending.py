@@ -9,6 +9,7 @@ as with any Raft or ZooKeeper write whose reply was lost).
 from __future__ import annotations
 
 import itertools
+import secrets
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -31,7 +32,11 @@ class PendingRequests:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._waiting: dict[int, PendingRequest] = {}
-        self._tags = itertools.count(1)
+        # Tags travel in log entries (origin, tag) and outlive this process: after a restart the
+        # node re-applies entries it proposed in its previous life, and a tag reused from 1 would
+        # answer a new request with an old entry's result. Start each incarnation at a random
+        # 62-bit offset so tags never repeat across restarts.
+        self._tags = itertools.count(secrets.randbits(62))
 
     def add(self, reply: ReplyTo, op: str, deadline: float, on_result: OnResult | None = None) -> int:
         tag = next(self._tags)
