@@ -26,6 +26,7 @@ from skylock.actors.messages import (
     PeerStatus,
     PeerStatusRequest,
     PeerTouches,
+    Propose,
     RestoreSnapshot,
     Tick,
 )
@@ -48,8 +49,9 @@ from skylock.storage import WAL, SnapshotStore
 
 log = logging.getLogger("skylock.node")
 
-#: How long a write or read may wait for the cluster before the client gets ``Timeout``.
-DEFAULT_REQUEST_TIMEOUT = 10.0
+#: How long a write or read may wait for the cluster before the client gets ``Timeout``
+#: (shorter than the client's own default of 10 s, so the client hears the typed error).
+DEFAULT_REQUEST_TIMEOUT = 6.0
 
 
 @dataclass
@@ -206,6 +208,10 @@ class Node:
                 self.locks.tell(CheckLocks(now))
                 for waiting in self.pending.pop_expired(now):
                     self.outbox.error(waiting.reply, Timeout(f"{waiting.op} did not complete in time"))
+                for waiting in self.pending.due_for_retry(now):
+                    # no tag: if this retry is dropped the request keeps waiting, because an
+                    # earlier attempt may still commit (only a first attempt can say NoLeader)
+                    self.raft.tell(Propose(waiting.data))
                 next_check = now + check
             self._stop.wait(max(0.0, min(next_tick, next_check) - time.monotonic()))
 

@@ -128,8 +128,10 @@ class Gateway:
     # ---- writes ---------------------------------------------------------------------
 
     def _propose(self, reply: ReplyTo, op: str, command: dict[str, Any]) -> None:
-        tag = self.pending.add(reply, op, time.monotonic() + self.request_timeout)
-        self.raft.tell(Propose(encode_proposal(self.node_id, tag, command), tag))
+        tag = self.pending.next_tag()
+        data = encode_proposal(self.node_id, tag, command)
+        self.pending.add(tag, reply, op, data, time.monotonic() + self.request_timeout)
+        self.raft.tell(Propose(data, tag))
 
     def _check_data(self, data: bytes) -> bytes:
         if len(data) > self.max_data_size:

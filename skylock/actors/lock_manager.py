@@ -68,9 +68,10 @@ class LockManager(NodeActor):
     def connect(self, raft: pykka.ActorRef[Any]) -> None:
         self.raft = raft
 
-    def _propose(self, command: dict[str, Any], tag: int = 0) -> None:
+    def _propose(self, command: dict[str, Any]) -> None:
+        """A proposal nobody waits for (its effect is observed through ``LocksChanged``)."""
         assert self.raft is not None
-        self.raft.tell(Propose(encode_proposal(self.node_id, tag, command), tag or None))
+        self.raft.tell(Propose(encode_proposal(self.node_id, 0, command)))
 
     # ---- acquire --------------------------------------------------------------------
 
@@ -81,13 +82,16 @@ class LockManager(NodeActor):
         def enqueued(result: dict[str, Any] | None, error: SkyLockError | None) -> None:
             me.tell(LockEnqueued(msg, result, error))
 
-        deadline = time.monotonic() + self.request_timeout
-        tag = self.pending.add(msg.reply, "lock.acquire", deadline, on_result=enqueued)
         command = commands.lock_acquire(
             msg.name, session_id=msg.session_id, owner=msg.owner, request_id=msg.request_id,
             now_ms=int(time.time() * 1000),
         )
-        self._propose(command, tag)
+        tag = self.pending.next_tag()
+        data = encode_proposal(self.node_id, tag, command)
+        self.pending.add(tag, msg.reply, "lock.acquire", data, time.monotonic() + self.request_timeout,
+                         on_result=enqueued)
+        assert self.raft is not None
+        self.raft.tell(Propose(data, tag))
 
     def _on_enqueued(self, msg: LockEnqueued) -> None:
         request = msg.request

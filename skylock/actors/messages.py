@@ -56,8 +56,9 @@ class PeerRaftMessage:
 class Propose:
     """Append ``data`` (an encoded proposal envelope) to the replicated log.
 
-    ``tag`` names the waiting client request, if any, so that a dropped
-    proposal can be answered at once instead of timing out.
+    ``tag`` names the waiting client request on a first attempt only, so that a
+    proposal dropped for want of a leader is answered ``NoLeader`` at once (it was
+    never proposed); a retry carries no tag, since an earlier attempt may still commit.
     """
 
     data: bytes

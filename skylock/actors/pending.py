@@ -1,16 +1,20 @@
 """Client requests waiting for their proposal to be applied.
 
-The gateway adds a request before proposing; the Store completes it when the
-entry is applied on this node; the ticker fails those past their deadline with
-``Timeout`` (the write may still happen: the client learns its effect is unknown,
-as with any Raft or ZooKeeper write whose reply was lost).
+The gateway adds a request with its encoded proposal before proposing; the Store
+completes it when the entry is applied on this node. Until then the ticker
+proposes it again every ``RETRY_SECONDS`` — a proposal forwarded to a leader that
+dies, or over a link that is down, is otherwise lost silently — and the Store
+applies each (origin, tag) at most once, so a retry never applies twice. Past its
+deadline a request fails with ``Timeout`` (the write may still happen: the client
+learns its effect is unknown, as with any Raft or ZooKeeper write whose reply was
+lost).
 """
 
 from __future__ import annotations
 
 import itertools
-import secrets
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -19,12 +23,17 @@ from skylock.actors.messages import ReplyTo
 #: Called (on the Store's thread) with the applied result or error instead of replying.
 OnResult = Callable[[Any, Any], None]
 
+RETRY_SECONDS = 1.0
+
 
 @dataclass(slots=True)
 class PendingRequest:
+    tag: int
     reply: ReplyTo
     deadline: float
     op: str
+    data: bytes
+    retry_at: float
     on_result: OnResult | None = None
 
 
@@ -32,17 +41,19 @@ class PendingRequests:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._waiting: dict[int, PendingRequest] = {}
-        # Tags travel in log entries (origin, tag) and outlive this process: after a restart the
-        # node re-applies entries it proposed in its previous life, and a tag reused from 1 would
-        # answer a new request with an old entry's result. Start each incarnation at a random
-        # 62-bit offset so tags never repeat across restarts.
-        self._tags = itertools.count(secrets.randbits(62))
+        # Tags must never repeat, not even across restarts of this node: the applied
+        # log remembers them. Microseconds since the epoch at start, then counting.
+        self._tags = itertools.count(time.time_ns() // 1000)
 
-    def add(self, reply: ReplyTo, op: str, deadline: float, on_result: OnResult | None = None) -> int:
-        tag = next(self._tags)
+    def next_tag(self) -> int:
         with self._lock:
-            self._waiting[tag] = PendingRequest(reply, deadline, op, on_result)
-        return tag
+            return next(self._tags)
+
+    def add(self, tag: int, reply: ReplyTo, op: str, data: bytes, deadline: float,
+            on_result: OnResult | None = None) -> None:
+        request = PendingRequest(tag, reply, deadline, op, data, time.monotonic() + RETRY_SECONDS, on_result)
+        with self._lock:
+            self._waiting[tag] = request
 
     def pop(self, tag: int) -> PendingRequest | None:
         with self._lock:
@@ -52,6 +63,14 @@ class PendingRequests:
         with self._lock:
             expired = [t for t, p in self._waiting.items() if p.deadline <= now]
             return [self._waiting.pop(t) for t in expired]
+
+    def due_for_retry(self, now: float) -> list[PendingRequest]:
+        """Requests not applied after ``RETRY_SECONDS``: propose them again (same tag)."""
+        with self._lock:
+            due = [p for p in self._waiting.values() if p.retry_at <= now]
+            for p in due:
+                p.retry_at = now + RETRY_SECONDS
+            return due
 
     def __len__(self) -> int:
         return len(self._waiting)

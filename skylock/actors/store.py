@@ -32,7 +32,7 @@ from skylock.actors.messages import (
 )
 from skylock.actors.outbox import Outbox
 from skylock.actors.pending import PendingRequests
-from skylock.actors.proposals import decode_proposal
+from skylock.actors.proposals import AppliedTags, decode_proposal, decode_store_snapshot, encode_store_snapshot
 from skylock.errors import BadRequest, SessionExpired, SkyLockError
 from skylock.raft import EntryType
 from skylock.state import EventType, StateMachine, validate_path
@@ -56,6 +56,7 @@ class Store(NodeActor):
         self.pending = pending
         self.snapshot_entries = snapshot_entries
         self._last_snapshot_index = applied_index
+        self.applied_tags = AppliedTags()
         self._parked: list[tuple[int, int, Query]] = []  # heap of (index, seq, query)
         self._park_seq = itertools.count()
         self._watch_ids = itertools.count(1)
@@ -93,6 +94,8 @@ class Store(NodeActor):
             if proposal is None:
                 continue
             origin, tag, command = proposal
+            if tag and not self.applied_tags.first_time(origin, tag):
+                continue  # the same proposal sent again: applied once already
             applied = self.machine.apply(entry.index, command)
             events.extend(applied.events)
             if applied.error is None and command.get("op") == "open_session":
@@ -129,13 +132,15 @@ class Store(NodeActor):
             return
         self._last_snapshot_index = self.applied_index
         assert self.raft is not None
-        self.raft.tell(SnapshotTaken(self.applied_index, self.machine.snapshot()))
+        data = encode_store_snapshot(self.machine.snapshot(), self.applied_tags)
+        self.raft.tell(SnapshotTaken(self.applied_index, data))
 
     def _on_restore(self, msg: RestoreSnapshot) -> None:
         meta = msg.snapshot.meta
         if meta.index <= self.applied_index:
             return
-        self.machine.restore(msg.snapshot.data)
+        machine_snapshot, self.applied_tags = decode_store_snapshot(msg.snapshot.data)
+        self.machine.restore(machine_snapshot)
         self.applied_index = self._last_snapshot_index = meta.index
         self.log.info("node=%s restored snapshot index=%s", self.node_id, meta.index)
         assert self.watches is not None and self.sessions is not None

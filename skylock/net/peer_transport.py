@@ -20,7 +20,7 @@ from skylock.net.io_loop import IOService, IOThread
 log = logging.getLogger(__name__)
 
 RECONNECT_IVL_MS = 50
-RECONNECT_IVL_MAX_MS = 1000
+RECONNECT_IVL_MAX_MS = 200  # a restarted peer is back within a heartbeat or two
 SNDHWM = 10000
 
 #: test-only fault injection: ``fn(from_id, to_id)`` False means the message is lost
