@@ -13,6 +13,7 @@ lost).
 from __future__ import annotations
 
 import itertools
+import random
 import threading
 import time
 from dataclasses import dataclass
@@ -42,8 +43,9 @@ class PendingRequests:
         self._lock = threading.Lock()
         self._waiting: dict[int, PendingRequest] = {}
         # Tags must never repeat, not even across restarts of this node: the applied
-        # log remembers them. Microseconds since the epoch at start, then counting.
-        self._tags = itertools.count(time.time_ns() // 1000)
+        # log remembers them (a restarted node re-applies what it proposed before).
+        # A random 62-bit start per incarnation makes a collision practically impossible.
+        self._tags = itertools.count(random.getrandbits(62))
 
     def next_tag(self) -> int:
         with self._lock:
@@ -54,6 +56,10 @@ class PendingRequests:
         request = PendingRequest(tag, reply, deadline, op, data, time.monotonic() + RETRY_SECONDS, on_result)
         with self._lock:
             self._waiting[tag] = request
+
+    def get(self, tag: int) -> PendingRequest | None:
+        with self._lock:
+            return self._waiting.get(tag)
 
     def pop(self, tag: int) -> PendingRequest | None:
         with self._lock:

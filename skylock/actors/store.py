@@ -105,7 +105,7 @@ class Store(NodeActor):
                     closed.append(ev.session_id)
                     opened.pop(ev.session_id, None)
             if origin == self.node_id and tag:
-                self._answer(tag, applied)
+                self._answer(tag, entry.data, applied)
         assert self.watches is not None and self.sessions is not None
         if events:
             self.watches.tell(PublishEvents(tuple(events)))
@@ -115,10 +115,11 @@ class Store(NodeActor):
         self._serve_parked()
         self._maybe_snapshot()
 
-    def _answer(self, tag: int, applied: Any) -> None:
-        waiting = self.pending.pop(tag)
-        if waiting is None:
-            return  # timed out already, or proposed before a restart
+    def _answer(self, tag: int, data: bytes, applied: Any) -> None:
+        waiting = self.pending.get(tag)
+        if waiting is None or waiting.data != data:
+            return  # timed out already, or proposed by an earlier incarnation of this node
+        self.pending.pop(tag)
         if waiting.on_result is not None:
             waiting.on_result(applied.result, applied.error)
             return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from skylock.actors.messages import ReplyTo
 from skylock.actors.pending import PendingRequests
 
 
@@ -10,7 +9,6 @@ def test_pending_tags_do_not_repeat_across_restarts() -> None:
     """F1: a restarted node re-applies entries it proposed before the crash; if its new
     requests reuse those tags, clients get old entries' results (seed 66340050)."""
     before, after = PendingRequests(), PendingRequests()  # two incarnations of one node
-    reply = ReplyTo(b"conn", 1)
-    old = {before.add(reply, "set", 0.0) for _ in range(1000)}
-    new = {after.add(reply, "set", 0.0) for _ in range(1000)}
+    old = {before.next_tag() for _ in range(1000)}
+    new = {after.next_tag() for _ in range(1000)}
     assert not old & new
