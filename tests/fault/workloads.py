@@ -127,8 +127,8 @@ class LockWorkload(Workload):
 
     A ``lock`` op records the client-side holding interval: ``acquired`` is when the
     acquire returned, ``released`` when the release was invoked (whatever its outcome).
-    An acquire that failed may still have been granted: that client closes its session
-    (releasing whatever it holds) and starts a new one.
+    After a failed acquire or release the client closes its session (releasing whatever
+    it holds) and starts a new one: see FINDINGS.md F2 for why reuse is unsafe.
     """
 
     def __init__(self, cluster: Any, history: History, rng: random.Random, clients: int = 4, locks: int = 2) -> None:
@@ -157,22 +157,27 @@ class LockWorkload(Workload):
                 grant = client.lock_acquire(lock, owner=name, timeout=2.0)
             except SkyLockError:
                 self.history.complete(op, FAIL)
-                _close_quietly(client)
-                gen += 1
-                name = f"{base}.{gen}"
-                client = _retry(lambda: self._session(name), self.stop)
-                if client is None:
-                    return
-                continue
-            acquired = time.monotonic()
-            self.stop.wait(rng.uniform(0.01, 0.08))
-            released = time.monotonic()
-            self.history.complete(op, OK, {"acquired": acquired, "released": released, "token": int(grant["token"]),
-                                           "lock_id": grant["lock_id"]})
-            try:
-                client.lock_release(lock, grant["lock_id"])
-            except SkyLockError:
-                pass  # the holding interval ended at `released` anyway; expiry frees it for others
+                grant = None
+            if grant is not None:
+                acquired = time.monotonic()
+                self.stop.wait(rng.uniform(0.01, 0.08))
+                released = time.monotonic()
+                self.history.complete(op, OK, {"acquired": acquired, "released": released,
+                                               "token": int(grant["token"]), "lock_id": grant["lock_id"]})
+                try:
+                    client.lock_release(lock, grant["lock_id"])
+                    continue
+                except SkyLockError:
+                    pass
+            # An acquire that failed may have been granted, and a release that failed may still
+            # apply later (even after a re-entrant acquire returned the same grant): never reuse
+            # this session. Closing it releases whatever it holds.
+            _close_quietly(client)
+            gen += 1
+            name = f"{base}.{gen}"
+            client = _retry(lambda: self._session(name), self.stop)
+            if client is None:
+                return
 
 
 class SessionWorkload(Workload):
