@@ -183,7 +183,9 @@ class Gateway:
 
     def _read(self, reply: ReplyTo, op: str, args: dict[str, Any]) -> None:
         query = Query(op, args, reply)
-        if args.get("consistency", "linearizable") == "local":
+        # A watch registers where the node is now: the reply says at which zxid, and
+        # from_zxid covers the rest, so it needs no leader (and must work without one).
+        if op == "watch.add" or args.get("consistency", "linearizable") == "local":
             self.store.tell(LocalRead(query))
         elif args.get("consistency", "linearizable") == "linearizable":
             self.raft.tell(LinearizableRead(query))

@@ -37,6 +37,9 @@ class Registration:
     path: str
     kind: str
     session_id: str | None
+    #: events at or below this zxid are already known to the client (it resumed from
+    #: there, possibly on a node that still lags behind it): never deliver them again
+    after_zxid: int = 0
 
 
 def _is_under(path: str, root: str) -> bool:
@@ -72,7 +75,8 @@ class WatchHub(NodeActor):
                 oldest_zxid=self._history_floor(),
             ))
             return
-        reg = Registration(msg.watch_id, msg.conn_id, msg.path, msg.kind, msg.session_id)
+        after = msg.from_zxid if msg.from_zxid is not None else msg.current_zxid
+        reg = Registration(msg.watch_id, msg.conn_id, msg.path, msg.kind, msg.session_id, after)
         if msg.reply is not None:
             self.outbox.ok(msg.reply, {"watch_id": msg.watch_id, "zxid": msg.current_zxid})
         if msg.from_zxid is not None:
@@ -144,6 +148,8 @@ class WatchHub(NodeActor):
 
     @staticmethod
     def _matches(reg: Registration, event: WatchEvent) -> bool:
+        if event.zxid <= reg.after_zxid:
+            return False
         if reg.kind == "recursive":
             return event.type != EventType.CHILDREN_CHANGED and _is_under(event.path, reg.path)
         return event.path == reg.path and event.type in _FIRES_ON_PATH[reg.kind]

@@ -95,6 +95,8 @@ class Client:
         self._watches: dict[tuple[int, int], _Watch] = {}  # (id(connection), server watch id)
         self._early: dict[tuple[int, int], list[Event]] = {}  # events that arrived before their watch's reply
         self._delivery = threading.RLock()  # watch callbacks run one at a time, in arrival order
+        self._homeless: list[_Watch] = []  # watches whose server went away, waiting for a new one
+        self._mover: threading.Thread | None = None
         self._session_id: str | None = None
         self._session_ttl = 0.0
         self._state = SessionState.CLOSED
@@ -112,7 +114,8 @@ class Client:
             if self._conn is None:
                 address = self.servers[self._next_server % len(self.servers)]
                 self._next_server += 1
-                self._conn = Connection(address, self._on_event, context=self._context)
+                self._conn = Connection(address, self._on_event, on_lost=self._on_connection_lost,
+                                        context=self._context)
                 self._rewatch(self._conn)
             return self._conn
 
@@ -349,8 +352,9 @@ class Client:
         """After a change of server, register every live watch again from the last zxid
         it saw, so events that happened in between are replayed, not lost."""
         with self._lock:
-            moved = [w for w in self._watches.values() if w.connection is not conn]
+            moved = [w for w in self._watches.values() if w.connection is not conn] + self._homeless
             self._watches = {k: w for k, w in self._watches.items() if w.connection is conn}
+            self._homeless = []
         for watch in moved:
             args = {"path": watch.path, "kind": watch.kind, "from_zxid": watch.last_zxid,
                     "session_id": self._session_id}
@@ -359,6 +363,9 @@ class Client:
                 try:
                     result = future.result()
                 except SkyLockError as err:
+                    if err.retryable:
+                        self._rehome(watch)  # that server is gone or busy too: try the next one
+                        return
                     watch.callback(Event("resync", watch.path, watch.last_zxid))
                     log.warning("watch on %s could not resume: %s", watch.path, err)
                     return
@@ -366,6 +373,49 @@ class Client:
                 self._remember(conn, int(result["watch_id"]), watch)
 
             conn.request("watch.add", args).add_done_callback(registered)
+
+    def _on_connection_lost(self, conn: Connection) -> None:
+        """The server went away (called on the connection's I/O thread). Its watches are
+        gone with it — a restarted node remembers none — so move them now rather than at
+        the next request, which a watch-only client may never make."""
+        with self._lock:
+            if self._conn is not conn or self._closed:
+                return
+            self._conn = None
+            lost = [w for w in self._watches.values() if w.connection is conn]
+            self._watches = {k: w for k, w in self._watches.items() if w.connection is not conn}
+        for watch in lost:
+            self._rehome(watch)
+        threading.Thread(target=conn.close, name="skylock-close", daemon=True).start()
+
+    def _rehome(self, watch: _Watch) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            watch.connection = None
+            self._homeless.append(watch)
+            if self._mover is not None and self._mover.is_alive():
+                return
+            self._mover = threading.Thread(target=self._move_watches, name="skylock-rewatch", daemon=True)
+            self._mover.start()
+
+    def _move_watches(self) -> None:
+        """Find a live server for the homeless watches, cycling through the list."""
+        backoff = 0.05
+        while not self._closed:
+            with self._lock:
+                if not self._homeless:
+                    return
+            try:
+                conn = self._connection()  # a new connection registers the homeless watches
+                self._await(conn, "ping", {}, time.monotonic() + self.attempt_timeout)
+                with self._lock:
+                    if self._homeless and self._conn is conn:
+                        self._rewatch(conn)
+            except SkyLockError:
+                pass
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, 1.0)
 
     # ---- sessions ---------------------------------------------------------------------------------
 

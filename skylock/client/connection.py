@@ -32,9 +32,17 @@ _OUT = "out"
 
 
 class Connection:
-    def __init__(self, address: str, on_event: EventHandler, *, context: zmq.Context | None = None) -> None:
+    def __init__(
+        self,
+        address: str,
+        on_event: EventHandler,
+        *,
+        on_lost: Callable[["Connection"], None] | None = None,
+        context: zmq.Context | None = None,
+    ) -> None:
         self.address = address
         self._on_event = on_event
+        self._on_lost = on_lost
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self._waiting: dict[int, Future[Any]] = {}
@@ -103,6 +111,11 @@ class Connection:
         for future in waiting.values():
             if not future.done():
                 future.set_exception(ConnectionLost(f"connection to {self.address} lost", sent=True))
+        if self._on_lost is not None and not self._closed:
+            try:
+                self._on_lost(self)
+            except Exception:  # noqa: BLE001 - the owner's handler must not kill the I/O thread
+                log.exception("connection-lost handler failed")
 
     def _deliver(self, _key: str, frames: list[bytes]) -> None:
         assert self._dealer is not None

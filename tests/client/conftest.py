@@ -7,16 +7,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.cluster import LocalCluster
+from tests.integration.cluster import LocalCluster, running_cluster
 from tests.integration.conftest import cluster as fresh_cluster  # noqa: F401 - for tests that break the cluster
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    c = LocalCluster(tmp_path_factory.mktemp("cluster"))
-    c.start()
-    try:
-        c.leader()
+    with running_cluster(tmp_path_factory.mktemp("cluster")) as c:
         yield c
-    finally:
-        c.close()

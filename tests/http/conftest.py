@@ -6,19 +6,14 @@ import pytest
 
 from skylock.config import load_config
 from tests.http.rest import Rest
-from tests.integration.cluster import LocalCluster
+from tests.integration.cluster import LocalCluster, running_cluster
 
 
 @pytest.fixture(scope="package")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
     """One running 3-node cluster shared by the HTTP tests (each test uses its own paths)."""
-    c = LocalCluster(tmp_path_factory.mktemp("http-cluster"))
-    c.start()
-    try:
-        c.leader()
+    with running_cluster(tmp_path_factory.mktemp("http-cluster")) as c:
         yield c
-    finally:
-        c.close()
 
 
 def http_port(cluster: LocalCluster, node_id: int) -> int:

@@ -10,6 +10,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -47,6 +49,18 @@ def holds_for(fn: Callable[[], object], *, duration: float, interval: float = 0.
     while time.monotonic() < deadline:
         assert fn(), f"{what} stopped holding"
         time.sleep(interval)
+
+
+@contextmanager
+def running_cluster(root: Path, **kwargs: Any) -> Iterator["LocalCluster"]:
+    """A started cluster with an elected leader, stopped on exit (the tests' fixtures)."""
+    cluster = LocalCluster(root, **kwargs)
+    cluster.start()
+    try:
+        cluster.leader()
+        yield cluster
+    finally:
+        cluster.close()
 
 
 class LocalCluster:

@@ -5,16 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.cluster import LocalCluster
+from tests.integration.cluster import LocalCluster, running_cluster
 
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[LocalCluster]:
     """A running 3-node cluster with an elected leader."""
-    c = LocalCluster(tmp_path)
-    c.start()
-    try:
-        c.leader()
+    with running_cluster(tmp_path) as c:
         yield c
-    finally:
-        c.close()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from skylock.errors import NoNode
-from tests.integration.cluster import LocalCluster, wait_until
+from tests.integration.cluster import LocalCluster, running_cluster, wait_until
 
 
 def test_write_on_one_node_is_read_linearizably_on_another(cluster: LocalCluster) -> None:
@@ -57,9 +57,7 @@ def test_killed_follower_catches_up_after_restart(cluster: LocalCluster) -> None
 
 
 def test_far_behind_follower_catches_up_by_install_snapshot(tmp_path: Path) -> None:
-    c = LocalCluster(tmp_path, sections={"storage": {"snapshot_entries": 40, "keep_entries": 10}})
-    c.start()
-    try:
+    with running_cluster(tmp_path, sections={"storage": {"snapshot_entries": 40, "keep_entries": 10}}) as c:
         leader = c.leader()
         follower = next(n for n in (1, 2, 3) if n != leader)
         c.kill(follower)
@@ -72,8 +70,6 @@ def test_far_behind_follower_catches_up_by_install_snapshot(tmp_path: Path) -> N
         c.wait_converged()
         log = (tmp_path / f"node{follower}.log").read_text()
         assert "restored snapshot" in log  # it was brought up by InstallSnapshot, not by replaying entries
-    finally:
-        c.close()
 
 
 def test_whole_cluster_kill_and_restart_keeps_every_acknowledged_write(cluster: LocalCluster) -> None:
