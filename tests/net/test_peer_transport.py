@@ -201,10 +201,14 @@ def test_garbage_from_strangers_does_not_kill_the_receiver(pair):
 
 def test_stop_is_prompt_idempotent_and_safe_under_load():
     addr1, addr2 = free_address(), free_address()
+    inbox = Inbox()
     t1 = PeerTransport(1, addr1, {2: addr2}, Inbox())
-    t2 = PeerTransport(2, addr2, {1: addr1}, Inbox())
+    t2 = PeerTransport(2, addr2, {1: addr1}, inbox)
     t1.start()
     t2.start()
+    # the link is up before the blast starts: a flooding sender can otherwise starve
+    # the I/O thread of the GIL while the connection is still being made
+    wait_until(lambda: inbox.payloads(b"probe"), poke=lambda: t1.send(2, b"probe"), what="link up")
     stop_sending = threading.Event()
 
     def blast() -> None:
