@@ -10,6 +10,7 @@ Both the peer transport and the client server are built on this.
 from __future__ import annotations
 
 import itertools
+from abc import ABC, abstractmethod
 import logging
 import threading
 from collections.abc import Callable, Hashable, Iterable
@@ -215,7 +216,7 @@ class IOThread(Generic[K]):
             self._context.term()
 
 
-class IOService(Generic[K]):
+class IOService(ABC, Generic[K]):
     """Base of a transport whose sockets all live on one ``IOThread``.
 
     Gives subclasses start/stop, the bound address and thread-safe counters, so each
@@ -253,8 +254,10 @@ class IOService(Generic[K]):
         with self._counts_lock:
             self._counts[name] += n
 
+    @abstractmethod
     def _open(self, io: IOThread[K]) -> None:
-        raise NotImplementedError
+        """On the I/O thread: create, bind/connect and register this service's sockets."""
 
+    @abstractmethod
     def _deliver(self, key: K, frames: list[bytes]) -> None:
-        raise NotImplementedError
+        """On the I/O thread: send the frames queued for ``key`` without blocking."""
