@@ -10,7 +10,6 @@ apply. This is how the figures in bench/RESULTS.md ("Where these stand") were ta
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile

@@ -22,7 +22,7 @@ from typing import Any
 import pykka
 
 from skylock.actors.base import NodeActor
-from skylock.actors.messages import CheckLocks, LockEnqueued, LocksChanged, Propose, ReplyTo, WaitForLock
+from skylock.actors.messages import CheckLocks, LockEnqueued, LocksChanged, Propose, WaitForLock
 from skylock.actors.outbox import Outbox
 from skylock.actors.pending import PendingRequests
 from skylock.actors.proposals import encode_proposal
@@ -143,7 +143,7 @@ class LockManager(NodeActor):
     # ---- timeouts ------------------------------------------------------------------------------------
 
     def _on_check(self, msg: CheckLocks) -> None:
-        now = time.monotonic()
+        now = msg.now
         for name in list(self._waiting):
             waiting = self._waiting[name]
             for lock_id in list(waiting):

@@ -104,11 +104,6 @@ class PeerStatusRequest:
     round_id: int
 
 
-@dataclass(frozen=True, slots=True)
-class TransferLeadership:
-    to: int
-
-
 # ---- to Store --------------------------------------------------------------------------
 
 
@@ -217,7 +212,6 @@ class PublishEvents:
     """Events produced by applying entries (in zxid order)."""
 
     events: tuple[Any, ...]
-    closed_sessions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,6 @@ from skylock.actors.messages import (
     SnapshotTaken,
     StatusRequest,
     Tick,
-    TransferLeadership,
 )
 from skylock.actors.outbox import Outbox
 from skylock.actors.pending import PendingRequests
@@ -111,7 +110,6 @@ class RaftNode(NodeActor):
             StatusRequest: self._on_status_request,
             PeerStatusRequest: self._on_peer_status_request,
             PeerStatus: self._on_peer_status,
-            TransferLeadership: self._on_transfer,
         }
 
     def connect(self, store: pykka.ActorRef[Any], sessions: pykka.ActorRef[Any]) -> None:
@@ -161,10 +159,6 @@ class RaftNode(NodeActor):
 
     def _on_read(self, msg: LinearizableRead) -> None:
         self._reads.append(msg.query)
-        self._schedule_flush()
-
-    def _on_transfer(self, msg: TransferLeadership) -> None:
-        self.node.transfer_leadership(msg.to)
         self._schedule_flush()
 
     # ---- the Ready loop ---------------------------------------------------------------

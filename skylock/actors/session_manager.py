@@ -110,7 +110,7 @@ class SessionManager(NodeActor):
             self.log.info("node=%s term=%s leader: restarted %d session deadlines", self.node_id, msg.term, len(self._ttl))
 
     def _on_check(self, msg: CheckSessions) -> None:
-        now = time.monotonic()
+        now = msg.now
         if not self._is_leader:
             if self._touched and self._leader:
                 body = sorted(self._touched)

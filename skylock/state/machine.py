@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from hashlib import sha256
 from typing import Any, Callable
 
-from skylock.errors import BadRequest, InternalError, NoNode, SessionExpired, SkyLockError, TooLarge
+from skylock.errors import BadRequest, InternalError, SessionExpired, SkyLockError, TooLarge
 
 from . import commands, locks, snapshot
 from .events import EventType, WatchEvent

@@ -97,6 +97,6 @@ def test_all_nodes_end_with_the_same_state_hash(cluster: LocalCluster) -> None:
     clients = [cluster.client(cluster.address(n)) for n in (1, 2, 3)]
     for i in range(30):
         c = clients[i % 3]
-        path = c.create(f"/seq-", str(i), sequential=True)
+        path = c.create("/seq-", str(i), sequential=True)
         c.set(path, "again")
     cluster.wait_converged()
