@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 import uuid
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from enum import Enum
@@ -23,7 +24,7 @@ from typing import Any, Callable, Sequence
 
 import zmq
 
-from skylock.client.connection import Connection
+from skylock.client.connection import Connection, SyncRequest
 from skylock.errors import ConnectionLost, NoLeader, NoNode, SessionExpired, SkyLockError, Timeout
 
 log = logging.getLogger("skylock.client")
@@ -33,6 +34,14 @@ IDEMPOTENT = frozenset({
     "ping", "get", "exists", "children", "lock.info", "cluster.status", "cluster.leader",
     "session.heartbeat", "watch.add",
 })
+
+#: Ops whose effect belongs to the connection that sent them: the server pushes a watch's
+#: events to the socket that registered it. Reads with ``watch=True`` register one too.
+_WATCH_OPS = frozenset({"watch.add", "watch.remove"})
+
+
+def _tied_to_connection(op: str, args: dict[str, Any]) -> bool:
+    return op in _WATCH_OPS or bool(args.get("watch"))
 
 
 class SessionState(str, Enum):
@@ -154,22 +163,30 @@ class Client:
             backoff = min(backoff * 2, 0.5)
 
     def _await(self, conn: Connection, op: str, args: dict[str, Any], deadline: float) -> Any:
-        future = conn.request(op, args)
-        while True:
-            wait = min(self.attempt_timeout, max(0.0, deadline - time.monotonic()))
-            try:
-                return future.result(timeout=wait)
-            except FutureTimeout:
-                pass
-            if time.monotonic() >= deadline or not self._alive(conn):
-                future.cancel()
-                self._drop_connection(conn)
-                raise ConnectionLost(f"no reply from {conn.address} to {op}", sent=True)
+        # A plain request is sent and answered on this thread; one that adds or removes a
+        # watch goes through the I/O thread's socket, where the server pushes its events.
+        pending: SyncRequest | Future[Any]
+        pending = conn.request(op, args) if _tied_to_connection(op, args) else conn.begin(op, args)
+        try:
+            while True:
+                wait = min(self.attempt_timeout, max(0.0, deadline - time.monotonic()))
+                try:
+                    return pending.result(timeout=wait)
+                except FutureTimeout:
+                    pass
+                if time.monotonic() >= deadline or not self._alive(conn, pending):
+                    self._drop_connection(conn)
+                    raise ConnectionLost(f"no reply from {conn.address} to {op}", sent=True)
+        finally:
+            pending.cancel()
 
-    def _alive(self, conn: Connection) -> bool:
+    def _alive(self, conn: Connection, pending: SyncRequest | Future[Any]) -> bool:
         try:
             # a busy server answers a ping late, not never: allow a whole attempt
-            conn.request("ping", {}).result(timeout=self.attempt_timeout)
+            if isinstance(pending, SyncRequest):
+                pending.ping(self.attempt_timeout)  # on the socket the request waits on
+            else:
+                conn.call("ping", {}, self.attempt_timeout)
             return True
         except (FutureTimeout, SkyLockError):
             return False

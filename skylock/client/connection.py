@@ -1,18 +1,30 @@
 """One connection from a client to one SkyLock node.
 
-A DEALER socket owned by its own I/O thread (ZeroMQ sockets are not
-thread-safe); any thread may call ``request``, which returns a future that the
-I/O thread completes when the reply with the same id arrives. Events the server
-pushes on the connection go to ``on_event``.
+Two ways to send a request, to the same address:
+
+- ``begin``/``call``, the synchronous path used for plain requests: the calling
+  thread takes a DEALER socket from a small pool, sends, and receives the reply
+  itself. No thread hand-off, which costs more than the round trip to a local
+  node. A ZeroMQ socket may be used by any thread as long as one uses it at a
+  time; the pool, under the connection's lock, gives each caller its own.
+- ``request``: a DEALER socket owned by the connection's I/O thread; any thread
+  may call it and gets a future that the I/O thread completes when the reply
+  with the same id arrives. The server pushes a watch's events to the socket that
+  registered it, so requests that register or remove watches use this socket,
+  and its events go to ``on_event``. Its monitor tracks whether the server is
+  connected, for both paths.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import math
 import threading
+import time
 import uuid
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Callable
 
 import zmq
@@ -29,6 +41,10 @@ log = logging.getLogger("skylock.client")
 EventHandler = Callable[["Connection", int, dict[str, Any]], None]
 
 _OUT = "out"
+
+#: Longest a synchronous caller blocks in one receive before it looks again at whether
+#: the connection was closed or lost (the monitor runs on the I/O thread).
+SYNC_POLL_SLICE = 0.05
 
 
 class Connection:
@@ -49,12 +65,92 @@ class Connection:
         self._closed = False
         #: None until the first connect; then True/False as the socket monitor reports
         self._connected: bool | None = None
+        #: how many times the monitor saw the server go away: a synchronous caller that
+        #: sees it change while it waits knows its request's fate is unknown
+        self._losses = 0
+        self._idle: list[zmq.Socket] = []  # the synchronous path's sockets not in use
+        self._sync_sockets = 0  # open synchronous sockets, idle or in use
+        #: replies discarded on a synchronous socket because their caller had stopped waiting
+        self.stale_replies = 0
         self._dealer: zmq.Socket | None = None
         self._io: IOThread[str] = IOThread(f"client-{address}", self._open, self._deliver, context=context)
         self._io.start()
 
+    @property
+    def sync_sockets(self) -> int:
+        """How many sockets the synchronous path holds open: at most one per concurrent caller."""
+        return self._sync_sockets
+
+    # ---- the synchronous path ------------------------------------------------------------
+
+    def begin(self, op: str, args: dict[str, Any]) -> "SyncRequest":
+        """Send one request from the calling thread on a pooled socket; the returned
+        ``SyncRequest`` receives its reply on the calling thread (``result``) and must be
+        ``cancel``-ed to give the socket back. Raises ``ConnectionLost(sent=False)`` when
+        the connection is closed or known to be down (safe to send elsewhere)."""
+        request_id = next(self._ids)
+        with self._lock:
+            if self._closed or self._connected is False:
+                raise ConnectionLost(f"not connected to {self.address}", sent=False)
+            losses = self._losses
+            sock = self._idle.pop() if self._idle else None
+            if sock is None:
+                self._sync_sockets += 1
+        request = SyncRequest(self, sock or self._new_socket(), request_id, losses)
+        request.send(request_id, op, args)
+        return request
+
+    def call(self, op: str, args: dict[str, Any], timeout: float) -> Any:
+        """``begin`` then ``result(timeout)``: one request answered on the calling thread.
+
+        Raises the reply's typed error, ``ConnectionLost``, or ``concurrent.futures.TimeoutError``
+        when ``timeout`` passes without a reply (a late reply is discarded)."""
+        request = self.begin(op, args)
+        try:
+            return request.result(timeout)
+        finally:
+            request.cancel()
+
+    def _new_socket(self) -> zmq.Socket:
+        try:
+            sock = self._io.context.socket(zmq.DEALER)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.setsockopt(zmq.RCVTIMEO, max(1, int(SYNC_POLL_SLICE * 1000)))
+            self._configure(sock)
+            return sock
+        except zmq.ZMQError as exc:  # e.g. the context is being terminated by Client.close
+            with self._lock:
+                self._sync_sockets -= 1
+            raise ConnectionLost(f"cannot open a socket to {self.address}: {exc}", sent=False) from None
+
+    def _configure(self, dealer: zmq.Socket) -> None:
+        """Options every DEALER of this connection shares; connects it."""
+        dealer.setsockopt(zmq.ROUTING_ID, uuid.uuid4().bytes)
+        dealer.setsockopt(zmq.RECONNECT_IVL, 50)
+        dealer.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
+        dealer.connect(tcp_endpoint(self.address))
+
+    def _release(self, sock: zmq.Socket) -> None:
+        """Back to the pool, or closed when the connection is (``close`` skips sockets in use)."""
+        with self._lock:
+            if not self._closed and not sock.closed:
+                self._idle.append(sock)
+                return
+            self._sync_sockets -= 1
+        sock.close(linger=0)
+
+    def _check_waiting(self, losses: int) -> None:
+        """Between receive slices: fail a synchronous wait the way ``request`` fails its future."""
+        if self._losses != losses:  # first: a lost connection is closed right after
+            raise ConnectionLost(f"connection to {self.address} lost", sent=True)
+        if self._closed:
+            raise ConnectionLost(f"connection to {self.address} closed")
+
+    # ---- the I/O thread's socket ---------------------------------------------------------
+
     def request(self, op: str, args: dict[str, Any]) -> Future[Any]:
-        """Send one request; the future holds the result or raises the typed error."""
+        """Send one request through the I/O thread; the future holds the result or raises
+        the typed error. For requests tied to this connection's identity (watches)."""
         future: Future[Any] = Future()
         request_id = next(self._ids)
         with self._lock:
@@ -72,9 +168,15 @@ class Connection:
             self._waiting.pop(request_id, None)
 
     def close(self) -> None:
+        """Fail what waits, close the idle synchronous sockets (one in use is closed when
+        its caller, who notices within ``SYNC_POLL_SLICE``, gives it back) and stop the I/O thread."""
         with self._lock:
             self._closed = True
             waiting, self._waiting = self._waiting, {}
+            idle, self._idle = self._idle, []
+            self._sync_sockets -= len(idle)
+        for sock in idle:
+            sock.close(linger=0)
         for future in waiting.values():
             if not future.done():
                 future.set_exception(ConnectionLost(f"connection to {self.address} closed"))
@@ -84,14 +186,11 @@ class Connection:
 
     def _open(self, io: IOThread[str]) -> None:
         dealer = io.socket(zmq.DEALER)
-        dealer.setsockopt(zmq.ROUTING_ID, uuid.uuid4().bytes)
-        dealer.setsockopt(zmq.RECONNECT_IVL, 50)
-        dealer.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
         monitor_endpoint = f"inproc://skylock-client-monitor-{id(self)}"
         dealer.monitor(monitor_endpoint, zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
         monitor = io.socket(zmq.PAIR)
         monitor.connect(monitor_endpoint)
-        dealer.connect(tcp_endpoint(self.address))
+        self._configure(dealer)
         self._dealer = dealer
         io.add_reader(dealer, self._on_frames)
         io.add_reader(monitor, self._on_monitor)
@@ -107,6 +206,7 @@ class Connection:
             return
         with self._lock:
             self._connected = False
+            self._losses += 1  # synchronous callers see it at their next receive slice
             waiting, self._waiting = self._waiting, {}
         for future in waiting.values():
             if not future.done():
@@ -126,13 +226,8 @@ class Connection:
                 pass  # queue full: the request times out and the client fails over
 
     def _on_frames(self, frames: list[bytes]) -> None:
-        if len(frames) != 1:
-            log.warning("dropped a %d-frame message from %s", len(frames), self.address)
-            return
-        try:
-            msg = codec.parse_server_frame(frames[0])
-        except BadRequest as exc:
-            log.warning("dropped a malformed frame from %s: %s", self.address, exc)
+        msg = self._parse(frames)
+        if msg is None:
             return
         if isinstance(msg, codec.PushedEvent):
             try:
@@ -148,3 +243,104 @@ class Connection:
             future.set_exception(msg.error)
         else:
             future.set_result(msg.result)
+
+    def _parse(self, frames: list[bytes]) -> codec.Reply | codec.PushedEvent | None:
+        """A server message, or None (logged) when it is malformed."""
+        if len(frames) != 1:
+            log.warning("dropped a %d-frame message from %s", len(frames), self.address)
+            return None
+        try:
+            return codec.parse_server_frame(frames[0])
+        except BadRequest as exc:
+            log.warning("dropped a malformed frame from %s: %s", self.address, exc)
+            return None
+
+
+class SyncRequest:
+    """A request sent on one of a connection's pooled sockets, answered on the thread
+    that waits for it. One thread uses it; ``cancel`` gives the socket back.
+
+    Has a future's ``result(timeout)`` and ``cancel()``, so a caller can wait for either.
+    A reply that comes after its caller stopped waiting stays in the socket; the next
+    user of the socket discards it by its id.
+    """
+
+    def __init__(self, conn: Connection, sock: zmq.Socket, request_id: int, losses: int) -> None:
+        self._conn = conn
+        self._sock: zmq.Socket | None = sock
+        self.id = request_id
+        self._losses = losses
+        self._reply: codec.Reply | None = None
+
+    def send(self, request_id: int, op: str, args: dict[str, Any]) -> None:
+        sock = self._sock
+        assert sock is not None
+        try:
+            sock.send(codec.encode_request(request_id, op, args), zmq.NOBLOCK)
+        except zmq.ZMQError as exc:  # Again (queue full) or the context is terminating: not sent
+            sock.close(linger=0)  # not back to the pool: cancel counts it out
+            if request_id == self.id:
+                self.cancel()
+            raise ConnectionLost(f"could not send {op} to {self._conn.address}: {exc}", sent=False) from None
+
+    def result(self, timeout: float) -> Any:
+        """The reply's result, or its typed error; ``ConnectionLost`` when the connection is
+        closed or lost first; ``concurrent.futures.TimeoutError`` after ``timeout`` seconds."""
+        reply = self._reply or self._receive(timeout)
+        if reply.error is not None:
+            raise reply.error
+        return reply.result
+
+    def ping(self, timeout: float) -> None:
+        """Check that the server still answers on this very socket; raises like ``result``.
+        The awaited reply, should it come first, proves it as well (and is kept)."""
+        if self._reply is not None:
+            return
+        ping_id = next(self._conn._ids)
+        self.send(ping_id, "ping", {})
+        reply = self._receive(timeout, ping_id)
+        if reply.id == ping_id and reply.error is not None:
+            raise reply.error
+
+    def cancel(self) -> bool:
+        """Stop waiting and give the socket back to the pool (idempotent)."""
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            self._conn._release(sock)
+        return True
+
+    def _receive(self, timeout: float, ping_id: int | None = None) -> codec.Reply:
+        """The next reply to this request (kept) or to ``ping_id``; others are stale."""
+        conn, sock = self._conn, self._sock
+        if sock is None:
+            raise ConnectionLost(f"request {self.id} to {conn.address} was cancelled")
+        deadline = time.monotonic() + timeout
+        while True:
+            conn._check_waiting(self._losses)
+            remaining = deadline - time.monotonic()
+            try:
+                if remaining >= SYNC_POLL_SLICE:
+                    frames = sock.recv_multipart()  # RCVTIMEO ends it after one slice
+                elif sock.poll(max(0, math.ceil(remaining * 1000))):
+                    frames = sock.recv_multipart(zmq.NOBLOCK)
+                else:
+                    raise FutureTimeout(f"no reply from {conn.address} within {timeout}s")
+            except zmq.Again:
+                continue
+            except zmq.ZMQError as exc:  # the context is terminating: Client.close
+                sock.close(linger=0)  # not back to the pool: cancel counts it out
+                raise ConnectionLost(f"connection to {conn.address} closed: {exc}") from None
+            msg = conn._parse(frames)
+            if isinstance(msg, codec.PushedEvent):
+                log.debug("dropped an event for watch %d on a synchronous socket", msg.watch_id)
+            elif msg is None:
+                continue
+            elif msg.id == self.id:
+                self._reply = msg
+                return msg
+            elif msg.id is not None and msg.id == ping_id:
+                return msg
+            else:
+                with conn._lock:
+                    conn.stale_replies += 1
+                log.debug("discarded a stale reply to request %s from %s", msg.id, conn.address)
