@@ -2,7 +2,9 @@
 
 For every Ready batch the order is persist -> send -> apply: hard state, entries
 and snapshot reach the disk with one fsync before any message that depends on
-them leaves, and committed entries go to the Store only after that. Inputs are
+them leaves, and committed entries go to the Store only after that. The one
+exception is the leader's appends (``Ready.send_before_persist``): they leave
+before its own fsync, which then overlaps the followers' (Raft thesis 10.2.1). Inputs are
 batched: proposals and reads that arrive together become one log append and one
 ReadIndex round, and one fsync covers them all (group commit).
 """
@@ -192,6 +194,10 @@ class RaftNode(NodeActor):
         self.node.read_index(ctx)
 
     def _handle_ready(self, rd: Ready) -> None:
+        # 0. a leader's appends leave first, so its fsync overlaps the followers' (the core
+        #    counts the leader's own copy only after advance)
+        if rd.send_before_persist:
+            self._send(rd)
         # 1. persist (one fsync for hard state + entries), then mirror into the core's storage
         if rd.snapshot is not None:
             self.snapshots.save(rd.snapshot)
@@ -204,8 +210,8 @@ class RaftNode(NodeActor):
         if rd.hard_state is not None:
             self.storage.set_hard_state(rd.hard_state)
         # 2. send
-        for m in rd.messages:
-            self.send_to_peer(m.to, peer_protocol.encode_raft(m))
+        if not rd.send_before_persist:
+            self._send(rd)
         # 3. apply
         assert self.store is not None
         if rd.snapshot is not None:
@@ -219,6 +225,10 @@ class RaftNode(NodeActor):
         if rd.soft_state is not None:
             self._on_soft_state(rd.soft_state.leader, rd.soft_state.role)
         self.node.advance(rd)
+
+    def _send(self, rd: Ready) -> None:
+        for m in rd.messages:
+            self.send_to_peer(m.to, peer_protocol.encode_raft(m))
 
     def _must_sync(self, rd: Ready) -> bool:
         """An fsync is needed for new entries or a new term or vote; a commit index alone

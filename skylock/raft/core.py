@@ -90,7 +90,8 @@ class Raft:
         self.lead_transferee = 0
         self.votes = {}
         last = self.log.last_index()
-        self.prs = {v: Progress(last + 1, self.max_inflight, last if v == self.id else 0)
+        durable = last if not self.log.unstable.entries else self.log.unstable.offset - 1
+        self.prs = {v: Progress(last + 1, self.max_inflight, durable if v == self.id else 0)
                     for v in self.voters}
         self.read_only = ReadOnly()
         self.pending_read_index = []
@@ -315,10 +316,15 @@ class Raft:
         self.append_new(new)
 
     def append_new(self, new: list[Entry]) -> None:
-        """Append entries already numbered for this term (see ``append_entries``)."""
-        last = self.log.append(new)
-        self.prs[self.id].maybe_update(last)
-        self.maybe_commit()
+        """Append entries already numbered for this term (see ``append_entries``). The
+        leader's own copy counts towards commit only once durable (``on_persisted``)."""
+        self.log.append(new)
+
+    def on_persisted(self, index: int) -> None:
+        """The app made our log durable up to ``index``: as leader, count our own copy
+        (and tell followers at once if that commits something)."""
+        if self.role == Role.LEADER and self.prs[self.id].maybe_update(index) and self.maybe_commit():
+            self.bcast_append()
 
     def maybe_commit(self) -> bool:
         """§5.3/§5.4.2: commit the majority-replicated index if it is from our term."""
@@ -443,11 +449,11 @@ class Raft:
 
     def _leader_read_index(self, m: Message) -> None:
         """§6.4: record the commit index, then confirm leadership with a heartbeat round."""
-        if len(self.voters) == 1:
-            self._answer_read(m, self.log.committed)
-            return
         if not self._committed_in_current_term():
             self.pending_read_index.append(m)  # wait for the election's empty entry to commit
+            return
+        if len(self.voters) == 1:
+            self._answer_read(m, self.log.committed)
             return
         self.read_only.add_request(self.log.committed, m)
         self.read_only.recv_ack(self.id, m.context)
@@ -566,6 +572,7 @@ class Raft:
         if meta.conf.voters:
             self.voters = tuple(sorted(meta.conf.voters))
         last = self.log.last_index()
-        self.prs = {v: Progress(last + 1, self.max_inflight, last if v == self.id else 0)
+        durable = last if not self.log.unstable.entries else self.log.unstable.offset - 1
+        self.prs = {v: Progress(last + 1, self.max_inflight, durable if v == self.id else 0)
                     for v in self.voters}
         return True

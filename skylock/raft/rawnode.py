@@ -38,6 +38,10 @@ class Ready:
     committed_entries: list[Entry] = field(default_factory=list)
     messages: list[Message] = field(default_factory=list)
     read_states: list[ReadState] = field(default_factory=list)
+    #: The messages may leave while ``entries`` are still being persisted (thesis 10.2.1): true
+    #: only for a leader whose term and vote did not change, because a leader counts its own
+    #: copy towards commit only once ``advance`` says it is durable. Otherwise persist first.
+    send_before_persist: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +158,11 @@ class RawNode:
         if soft != self._prev_soft:
             rd.soft_state = self._prev_soft = soft
         hard = self._hard_state()
-        if hard != self._prev_hard:
+        prev = self._prev_hard
+        if hard != prev:
             rd.hard_state = self._prev_hard = hard
+        rd.send_before_persist = (r.role == Role.LEADER and rd.snapshot is None
+                                  and (hard.term, hard.vote) == (prev.term, prev.vote))
         u.accept()
         r.msgs = []
         r.read_states = []
@@ -172,6 +179,7 @@ class RawNode:
         if rd.entries:
             last = rd.entries[-1]
             log.unstable.stable_to(last.index, last.term)
+            self.raft.on_persisted(last.index)
         if rd.committed_entries:
             log.applied_to(rd.committed_entries[-1].index)
 

@@ -39,7 +39,14 @@ def make_leader(r: Raft) -> Raft:
     for m in take(r):
         if m.type == MT.VOTE:
             r.step(Message(MT.VOTE_RESP, to=r.id, frm=m.to, term=m.term))
+    persist(r)
     take(r)
+    return r
+
+
+def persist(r: Raft) -> Raft:
+    """What the app's ``advance`` reports: the whole log is durable (a leader counts itself)."""
+    r.on_persisted(r.log.last_index())
     return r
 
 

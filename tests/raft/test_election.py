@@ -5,7 +5,7 @@ import random
 from skylock.raft import Config, ConfState, MemoryStorage, Message, MessageType as MT, Role
 from skylock.raft.core import Raft
 from tests.raft.cluster import Cluster
-from tests.raft.helpers import make_leader, new_raft, take
+from tests.raft.helpers import make_leader, new_raft, persist, take
 
 
 def test_follower_starts_election_after_election_timeout() -> None:
@@ -48,7 +48,9 @@ def test_candidate_loses_election_on_majority_of_rejections() -> None:
 def test_single_node_elects_itself_immediately() -> None:
     r = new_raft(voters=(1,), pre_vote=True)
     r.campaign()
-    assert r.role == Role.LEADER and r.log.committed == 1
+    assert r.role == Role.LEADER and r.log.committed == 0  # its entry is not durable yet
+    persist(r)
+    assert r.log.committed == 1
 
 
 def test_candidate_steps_down_on_higher_term() -> None:

@@ -37,30 +37,34 @@ def test_hard_state_is_in_ready_only_when_changed() -> None:
     node, st = single_node()
     node.campaign()
     rds = drain(node, st)
-    assert rds[0].hard_state == HardState(term=1, vote=1, commit=1)
+    # the leader counts its own entry once it is durable: commit comes in the next Ready
+    assert rds[0].hard_state == HardState(term=1, vote=1, commit=0)
     assert rds[0].soft_state is not None and rds[0].soft_state.role == Role.LEADER
+    assert rds[1].hard_state == HardState(term=1, vote=1, commit=1) and rds[1].soft_state is None
     node.tick()
     assert not node.has_ready()  # single node: nothing to send, nothing changed
     node.propose(b"x")
-    (rd,) = drain(node, st)
-    assert rd.hard_state == HardState(1, 1, 2) and rd.soft_state is None
-    assert [e.data for e in rd.entries] == [b"x"] and [e.data for e in rd.committed_entries] == [b"x"]
+    persisted, committed = drain(node, st)
+    assert persisted.hard_state is None and [e.data for e in persisted.entries] == [b"x"]
+    assert committed.hard_state == HardState(1, 1, 2) and not committed.entries
+    assert [e.data for e in committed.committed_entries] == [b"x"]
 
 
 def test_ready_does_not_repeat_what_it_handed_out() -> None:
     node, st = single_node()
     node.campaign()
     first = node.ready()
-    assert first.entries and first.committed_entries
+    assert first.entries and not first.committed_entries  # not durable yet, so not committed
     assert not node.has_ready()
     node.propose(b"y")  # before advancing the first Ready
     second = node.ready()
     assert [e.index for e in second.entries] == [2]
-    assert [e.index for e in second.committed_entries] == [2]
     for rd in (first, second):
         st.append(rd.entries)
         st.set_hard_state(rd.hard_state)
         node.advance(rd)
+    (third,) = drain(node, st)
+    assert [e.index for e in third.committed_entries] == [1, 2] and not third.entries
     assert node.status().applied == 2 and not node.has_ready()
 
 

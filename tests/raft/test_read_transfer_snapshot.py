@@ -5,7 +5,7 @@ import pytest
 from skylock.raft import (Entry, Message, MessageType as MT, ProgressState, ProposalDropped,
                           Role, Snapshot, SnapshotMeta, ConfState)
 from tests.raft.cluster import Cluster
-from tests.raft.helpers import make_leader, new_raft, take
+from tests.raft.helpers import make_leader, new_raft, persist, take
 
 
 def committed_leader():
@@ -42,6 +42,8 @@ def test_read_index_on_single_node_is_immediate() -> None:
     r = new_raft(voters=(1,))
     r.campaign()
     r.step(Message(MT.READ_INDEX, frm=1, context=b"q"))
+    assert not r.read_states  # waits for the election's entry to commit, i.e. to be durable
+    persist(r)
     assert [(rs.index, rs.context) for rs in r.read_states] == [(1, b"q")]
 
 

@@ -1,7 +1,10 @@
 """Log replication (Raft paper §5.3, §5.4.2) and the leader's flow control."""
 
-from skylock.raft import Entry, Message, MessageType as MT, ProgressState
-from tests.raft.helpers import entries_of, make_leader, new_raft, take
+import random
+
+from skylock.raft import (Config, ConfState, Entry, MemoryStorage, Message, MessageType as MT,
+                          ProgressState, RawNode, Role)
+from tests.raft.helpers import entries_of, make_leader, new_raft, persist, take
 
 
 def app(frm: int, term: int, prev: tuple[int, int], ents: tuple[tuple[int, int], ...] = (),
@@ -172,3 +175,38 @@ def test_report_unreachable_moves_replicating_follower_to_probe() -> None:
     assert r.prs[2].state == ProgressState.REPLICATE
     r.step(Message(MT.UNREACHABLE, frm=2))
     assert r.prs[2].state == ProgressState.PROBE
+
+
+def test_leader_counts_its_own_copy_only_once_durable() -> None:
+    # thesis 10.2.1: the leader sends before its fsync, so its own copy may not exist yet
+    r = make_leader(new_raft())  # term 1, index 1 durable
+    r.step(Message(MT.PROP, frm=1, entries=(Entry(0, 0, data=b"a"),)))  # index 2, not durable
+    r.step(Message(MT.APP_RESP, to=1, frm=2, term=1, index=2))
+    assert r.log.committed == 1  # follower 2 alone is not a majority of three
+    persist(r)
+    assert r.log.committed == 2
+    assert {m.to: m.commit for m in take(r) if m.type == MT.APP}[2] == 2  # told at once
+
+
+def test_followers_can_commit_without_the_leaders_copy() -> None:
+    r = make_leader(new_raft())
+    r.step(Message(MT.PROP, frm=1, entries=(Entry(0, 0, data=b"a"),)))
+    r.step(Message(MT.APP_RESP, to=1, frm=2, term=1, index=2))
+    r.step(Message(MT.APP_RESP, to=1, frm=3, term=1, index=2))
+    assert r.log.committed == 2  # two followers are a majority: the leader's fsync is not waited for
+
+
+def test_only_a_steady_leader_may_send_before_persisting() -> None:
+    st = MemoryStorage()
+    st.bootstrap(ConfState((1, 2, 3)))
+    node = RawNode(Config(id=1, rng=random.Random(0), pre_vote=False), st)
+    node.campaign()
+    rd = node.ready()
+    assert rd.hard_state is not None and rd.hard_state.term == 1 and not rd.send_before_persist
+    st.set_hard_state(rd.hard_state)
+    node.advance(rd)
+    for frm in (2, 3):
+        node.step(Message(MT.VOTE_RESP, to=1, frm=frm, term=1))
+    rd = node.ready()  # now leader: the empty entry and its appends, same term and vote
+    assert rd.soft_state is not None and rd.soft_state.role == Role.LEADER
+    assert rd.entries and rd.send_before_persist

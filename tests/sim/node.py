@@ -1,6 +1,7 @@
 """One simulated server: a RawNode driven by the same loop a real node runs.
 
-For every Ready: persist (hard state, entries, snapshot) to the Disk model,
+For every Ready: persist (hard state, entries, snapshot) to the Disk model
+(a leader whose term and vote are unchanged sends first: `send_before_persist`),
 mirror into MemoryStorage, send the messages, apply committed entries, serve
 read states, advance. The state machine is a hash chain over the applied
 entries, so comparing two nodes' states at an index compares their whole
@@ -104,6 +105,15 @@ class SimNode:
 
     def _handle(self, rd: Ready) -> None:
         disk, storage, checker = self.disk, self.storage, self.checker
+        # A leader may send before its own fsync (thesis 10.2.1) or after it, as it likes:
+        # explore both. A crash right after sending loses its copy of entries that
+        # followers may already hold.
+        send_first = rd.send_before_persist and self.cluster.rng.random() < 0.5
+        if send_first:
+            self._send(rd)
+            if rd.entries and self.cluster.crash_leader_now():
+                self.cluster.crash(self, "crash_before_fsync")
+                return
         # 1. persist (one fsync), then mirror into storage
         if rd.snapshot is not None:
             disk.install_snapshot(rd.snapshot)
@@ -141,11 +151,9 @@ class SimNode:
                 if self.role == Role.LEADER:
                     checker.on_not_leader(self.id)
                 self.role = rd.soft_state.role
-        # 2. send
-        if rd.messages:
-            send = self.cluster.send
-            for m in rd.messages:
-                send(self, m)
+        # 2. send (unless already sent)
+        if not send_first:
+            self._send(rd)
         # 3. apply
         if rd.snapshot is not None:
             meta = rd.snapshot.meta
@@ -166,6 +174,11 @@ class SimNode:
             checker.on_read_state(self.id, rs.index, rs.context)
             self.read_states.append((rs.index, rs.context))
         self.raw.advance(rd)
+
+    def _send(self, rd: Ready) -> None:
+        send = self.cluster.send
+        for m in rd.messages:
+            send(self, m)
 
     # ---- log compaction ------------------------------------------------------------
 

@@ -77,7 +77,7 @@ def test_commit_of_previous_term_entry_loses_committed_data(
         return real_on_commit(self, node_id, term, disk, old, new, False)
 
     monkeypatch.setattr(invariants.Checker, "on_commit", on_commit_without_rule)
-    seed, why = _first_violation(3000, _figure8_config)
+    seed, why = _first_violation(5000, _figure8_config)
     print(f"Figure 8 reproduced at seed {seed}: {why}")
     assert "completeness" in why or "safety" in why or "lost commit" in why
 
