@@ -53,7 +53,7 @@ def test_no_file_gives_a_single_node_cluster_on_default_ports():
     cfg = load_config(None)
     assert cfg.cluster.members == (Member(1, "127.0.0.1:7101", "127.0.0.1:7001", 8080),)
     assert cfg.peers == {} and cfg.me.id == 1
-    assert cfg.raft.pre_vote and cfg.raft.check_quorum and cfg.raft.max_inflight_msgs == 256
+    assert cfg.raft.pre_vote and cfg.raft.check_quorum and cfg.raft.max_inflight_msgs == 1
     assert cfg.storage.segment_size == 64 << 20 and cfg.storage.fsync
     assert cfg.storage.snapshot_entries == 10000 and cfg.storage.keep_entries == 5000
     assert cfg.storage.watch_history == 100000
