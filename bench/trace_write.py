@@ -33,6 +33,7 @@ STAGES = [
     ("skylock.net.client_server", "ClientServer", "_deliver", "reply-send"),
     ("skylock.net.peer_transport", "PeerTransport", "_deliver", "peer-send"),
     ("skylock.net.peer_transport", "PeerTransport", "_on_message", "peer-recv"),
+    ("skylock.actors.store", "Store", "_answer", "answer"),
 ]
 
 NODE = """
@@ -85,6 +86,7 @@ def main() -> None:
                     client.set("/trace", b"x" * 100)
                     latencies.append(time.perf_counter() - t0)
                 latencies.sort()
+                time.sleep(0.05)  # let the previous write's tail (followers applying it) finish
                 start = time.monotonic()
                 client.set("/trace", b"y" * 100)
                 end = time.monotonic()
