@@ -36,9 +36,10 @@ from skylock.actors.messages import (
 from skylock.actors.outbox import Outbox
 from skylock.actors.pending import PendingRequests
 from skylock.actors.proposals import encode_proposal
-from skylock.errors import BadRequest, SkyLockError, TooLarge
+from skylock.errors import BadPath, BadRequest, SkyLockError, TooLarge
 from skylock.net import codec
 from skylock.state import commands, validate_path
+from skylock.state.locks import LOCKS_ROOT
 
 log = logging.getLogger("skylock.gateway")
 
@@ -138,19 +139,29 @@ class Gateway:
             raise TooLarge(f"node data is {len(data)} bytes; the limit is {self.max_data_size}")
         return data
 
+    @staticmethod
+    def _writable(path: str) -> str:
+        """A plain write under /locks could hand a lock to someone or take it from its
+        holder without the owner check; only lock.acquire/lock.release change it."""
+        validate_path(path)
+        if path == LOCKS_ROOT or path.startswith(LOCKS_ROOT + "/"):
+            raise BadPath(f"{path}: {LOCKS_ROOT} is managed by the lock API (lock.acquire, lock.release); "
+                          "plain writes there are refused", path=path)
+        return path
+
     def _create(self, args: dict[str, Any], now_ms: int) -> dict[str, Any]:
-        validate_path(args["path"])
+        self._writable(args["path"])
         return commands.create(
             args["path"], self._check_data(args["data"]), ephemeral=args["ephemeral"],
             sequential=args["sequential"], session_id=args["session_id"], now_ms=now_ms,
         )
 
     def _set(self, args: dict[str, Any], now_ms: int) -> dict[str, Any]:
-        validate_path(args["path"])
+        self._writable(args["path"])
         return commands.set_data(args["path"], self._check_data(args["data"]), version=args["version"], now_ms=now_ms)
 
     def _delete(self, args: dict[str, Any], now_ms: int) -> dict[str, Any]:
-        validate_path(args["path"])
+        self._writable(args["path"])
         return commands.delete(args["path"], version=args["version"])
 
     def _multi(self, args: dict[str, Any], now_ms: int) -> dict[str, Any]:
@@ -162,7 +173,10 @@ class Gateway:
             if isinstance(inner.get("data"), str):
                 inner["data"] = inner["data"].encode()
             if "path" in inner:
-                validate_path(inner["path"])
+                if inner["op"] == "check":
+                    validate_path(inner["path"])
+                else:
+                    self._writable(inner["path"])
             if isinstance(inner.get("data"), bytes):
                 self._check_data(inner["data"])
             ops.append(inner)

@@ -92,6 +92,23 @@ def test_typed_errors_for_tree_rules(raw: RawClient) -> None:
     assert error_code(raw.call("get", path="/missing")) == "NoNode"
 
 
+def test_plain_writes_under_locks_are_refused(raw: RawClient) -> None:
+    """A lock node may change only through lock.acquire/lock.release (owner checked)."""
+    session = raw.call("session.open", client_id="holder", ttl_ms=10000)["ok"]["session_id"]
+    grant = raw.call("lock.acquire", name="guarded", session_id=session, owner="holder",
+                     timeout_ms=1000, request_id="r1")["ok"]
+    lock_path = f"/locks/guarded/{grant['lock_id']}"
+    assert error_code(raw.call("delete", path=lock_path)) == "BadPath"
+    assert error_code(raw.call("set", path=lock_path, data=b"mine")) == "BadPath"
+    assert error_code(raw.call("create", path="/locks/guarded/lock-0000000000", ephemeral=True,
+                               session_id=session)) == "BadPath"
+    assert error_code(raw.call("create", path="/locks/other")) == "BadPath"
+    assert error_code(raw.call("multi", ops=[{"op": "delete", "path": lock_path}])) == "BadPath"
+    info = raw.call("lock.info", name="guarded")["ok"]
+    assert info["holder"]["lock_id"] == grant["lock_id"] and info["holder"]["token"] == grant["token"]
+    assert "ok" in raw.call("get", path=lock_path)  # reading and watching stay allowed
+
+
 def test_node_keeps_serving_after_a_burst_of_bad_frames(raw: RawClient, cluster: LocalCluster) -> None:
     for i in range(200):
         raw.send_raw(bytes([i % 256]) * (i + 1))
