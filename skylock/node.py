@@ -22,6 +22,7 @@ from skylock.actors.gateway import Gateway
 from skylock.actors.messages import (
     CheckLocks,
     CheckSessions,
+    ConnectionOverflowed,
     PeerRaftMessage,
     PeerStatus,
     PeerStatusRequest,
@@ -113,7 +114,8 @@ class Node:
         self._ticker: threading.Thread | None = None
         self._context = zmq.Context()
         self.pending = PendingRequests()
-        self.client_server = ClientServer(cfg.me.client_address, self._on_client_frame, context=self._context)
+        self.client_server = ClientServer(cfg.me.client_address, self._on_client_frame,
+                                          on_overflow=self._on_client_overflow, context=self._context)
         self.outbox = Outbox(self.client_server.send)
         self.transport = PeerTransport(
             self.node_id, cfg.me.peer_address, cfg.peers, self._on_peer_payload, context=self._context
@@ -220,6 +222,9 @@ class Node:
     def _on_client_frame(self, conn_id: bytes, frame: bytes) -> None:
         if self.gateway is not None:
             self.gateway.on_frame(conn_id, frame)
+
+    def _on_client_overflow(self, conn_id: bytes) -> None:
+        self.watches.tell(ConnectionOverflowed(conn_id))
 
     def _on_peer_payload(self, frm: int, payload: bytes) -> None:
         try:

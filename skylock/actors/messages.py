@@ -221,6 +221,13 @@ class HistoryReset:
     zxid: int
 
 
+@dataclass(frozen=True, slots=True)
+class ConnectionOverflowed:
+    """A client reads its connection too slowly: frames to it are being held back."""
+
+    conn_id: bytes
+
+
 # ---- to LockManager ---------------------------------------------------------------------------
 
 

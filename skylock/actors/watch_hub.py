@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from skylock.actors.base import NodeActor
-from skylock.actors.messages import AddWatch, HistoryReset, PublishEvents, RemoveWatch
+from skylock.actors.messages import AddWatch, ConnectionOverflowed, HistoryReset, PublishEvents, RemoveWatch
 from skylock.actors.outbox import Outbox
 from skylock.errors import BadRequest, Compacted
 from skylock.state import EventType, WatchEvent
@@ -61,6 +61,7 @@ class WatchHub(NodeActor):
             RemoveWatch: self._on_remove,
             PublishEvents: self._on_publish,
             HistoryReset: self._on_history_reset,
+            ConnectionOverflowed: self._on_overflow,
         }
 
     # ---- registration ---------------------------------------------------------------
@@ -166,6 +167,17 @@ class WatchHub(NodeActor):
         for reg in list(self._regs.values()):
             self.outbox.event(reg.conn_id, reg.watch_id, {**resync, "path": reg.path})
             self._drop(reg.watch_id)
+
+    def _on_overflow(self, msg: ConnectionOverflowed) -> None:
+        """A client that cannot keep up would lose events: its watches end now with a
+        resync event (reason ``overflow``), queued behind what it has not read yet."""
+        zxid = self._history[-1].zxid if self._history else self._floor
+        for reg in [r for r in self._regs.values() if r.conn_id == msg.conn_id]:
+            self.outbox.event(reg.conn_id, reg.watch_id,
+                              {"type": "resync", "path": reg.path, "zxid": zxid, "reason": "overflow"})
+            self._drop(reg.watch_id)
+        self.log.warning("node=%s connection %r overflowed: its watches ended with resync",
+                         self.node_id, msg.conn_id[:16])
 
     def stats(self) -> dict[str, Any]:
         return {"watches": len(self._regs), "history": len(self._history), "floor": self._history_floor()}

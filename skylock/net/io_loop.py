@@ -45,10 +45,15 @@ class IOThread(Generic[K]):
         *,
         context: zmq.Context | None = None,
         queue_limit: int = 10000,
+        after_poll: Callable[[], None] | None = None,
     ) -> None:
         self.name = name
         self._setup = setup
         self._deliver = deliver
+        self._after_poll = after_poll
+        #: set on the I/O thread by a service with work to retry (e.g. a backlog): the
+        #: loop then wakes at least this often and calls ``after_poll``
+        self.poll_timeout_ms: int | None = None
         self._own_context = context is None
         self._context = context if context is not None else zmq.Context()
         self._queue_limit = queue_limit
@@ -175,7 +180,7 @@ class IOThread(Generic[K]):
 
     def _loop(self, poller: zmq.Poller, wake_rx: zmq.Socket) -> None:
         while True:
-            events = dict(poller.poll())
+            events = dict(poller.poll(self.poll_timeout_ms))
             if wake_rx in events:
                 while True:
                     try:
@@ -195,6 +200,11 @@ class IOThread(Generic[K]):
                     self._deliver(key, frames)
                 except Exception:
                     log.exception("%s: delivering %d frame(s) to %r failed", self.name, len(frames), key)
+            if self._after_poll is not None:
+                try:
+                    self._after_poll()
+                except Exception:
+                    log.exception("%s: after_poll failed", self.name)
 
     def _read(self, sock: zmq.Socket, on_message: Callable[[list[bytes]], None]) -> None:
         for _ in range(RECV_BUDGET):
@@ -229,7 +239,8 @@ class IOService(ABC, Generic[K]):
         self._address: str | None = None
         self._counts_lock = threading.Lock()
         self._counts = dict.fromkeys(counters, 0)
-        self._io: IOThread[K] = IOThread(name, self._open, self._deliver, context=context, queue_limit=queue_limit)
+        self._io: IOThread[K] = IOThread(name, self._open, self._deliver, context=context, queue_limit=queue_limit,
+                                         after_poll=self._after_poll)
 
     def start(self) -> None:
         """Bind, connect and start the I/O thread; raises if an address cannot be bound."""
@@ -261,3 +272,6 @@ class IOService(ABC, Generic[K]):
     @abstractmethod
     def _deliver(self, key: K, frames: list[bytes]) -> None:
         """On the I/O thread: send the frames queued for ``key`` without blocking."""
+
+    def _after_poll(self) -> None:
+        """On the I/O thread, after every wake-up: retry what could not be sent (default: nothing)."""

@@ -156,3 +156,32 @@ def test_stop_is_prompt_and_idempotent(ctx):
 def test_bind_conflict_raises_from_start(echo):
     with pytest.raises(zmq.ZMQError):
         ClientServer(echo.server.address, lambda c, f: None).start()
+
+
+def test_a_slow_reader_gets_every_frame_in_order_and_is_reported_once(ctx):
+    """Frames to a client whose queue is full are held back and retried, never dropped
+    silently; the owner hears about it once, so it can end that client's watches."""
+    overflowed: list[bytes] = []
+    server = ClientServer("127.0.0.1:0", lambda conn, frame: None, on_overflow=overflowed.append, sndhwm=10)
+    server.start()
+    try:
+        sock = ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.RCVHWM, 1)
+        sock.setsockopt(zmq.RCVBUF, 4096)
+        sock.setsockopt(zmq.RCVTIMEO, 10000)
+        sock.setsockopt(zmq.ROUTING_ID, b"slow-reader")
+        sock.connect(f"tcp://{server.address}")
+        sock.send(b"hello")  # the server learns the connection
+        wait_until(lambda: server.stats()["received"] == 1, what="the hello")
+        frames = [b"%06d" % i + b"." * 1000 for i in range(3000)]  # ~3 MB: more than TCP buffers hold
+        for frame in frames:
+            server.send(b"slow-reader", frame)
+        wait_until(lambda: overflowed == [b"slow-reader"], what="the overflow report")
+        received = [sock.recv() for _ in frames]
+        assert received == frames
+        assert overflowed == [b"slow-reader"]
+        stats = server.stats()
+        assert stats["overflows"] == 1 and stats["dropped_backlog"] == 0
+    finally:
+        server.stop()
