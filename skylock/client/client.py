@@ -113,6 +113,8 @@ class Client:
         self._heartbeats: threading.Thread | None = None
         self._stop = threading.Event()
         self._closed = False  # after close(): fail fast, e.g. a recipe's watch thread still running
+        #: (lock name, session id) -> lock id whose release may or may not have applied
+        self._unconfirmed_releases: dict[tuple[str, str], str] = {}
 
     # ---- connections and failover --------------------------------------------------------
 
@@ -249,6 +251,11 @@ class Client:
         ``{"name", "lock_id", "token", "owner", "session_id"}``.
         """
         session_id = session_id or self._require_session()
+        unconfirmed = self._unconfirmed_releases.get((name, session_id))
+        if unconfirmed is not None:
+            # That release may still apply: a re-entrant grant of the same entry now would
+            # be revoked by it behind our back. Finish it first (raises if still unknown).
+            self.lock_release(name, unconfirmed, session_id=session_id)
         request_id = request_id or uuid.uuid4().hex
         lock_deadline = time.monotonic() + timeout
         backoff = 0.02
@@ -280,6 +287,8 @@ class Client:
         """Release (or leave the queue of) lock ``name``; ``NotOwner`` for another session's entry.
 
         Retried after a lost reply; a retry that finds the entry gone counts as released.
+        If it stays unconfirmed (``ConnectionLost``), the next ``lock_acquire`` of that lock by
+        the session first sends this release again, so it can never revoke a later grant.
         """
         session_id = session_id or self._session_id
         if session_id is None:
@@ -291,8 +300,11 @@ class Client:
         while True:
             conn = self._connection()
             try:
-                return dict(self._await(conn, "lock.release", args, deadline))
+                result = dict(self._await(conn, "lock.release", args, deadline))
+                self._unconfirmed_releases.pop((name, session_id), None)
+                return result
             except NoNode:
+                self._unconfirmed_releases.pop((name, session_id), None)
                 if retried:
                     return {"released": lock_id, "next_holder": None}
                 raise
@@ -302,6 +314,7 @@ class Client:
             except (NoLeader, Timeout):
                 retried = True
             if time.monotonic() + backoff >= deadline:
+                self._unconfirmed_releases[(name, session_id)] = lock_id
                 raise ConnectionLost(f"lock {name}: release of {lock_id} unconfirmed", sent=True)
             time.sleep(backoff)
             backoff = min(backoff * 2, 0.5)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 
 from skylock.client import Client
+from skylock.errors import ConnectionLost, NoLeader, SkyLockError
 from tests.integration.cluster import LocalCluster, wait_until
 
 
@@ -40,3 +41,42 @@ def test_waiter_survives_losing_its_server(fresh_cluster: LocalCluster) -> None:
     assert result["session_id"] == waiter.session_id
     assert int(result["token"]) > int(grant["token"])  # type: ignore[call-overload]
     assert holder.lock_info("failover")["waiters"] == []
+
+
+def test_an_unconfirmed_release_is_finished_before_the_next_acquire(fresh_cluster: LocalCluster) -> None:
+    """A release whose outcome is unknown could still apply later and revoke a re-entrant grant
+    of the same entry (tests/fault/FINDINGS.md F2): the next acquire sends it again first."""
+    cluster = fresh_cluster
+    client = cluster.client(cluster.address(1), request_timeout=1.5)
+    client.start_session("f2", ttl=30.0)
+    first = client.lock_acquire("f2", timeout=5)
+    for node in (2, 3):  # no quorum: the release cannot be confirmed
+        cluster.kill(node)
+    wait_until(lambda: _no_leader(client), timeout=30, what="node 1 to lose its leader")
+    try:
+        client.lock_release("f2", first["lock_id"])
+        raise AssertionError("a release without a quorum cannot be confirmed")
+    except ConnectionLost as err:
+        assert "unconfirmed" in str(err)
+    for node in (2, 3):
+        cluster.start(node)
+    cluster.leader()
+    second = wait_until(lambda: _try_acquire(client, "f2"), timeout=30, what="the acquire to go through")
+    assert second["lock_id"] != first["lock_id"] and second["token"] > first["token"]
+    info = client.lock_info("f2")
+    assert info["holder"]["lock_id"] == second["lock_id"] and not info["waiters"]
+
+
+def _no_leader(client: Client) -> bool:
+    try:
+        client.leader()
+        return False
+    except NoLeader:
+        return True
+
+
+def _try_acquire(client: Client, name: str) -> dict[str, object] | None:
+    try:
+        return client.lock_acquire(name, timeout=5)
+    except SkyLockError:
+        return None
