@@ -1,7 +1,7 @@
 """The SkyLock client library: ``Client(servers)``, its typed errors, and the recipes
 (``Lock``, ``Election``, ``ReadWriteLock``)."""
 
-from skylock.client.client import Client, Event, SessionState
+from skylock.client.client import Client, Event, SessionState, WatchHandle
 from skylock.client.election import Election
 from skylock.client.lock import Lock
 from skylock.client.rwlock import ReadWriteLock
@@ -12,5 +12,5 @@ from skylock.errors import (BadPath, BadRequest, BadVersion, Compacted, Connecti
 __all__ = [
     "BadPath", "BadRequest", "BadVersion", "Client", "Compacted", "ConnectionLost", "Election", "Event", "Lock",
     "NoChildrenForEphemerals", "NoLeader", "NoNode", "NodeExists", "NotEmpty", "NotOwner", "ReadWriteLock", "SessionExpired",
-    "SessionState", "SkyLockError", "Timeout", "TooLarge",
+    "SessionState", "SkyLockError", "Timeout", "TooLarge", "WatchHandle",
 ]

@@ -80,6 +80,31 @@ class _Watch:
     last_zxid: int
     server_watch_id: int
     connection: Connection | None
+    cancelled: bool = False
+
+
+class WatchHandle:
+    """What ``Client.watch`` returns. ``cancel()`` ends the watch here and on the server
+    (a recursive watch otherwise lasts, across changes of server, until the client closes)."""
+
+    __slots__ = ("_client", "_watch")
+
+    def __init__(self, client: "Client", watch: _Watch) -> None:
+        self._client = client
+        self._watch = watch
+
+    @property
+    def path(self) -> str:
+        return self._watch.path
+
+    @property
+    def active(self) -> bool:
+        return not self._watch.cancelled
+
+    def cancel(self) -> None:
+        """Stop delivering events; idempotent. No callback runs after it returns (one
+        already running on another thread may finish)."""
+        self._client._cancel_watch(self._watch)
 
 
 class Client:
@@ -326,13 +351,38 @@ class Client:
     # ---- watches ---------------------------------------------------------------------------------
 
     def watch(self, path: str, callback: WatchCallback, *, kind: str = "recursive",
-              from_zxid: int | None = None) -> None:
-        """Register a watch; ``recursive`` is persistent, the other kinds fire once."""
+              from_zxid: int | None = None) -> WatchHandle:
+        """Register a watch; ``recursive`` is persistent, the other kinds fire once.
+        Returns a handle whose ``cancel()`` ends it."""
         conn = self._connection()
         args = {"path": path, "kind": kind, "from_zxid": from_zxid, "session_id": self._session_id}
         result = self._await(conn, "watch.add", args, time.monotonic() + self.request_timeout)
         start = from_zxid if from_zxid is not None else int(result["zxid"])
-        self._remember(conn, int(result["watch_id"]), _Watch(path, kind, callback, start, 0, conn))
+        watch = _Watch(path, kind, callback, start, 0, conn)
+        self._remember(conn, int(result["watch_id"]), watch)
+        return WatchHandle(self, watch)
+
+    def _cancel_watch(self, watch: _Watch) -> None:
+        with self._delivery:  # waits for a callback being delivered; none starts after this
+            with self._lock:
+                if watch.cancelled:
+                    return
+                watch.cancelled = True
+                registered = [k for k, w in self._watches.items() if w is watch]
+                for key in registered:
+                    del self._watches[key]
+                if watch in self._homeless:
+                    self._homeless.remove(watch)
+                conn = watch.connection
+        if registered and conn is not None:
+            self._forget_on_server(conn, watch.server_watch_id)
+
+    def _forget_on_server(self, conn: Connection, server_watch_id: int) -> None:
+        """Best effort: a server that does not answer drops the watch with the connection."""
+        try:
+            conn.request("watch.remove", {"watch_id": server_watch_id})
+        except SkyLockError:
+            pass
 
     def _watched_read(self, op: str, path: str, kind: str, watch: WatchCallback | None, **args: Any) -> Any:
         if watch is None:
@@ -349,8 +399,11 @@ class Client:
         key = (id(conn), server_watch_id)
         with self._delivery:
             with self._lock:
-                self._watches[key] = watch
                 early = self._early.pop(key, [])
+                if watch.cancelled:  # cancelled while it was being registered again elsewhere
+                    self._forget_on_server(conn, server_watch_id)
+                    return
+                self._watches[key] = watch
             for event in early:
                 self._dispatch(key, event)
 

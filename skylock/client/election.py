@@ -19,7 +19,7 @@ import logging
 import threading
 from typing import Callable
 
-from skylock.client.client import Client, Event
+from skylock.client.client import Client, Event, WatchHandle
 from skylock.client.lock import Lock
 from skylock.errors import SkyLockError
 
@@ -36,6 +36,7 @@ class Election:
         self._lock = Lock(client, name, owner=identifier)
         self._callbacks: list[LeaderCallback] = []
         self._watching = False
+        self._watch: WatchHandle | None = None
         self._last_seen: str | None = None
         self._seen_mutex = threading.RLock()  # one check at a time, so changes are reported in order
 
@@ -70,7 +71,25 @@ class Election:
             self._watching = True
             with self._seen_mutex:
                 self._last_seen = self.leader()
-            self.client.watch(f"/locks/{self.name}", self._on_event, kind="recursive")
+            self._watch = self.client.watch(f"/locks/{self.name}", self._on_event, kind="recursive")
+
+    def close(self) -> None:
+        """Resign if leading, and stop observing (ends the watch that
+        ``on_leader_change`` started); the client stays open."""
+        self._watching = False
+        with self._seen_mutex:  # a change check under way finishes first; none calls back after
+            self._callbacks.clear()
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
+        if self._lock.is_held:
+            self.resign()
+
+    def __enter__(self) -> "Election":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _on_event(self, event: Event) -> None:
         if event.type == "resync":
@@ -81,8 +100,10 @@ class Election:
             threading.Thread(target=self._check, daemon=True).start()
 
     def _rewatch(self) -> None:
+        if not self._watching:
+            return
         try:
-            self.client.watch(f"/locks/{self.name}", self._on_event, kind="recursive")
+            self._watch = self.client.watch(f"/locks/{self.name}", self._on_event, kind="recursive")
         except SkyLockError as err:
             log.warning("election %s: could not watch again: %s", self.name, err)
         self._check()
