@@ -90,7 +90,7 @@ class Raft:
         self.lead_transferee = 0
         self.votes = {}
         last = self.log.last_index()
-        durable = last if not self.log.unstable.entries else self.log.unstable.offset - 1
+        durable = self.log.durable_index()
         self.prs = {v: Progress(last + 1, self.max_inflight, durable if v == self.id else 0)
                     for v in self.voters}
         self.read_only = ReadOnly()
@@ -320,10 +320,12 @@ class Raft:
         leader's own copy counts towards commit only once durable (``on_persisted``)."""
         self.log.append(new)
 
-    def on_persisted(self, index: int) -> None:
-        """The app made our log durable up to ``index``: as leader, count our own copy
-        (and tell followers at once if that commits something)."""
-        if self.role == Role.LEADER and self.prs[self.id].maybe_update(index) and self.maybe_commit():
+    def on_persisted(self, index: int, term: int) -> None:
+        """The app made our log durable up to entry (``index``, ``term``): as leader, count
+        our own copy (and tell followers at once if that commits something). An entry that
+        was replaced meanwhile is not the one that became durable: it does not count."""
+        if (self.role == Role.LEADER and self.log.match_term(index, term)
+                and self.prs[self.id].maybe_update(index) and self.maybe_commit()):
             self.bcast_append()
 
     def maybe_commit(self) -> bool:
@@ -572,7 +574,7 @@ class Raft:
         if meta.conf.voters:
             self.voters = tuple(sorted(meta.conf.voters))
         last = self.log.last_index()
-        durable = last if not self.log.unstable.entries else self.log.unstable.offset - 1
+        durable = self.log.durable_index()
         self.prs = {v: Progress(last + 1, self.max_inflight, durable if v == self.id else 0)
                     for v in self.voters}
         return True

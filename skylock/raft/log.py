@@ -133,6 +133,10 @@ class RaftLog:
         except UnavailableError:
             return 0
 
+    def durable_index(self) -> int:
+        """The last index the app has persisted: everything before the unstable entries."""
+        return self.unstable.offset - 1 if self.unstable.entries else self.last_index()
+
     def match_term(self, i: int, term: int) -> bool:
         try:
             return self.term(i) == term

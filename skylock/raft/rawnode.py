@@ -179,7 +179,7 @@ class RawNode:
         if rd.entries:
             last = rd.entries[-1]
             log.unstable.stable_to(last.index, last.term)
-            self.raft.on_persisted(last.index)
+            self.raft.on_persisted(last.index, last.term)
         if rd.committed_entries:
             log.applied_to(rd.committed_entries[-1].index)
 

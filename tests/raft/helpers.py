@@ -46,7 +46,7 @@ def make_leader(r: Raft) -> Raft:
 
 def persist(r: Raft) -> Raft:
     """What the app's ``advance`` reports: the whole log is durable (a leader counts itself)."""
-    r.on_persisted(r.log.last_index())
+    r.on_persisted(r.log.last_index(), r.log.last_term())
     return r
 
 
