@@ -27,6 +27,7 @@ from skylock.actors.messages import (
     PeerStatus,
     PeerStatusRequest,
     PeerTouches,
+    PeerTouchesAcked,
     Propose,
     RestoreSnapshot,
     Tick,
@@ -143,7 +144,8 @@ class Node:
             self.node_id, machine, 0, self.outbox, self.pending, cfg.storage.snapshot_entries
         )
         self.watches = WatchHub.start(self.node_id, self.outbox, cfg.storage.watch_history, start_index)
-        self.sessions = SessionManager.start(self.node_id, self.outbox, self.transport.send)
+        self.sessions = SessionManager.start(self.node_id, self.outbox, self.transport.send,
+                                             cfg.session.check_interval)
         self.locks = LockManager.start(self.node_id, self.outbox, self.pending, self.request_timeout)
         self.store.proxy().connect(self.raft, self.watches, self.sessions, self.locks).get()
         if raft.snapshot is not None:
@@ -232,7 +234,9 @@ class Node:
             if kind == peer_protocol.RAFT:
                 self.raft.tell(PeerRaftMessage(body))
             elif kind == peer_protocol.TOUCH:
-                self.sessions.tell(PeerTouches(tuple(str(s) for s in body)))
+                self.sessions.tell(PeerTouches(frm, int(body[0]), tuple(str(s) for s in body[1])))
+            elif kind == peer_protocol.TOUCH_ACK:
+                self.sessions.tell(PeerTouchesAcked(frm, int(body)))
             elif kind == peer_protocol.STATUS_REQ:
                 self.raft.tell(PeerStatusRequest(int(body[0]), int(body[1])))
             elif kind == peer_protocol.STATUS_RESP:

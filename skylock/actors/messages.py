@@ -149,9 +149,28 @@ class Heartbeat:
 
 @dataclass(frozen=True, slots=True)
 class PeerTouches:
-    """Heartbeats a follower collected, forwarded to the leader."""
+    """Heartbeats a follower collected, forwarded to the leader as one numbered batch."""
 
+    frm: int
+    batch_id: int
     session_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TouchesConfirmed:
+    """The leader's leadership was confirmed (ReadIndex) after batch ``batch_id`` from ``frm``
+    arrived: it may acknowledge the batch."""
+
+    frm: int
+    batch_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class PeerTouchesAcked:
+    """The leader took batch ``batch_id`` of a follower's ``PeerTouches``."""
+
+    frm: int
+    batch_id: int
 
 
 @dataclass(frozen=True, slots=True)

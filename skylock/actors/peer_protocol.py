@@ -1,7 +1,8 @@
 """What nodes say to each other over the peer transport besides Raft itself.
 
 Each payload is a msgpack list ``[kind, body]``: Raft messages, session
-heartbeats a follower forwards to the leader, and status rounds.
+heartbeats a follower forwards to the leader (and the leader's acknowledgement),
+and status rounds.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from skylock.raft.types import Message, message_from_wire, message_to_wire
 
 RAFT = "raft"
 TOUCH = "touch"
+TOUCH_ACK = "touched"
 STATUS_REQ = "status?"
 STATUS_RESP = "status!"
 
@@ -34,6 +36,6 @@ def decode_peer(payload: bytes) -> tuple[str, Any]:
         raise ValueError(f"malformed peer payload: {exc}") from exc
     if kind == RAFT:
         return kind, message_from_wire(body)
-    if kind in (TOUCH, STATUS_REQ, STATUS_RESP):
+    if kind in (TOUCH, TOUCH_ACK, STATUS_REQ, STATUS_RESP):
         return kind, body
     raise ValueError(f"unknown peer payload kind {kind!r}")

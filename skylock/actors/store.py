@@ -29,6 +29,7 @@ from skylock.actors.messages import (
     ServeReads,
     SessionsChanged,
     SnapshotTaken,
+    TouchesConfirmed,
 )
 from skylock.actors.outbox import Outbox
 from skylock.actors.pending import PendingRequests
@@ -214,6 +215,10 @@ class Store(NodeActor):
             return None
         if q.op == "session.check":
             return self._check_session(args["session_id"])
+        if q.op == "session.touches":  # a follower's heartbeat batch, at a confirmed point
+            assert self.sessions is not None
+            self.sessions.tell(TouchesConfirmed(int(args["frm"]), int(args["batch_id"])))
+            return None
         if q.op == "lock.info":
             return m.lock_info(args["name"])
         if q.op == "debug.state_hash":

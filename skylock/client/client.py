@@ -548,9 +548,13 @@ class Client:
                 return
             try:
                 conn = self._connection()
+                sent = time.monotonic()
+                # half an interval per try: a paused node must not eat the TTL's margin
                 self._await(conn, "session.heartbeat", {"session_id": session_id},
-                            time.monotonic() + min(self.attempt_timeout, interval))
-                last_ok = time.monotonic()
+                            sent + min(self.attempt_timeout, interval / 2))
+                # the leader restarted the deadline at some point after `sent`: counting the
+                # TTL from there, we never think the session alive after the cluster may not
+                last_ok = sent
                 self._set_state(SessionState.CONNECTED)
             except SessionExpired:
                 self._set_state(SessionState.EXPIRED)
