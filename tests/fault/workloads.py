@@ -202,10 +202,17 @@ class SessionWorkload(Workload):
             self.live.append((name, client, path))
         self.pending: dict[str, tuple[str, float]] = {}  # abandoned process -> (path, last seen present: call time)
         self._lock = threading.Lock()
+        self._abandoning_done = threading.Event()
         self.spawn("abandon", self._abandon_loop)
         self.spawn("observer", self._observe_loop)
 
     def _abandon_loop(self) -> None:
+        try:
+            self._abandon_sessions()
+        finally:
+            self._abandoning_done.set()
+
+    def _abandon_sessions(self) -> None:
         client = self.client()
         n = 0
         while not self.stop.wait(self.rng.uniform(0.3, 0.8)):
@@ -224,7 +231,10 @@ class SessionWorkload(Workload):
 
     def _observe_loop(self) -> None:
         client = self.client()
-        while not (self.stop.is_set() and (not self.pending or time.monotonic() > self.drain_deadline)):
+        # "nothing pending" means done only once no abandoned session can still be added: the
+        # abandoning thread may be finishing one when stop is set (seed 2019576664)
+        while not (self._abandoning_done.is_set() and
+                   (not self.pending or time.monotonic() > self.drain_deadline)):
             time.sleep(0.05)  # polling interval
             with self._lock:
                 items = list(self.pending.items())
