@@ -26,7 +26,6 @@ from skylock.actors.messages import (
     Heartbeat,
     LinearizableRead,
     LocalRead,
-    Propose,
     Query,
     RemoveWatch,
     ReplyTo,
@@ -35,7 +34,7 @@ from skylock.actors.messages import (
 )
 from skylock.actors.outbox import Outbox
 from skylock.actors.pending import PendingRequests
-from skylock.actors.proposals import encode_proposal
+from skylock.actors.proposals import propose_for
 from skylock.errors import BadPath, BadRequest, SkyLockError, TooLarge
 from skylock.net import codec
 from skylock.state import commands, validate_path
@@ -129,10 +128,8 @@ class Gateway:
     # ---- writes ---------------------------------------------------------------------
 
     def _propose(self, reply: ReplyTo, op: str, command: dict[str, Any]) -> None:
-        tag = self.pending.next_tag()
-        data = encode_proposal(self.node_id, tag, command)
-        self.pending.add(tag, reply, op, data, time.monotonic() + self.request_timeout)
-        self.raft.tell(Propose(data, tag))
+        propose_for(reply, op, command, node_id=self.node_id, raft=self.raft, pending=self.pending,
+                    deadline=time.monotonic() + self.request_timeout)
 
     def _check_data(self, data: bytes) -> bytes:
         if len(data) > self.max_data_size:

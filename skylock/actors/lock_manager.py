@@ -25,7 +25,7 @@ from skylock.actors.base import NodeActor
 from skylock.actors.messages import CheckLocks, LockEnqueued, LocksChanged, Propose, WaitForLock
 from skylock.actors.outbox import Outbox
 from skylock.actors.pending import PendingRequests
-from skylock.actors.proposals import encode_proposal
+from skylock.actors.proposals import encode_proposal, propose_for
 from skylock.errors import SessionExpired, SkyLockError, Timeout
 from skylock.state import commands
 
@@ -86,12 +86,9 @@ class LockManager(NodeActor):
             msg.name, session_id=msg.session_id, owner=msg.owner, request_id=msg.request_id,
             now_ms=int(time.time() * 1000),
         )
-        tag = self.pending.next_tag()
-        data = encode_proposal(self.node_id, tag, command)
-        self.pending.add(tag, msg.reply, "lock.acquire", data, time.monotonic() + self.request_timeout,
-                         on_result=enqueued)
         assert self.raft is not None
-        self.raft.tell(Propose(data, tag))
+        propose_for(msg.reply, "lock.acquire", command, node_id=self.node_id, raft=self.raft, pending=self.pending,
+                    deadline=time.monotonic() + self.request_timeout, on_result=enqueued)
 
     def _on_enqueued(self, msg: LockEnqueued) -> None:
         request = msg.request

@@ -11,10 +11,24 @@ from collections import deque
 from typing import Any
 
 import msgpack
+import pykka
+
+from skylock.actors.messages import Propose, ReplyTo
+from skylock.actors.pending import OnResult, PendingRequests
 
 
 def encode_proposal(origin: int, tag: int, command: dict[str, Any]) -> bytes:
     return msgpack.packb([origin, tag, command], use_bin_type=True)
+
+
+def propose_for(reply: ReplyTo, op: str, command: dict[str, Any], *, node_id: int, raft: pykka.ActorRef[Any],
+                pending: PendingRequests, deadline: float, on_result: OnResult | None = None) -> None:
+    """Propose ``command`` for a client request that waits for it: ``pending`` remembers
+    the request (answered when the entry applies here, proposed again until then)."""
+    tag = pending.next_tag()
+    data = encode_proposal(node_id, tag, command)
+    pending.add(tag, reply, op, data, deadline, on_result)
+    raft.tell(Propose(data, tag))
 
 
 def decode_proposal(data: bytes) -> tuple[int, int, dict[str, Any]] | None:
