@@ -116,18 +116,15 @@ class SessionManager(NodeActor):
 
     def _on_heartbeat(self, msg: Heartbeat) -> None:
         ttl = self._ttl.get(msg.session_id)
-        if ttl is None:
+        if ttl is None or (self._is_leader and msg.reply is not None):
+            # Not in this node's applied table (it may lag the node that opened the session),
+            # or we lead: answer at a confirmed linearizable point. The Store's check touches
+            # the session (a Heartbeat without reply) when it answers.
             if msg.reply is not None:
-                # Not in this node's applied table: it may lag the node that opened
-                # the session, so ask at a linearizable point before saying expired.
-                assert self.raft is not None
-                query = Query("session.check", {"session_id": msg.session_id}, msg.reply)
-                self.raft.tell(LinearizableRead(query))
+                self._confirm(Query("session.check", {"session_id": msg.session_id}, msg.reply))
             return
         if self._is_leader:
             self._touch(msg.session_id, time.monotonic())
-            if msg.reply is not None:
-                self._confirm(Query("session.check", {"session_id": msg.session_id}, msg.reply))
             return
         if not self._leader:
             if msg.reply is not None:
@@ -192,8 +189,8 @@ class SessionManager(NodeActor):
 
     def _on_leadership(self, msg: LeadershipChanged) -> None:
         became_leader = msg.is_leader and not self._is_leader
-        held = self._unsent + [w for b in self._batches.values() for w in b.waiting]
         if msg.leader != self._leader or became_leader:
+            held = self._unsent + [w for b in self._batches.values() for w in b.waiting]
             self._unsent, self._batches = [], {}
             if became_leader:
                 for waiting in held:  # every deadline restarts at a full TTL just below

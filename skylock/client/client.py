@@ -377,12 +377,10 @@ class Client:
         if registered and conn is not None:
             self._forget_on_server(conn, watch.server_watch_id)
 
-    def _forget_on_server(self, conn: Connection, server_watch_id: int) -> None:
-        """Best effort: a server that does not answer drops the watch with the connection."""
-        try:
-            conn.request("watch.remove", {"watch_id": server_watch_id})
-        except SkyLockError:
-            pass
+    @staticmethod
+    def _forget_on_server(conn: Connection, server_watch_id: int) -> None:
+        """Best effort, not awaited: a server that does not answer drops the watch with the connection."""
+        conn.request("watch.remove", {"watch_id": server_watch_id})
 
     def _watched_read(self, op: str, path: str, kind: str, watch: WatchCallback | None, **args: Any) -> Any:
         if watch is None:
