@@ -43,7 +43,7 @@ from skylock.state.locks import LOCKS_ROOT
 log = logging.getLogger("skylock.gateway")
 
 READS = frozenset({"get", "exists", "children", "lock.info", "watch.add"})
-#: Client op names inside ``multi`` -> state machine op names.
+#: Client op names inside ``multi`` (``codec.MULTI_OPS``) -> state machine op names.
 MULTI_OPS = {"create": "create", "set": "set_data", "delete": "delete", "check": "check", "check_lock": "check_lock"}
 
 
@@ -162,20 +162,22 @@ class Gateway:
         return commands.delete(args["path"], version=args["version"])
 
     def _multi(self, args: dict[str, Any], now_ms: int) -> dict[str, Any]:
+        """``codec.parse_request`` already refused unknown ops, unknown keys and bad types
+        in every op (so nothing unchecked reaches the log); here only the node's own
+        limits remain: writable paths and data size, each failure naming its index."""
         ops = []
         for i, op in enumerate(args["ops"]):
-            if not isinstance(op, dict) or op.get("op") not in MULTI_OPS:
-                raise BadRequest(f"multi: op {i} must be a map with op in {sorted(MULTI_OPS)}", index=i)
             inner = dict(op, op=MULTI_OPS[op["op"]])
-            if isinstance(inner.get("data"), str):
-                inner["data"] = inner["data"].encode()
-            if "path" in inner:
+            try:
                 if inner["op"] == "check":
                     validate_path(inner["path"])
-                else:
+                elif "path" in inner:
                     self._writable(inner["path"])
-            if isinstance(inner.get("data"), bytes):
-                self._check_data(inner["data"])
+                if "data" in inner:
+                    self._check_data(inner["data"])
+            except SkyLockError as err:
+                err.details.setdefault("index", i)
+                raise
             ops.append(inner)
         return commands.multi(ops, now_ms=now_ms)
 

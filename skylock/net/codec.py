@@ -94,15 +94,21 @@ def _is_int(value: Any) -> bool:
 
 _REQUIRED: Any = object()
 
+#: Every integer a client sends must fit a signed 64-bit int (what every language has),
+#: so a value the node accepts can also be logged, replicated and answered.
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+
 
 @dataclass(frozen=True)
 class ArgSpec:
-    """One argument of an op: accepted python types, default, optional allowed values."""
+    """One argument of an op: accepted python types, default, optional allowed values,
+    and for ints the allowed range (``minimum`` .. int64 max)."""
 
     name: str
     types: tuple[type, ...]
     default: Any = _REQUIRED
     choices: tuple[Any, ...] | None = None
+    minimum: int = INT64_MIN
 
     @property
     def required(self) -> bool:
@@ -133,6 +139,11 @@ def _path() -> ArgSpec:
     return ArgSpec("path", (str,))
 
 
+def _version() -> ArgSpec:
+    """-1 means any version; real versions start at 0."""
+    return ArgSpec("version", (int,), -1, minimum=-1)
+
+
 def _op(name: str, *args: ArgSpec) -> tuple[str, OpSpec]:
     return name, OpSpec(name, tuple(args))
 
@@ -140,7 +151,7 @@ def _op(name: str, *args: ArgSpec) -> tuple[str, OpSpec]:
 OPS: dict[str, OpSpec] = dict(
     [
         _op("ping"),
-        _op("session.open", ArgSpec("client_id", (str,)), ArgSpec("ttl_ms", (int,), 0)),
+        _op("session.open", ArgSpec("client_id", (str,)), ArgSpec("ttl_ms", (int,), 0, minimum=0)),
         _op("session.heartbeat", ArgSpec("session_id", (str,))),
         _op("session.close", ArgSpec("session_id", (str,))),
         _op(
@@ -152,8 +163,8 @@ OPS: dict[str, OpSpec] = dict(
             ArgSpec("session_id", (str, _NONE), None),
         ),
         _op("get", _path(), ArgSpec("watch", (bool,), False), _CONSISTENCY, _WATCH_SESSION),
-        _op("set", _path(), ArgSpec("data", (bytes,)), ArgSpec("version", (int,), -1)),
-        _op("delete", _path(), ArgSpec("version", (int,), -1)),
+        _op("set", _path(), ArgSpec("data", (bytes,)), _version()),
+        _op("delete", _path(), _version()),
         _op("exists", _path(), ArgSpec("watch", (bool,), False), _CONSISTENCY, _WATCH_SESSION),
         _op(
             "children",
@@ -168,10 +179,10 @@ OPS: dict[str, OpSpec] = dict(
             "watch.add",
             _path(),
             ArgSpec("kind", (str,), _REQUIRED, ("data", "exists", "children", "recursive")),
-            ArgSpec("from_zxid", (int, _NONE), None),
+            ArgSpec("from_zxid", (int, _NONE), None, minimum=0),
             ArgSpec("session_id", (str, _NONE), None),
         ),
-        _op("watch.remove", ArgSpec("watch_id", (int,))),
+        _op("watch.remove", ArgSpec("watch_id", (int,), minimum=0)),
         _op("cluster.status"),
         _op("cluster.leader"),
         _op(
@@ -179,7 +190,7 @@ OPS: dict[str, OpSpec] = dict(
             ArgSpec("name", (str,)),
             ArgSpec("session_id", (str,)),
             ArgSpec("owner", (str,), ""),
-            ArgSpec("timeout_ms", (int,), 30000),
+            ArgSpec("timeout_ms", (int,), 30000, minimum=0),
             ArgSpec("request_id", (str,)),
         ),
         _op("lock.release", ArgSpec("name", (str,)), ArgSpec("session_id", (str,)), ArgSpec("lock_id", (str,))),
@@ -189,39 +200,86 @@ OPS: dict[str, OpSpec] = dict(
 )
 
 
-def _check_arg(op: str, spec: ArgSpec, value: Any, req_id: int) -> Any:
-    """Return the value in its canonical type or raise BadRequest naming op and argument."""
+#: The ops a ``multi`` may hold, with their arguments (besides ``"op"``), checked like
+#: top-level arguments: an unknown key is refused, never carried into the log.
+MULTI_OPS: dict[str, OpSpec] = dict(
+    [
+        _op(
+            "create",
+            _path(),
+            ArgSpec("data", (bytes,), b""),
+            ArgSpec("ephemeral", (bool,), False),
+            ArgSpec("sequential", (bool,), False),
+            ArgSpec("session_id", (str, _NONE), None),
+        ),
+        _op("set", _path(), ArgSpec("data", (bytes,)), _version()),
+        _op("delete", _path(), _version()),
+        _op("check", _path(), _version()),
+        _op("check_lock", ArgSpec("name", (str,)), ArgSpec("token", (int,), minimum=0), ArgSpec("session_id", (str,))),
+    ]
+)
+
+
+def _check_arg(where: str, spec: ArgSpec, value: Any, req_id: int) -> Any:
+    """Return the value in its canonical type or raise BadRequest naming op and argument
+    (``where`` is the op as quoted in messages, e.g. ``'multi': ops[0] 'create'``)."""
     if bytes in spec.types and isinstance(value, str):
         value = value.encode("utf-8")
     ok = any((_is_int(value) if t is int else isinstance(value, t)) for t in spec.types)
     if not ok:
         raise BadRequest(
-            f"op {op!r}: argument {spec.name!r} must be {spec.type_names()}, got {type(value).__name__}",
+            f"op {where}: argument {spec.name!r} must be {spec.type_names()}, got {type(value).__name__}",
+            id=req_id,
+        )
+    if _is_int(value) and not spec.minimum <= value <= INT64_MAX:
+        raise BadRequest(
+            f"op {where}: argument {spec.name!r} must be an integer from {spec.minimum} to {INT64_MAX}, got {value}",
             id=req_id,
         )
     if spec.choices is not None and value not in spec.choices:
         allowed = ", ".join(repr(c) for c in spec.choices)
-        raise BadRequest(f"op {op!r}: argument {spec.name!r} must be one of {allowed}, got {value!r}", id=req_id)
+        raise BadRequest(f"op {where}: argument {spec.name!r} must be one of {allowed}, got {value!r}", id=req_id)
     if spec.name == "ops":
-        for i, sub in enumerate(value):
-            if not isinstance(sub, dict):
-                raise BadRequest(f"op {op!r}: ops[{i}] must be a map, got {type(sub).__name__}", id=req_id)
+        return _check_multi_ops(where, value, req_id)
     return value
 
 
-def _check_args(spec: OpSpec, args: dict[Any, Any], req_id: int) -> dict[str, Any]:
+def _check_multi_ops(where: str, ops: list[Any], req_id: int) -> list[dict[str, Any]]:
+    """Each op of a ``multi``: a map with a known ``"op"`` and that op's arguments only."""
+    for i, sub in enumerate(ops):
+        if not isinstance(sub, dict):
+            raise BadRequest(f"op {where}: ops[{i}] must be a map, got {type(sub).__name__}", id=req_id, index=i)
+    checked = []
+    for i, sub in enumerate(ops):
+        name = sub.get("op")
+        spec = MULTI_OPS.get(name) if isinstance(name, str) else None
+        if spec is None:
+            raise BadRequest(f"op {where}: ops[{i}] needs 'op' in {sorted(MULTI_OPS)}, got {name!r}",
+                             id=req_id, index=i)
+        args = {k: v for k, v in sub.items() if k != "op"}
+        checked.append({"op": name, **_check_args(spec, args, req_id, where=f"{where}: ops[{i}] {name!r}", index=i)})
+    return checked
+
+
+def _check_args(spec: OpSpec, args: dict[Any, Any], req_id: int, *, where: str = "",
+                **details: Any) -> dict[str, Any]:
+    where = where or repr(spec.name)
     known = set(spec.arg_names())
     extra = [k for k in args if k not in known]
     if extra:
         names = ", ".join(repr(k) for k in extra)
         expected = ", ".join(spec.arg_names()) or "none"
-        raise BadRequest(f"op {spec.name!r}: unknown argument(s) {names} (expected: {expected})", id=req_id)
+        raise BadRequest(f"op {where}: unknown argument(s) {names} (expected: {expected})", id=req_id, **details)
     checked: dict[str, Any] = {}
     for arg in spec.args:
         if arg.name in args:
-            checked[arg.name] = _check_arg(spec.name, arg, args[arg.name], req_id)
+            try:
+                checked[arg.name] = _check_arg(where, arg, args[arg.name], req_id)
+            except BadRequest as err:
+                err.details.update(details)
+                raise
         elif arg.required:
-            raise BadRequest(f"op {spec.name!r}: missing required argument {arg.name!r}", id=req_id)
+            raise BadRequest(f"op {where}: missing required argument {arg.name!r}", id=req_id, **details)
         else:
             checked[arg.name] = arg.default
     return checked

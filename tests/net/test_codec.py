@@ -211,3 +211,51 @@ def test_pushed_event():
 def test_malformed_server_frames(data):
     with pytest.raises(BadRequest):
         codec.parse_server_frame(data)
+
+
+# --------------------------------------------------------------------------- number ranges and multi keys
+
+
+@pytest.mark.parametrize(("op", "args", "name"), [
+    ("delete", {"path": "/a", "version": 1 << 63}, "version"),
+    ("set", {"path": "/a", "data": b"", "version": (1 << 64) - 1}, "version"),
+    ("delete", {"path": "/a", "version": -2}, "version"),
+    ("session.open", {"client_id": "c", "ttl_ms": -1}, "ttl_ms"),
+    ("watch.add", {"path": "/a", "kind": "data", "from_zxid": 1 << 63}, "from_zxid"),
+    ("watch.add", {"path": "/a", "kind": "data", "from_zxid": -1}, "from_zxid"),
+    ("lock.acquire", {"name": "L", "session_id": "s", "request_id": "r", "timeout_ms": 1 << 63}, "timeout_ms"),
+    ("watch.remove", {"watch_id": -(1 << 63) - 1 + 1}, "watch_id"),
+])
+def test_ints_outside_their_range_are_named(op, args, name):
+    err = bad(codec.encode_request(5, op, args))
+    assert f"argument {name!r} must be an integer from" in err.message and err.details["id"] == 5
+
+
+@pytest.mark.parametrize("value", [1.0, float("nan"), float("inf"), True, "1"])
+def test_non_ints_where_ints_are_expected(value):
+    err = bad(codec.encode_request(5, "lock.acquire", {"name": "L", "session_id": "s", "request_id": "r",
+                                                       "timeout_ms": value}))
+    assert "argument 'timeout_ms' must be int" in err.message
+
+
+def test_int64_bounds_themselves_are_accepted():
+    req = codec.parse_request(codec.encode_request(5, "delete", {"path": "/a", "version": codec.INT64_MAX}),
+                              max_size=LIMIT)
+    assert req.args["version"] == codec.INT64_MAX
+
+
+def test_multi_op_unknown_key_is_named_with_its_index():
+    err = bad(codec.encode_request(5, "multi", {"ops": [{"op": "create", "path": "/a"},
+                                                        {"op": "set", "path": "/a", "data": b"", "bogus": 1}]}))
+    assert "ops[1] 'set': unknown argument(s) 'bogus'" in err.message and err.details["index"] == 1
+
+
+def test_multi_op_arguments_are_typed_ranged_and_defaulted():
+    assert "needs 'op'" in bad(codec.encode_request(5, "multi", {"ops": [{"op": "launch"}]})).message
+    assert "'version' must be an integer" in bad(codec.encode_request(
+        5, "multi", {"ops": [{"op": "check", "path": "/a", "version": 1 << 63}]})).message
+    assert "'token' must be int, got float" in bad(codec.encode_request(
+        5, "multi", {"ops": [{"op": "check_lock", "name": "L", "token": 1.5, "session_id": "s"}]})).message
+    req = codec.parse_request(codec.encode_request(5, "multi", {"ops": [{"op": "set", "path": "/a", "data": "x"}]}),
+                              max_size=LIMIT)
+    assert req.args["ops"] == [{"op": "set", "path": "/a", "data": b"x", "version": -1}]
