@@ -11,6 +11,12 @@ timeout, 503 no leader or node unreachable, 500 anything else.
 
 Node data travels as text when it is UTF-8, else base64 with ``"encoding":
 "base64"``; request bodies may say ``"encoding": "base64"`` the same way.
+
+A request body must be declared ``Content-Type: application/json`` (else 415
+with code ``BadRequest``): an HTML form or a ``no-cors`` fetch on another site
+cannot send that type without the browser asking first, so a page cannot make a
+visitor's browser write to the cluster. Numbers must be finite and each int
+within int64 and its field's range, as on the ZeroMQ protocol.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ import base64
 import binascii
 import json
 import logging
+import math
+import re
 import uuid
 from typing import Any, Awaitable, Callable
 
@@ -41,6 +49,7 @@ from skylock.errors import (
     Timeout,
     TooLarge,
 )
+from skylock.net.codec import INT64_MAX
 from skylock.net.http_link import NodeLink
 
 log = logging.getLogger("skylock.http")
@@ -51,6 +60,11 @@ LINK = web.AppKey("link", NodeLink)
 MAX_WATCH_TIMEOUT = 300.0
 #: Added to an op's own wait before giving up on a node that never answers.
 CALL_MARGIN = 15.0
+#: Longest session TTL a request may name (the node clamps to its ``session.max_ttl``);
+#: keeps ``ttl_seconds * 1000`` a sane int64 of milliseconds.
+MAX_TTL_SECONDS = 10 ** 9
+#: The only media type a request body may have (parameters such as charset=utf-8 aside).
+JSON_TYPE = "application/json"
 
 _STATUS: list[tuple[type[SkyLockError], int]] = [  # most specific first
     (TooLarge, 413),
@@ -120,14 +134,17 @@ class Body:
 
     @classmethod
     async def read(cls, request: web.Request, *allowed: str, required: bool = True) -> "Body":
+        declared = _check_media_type(request)
         raw = await request.read()
         if not raw.strip():
             if required:
                 raise BadRequest("this request needs a JSON object body")
             return cls({}, set(allowed))
+        if not declared:
+            raise _unsupported(f"a request body needs 'Content-Type: {JSON_TYPE}'")
         try:
             fields = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise BadRequest(f"the body is not valid JSON: {exc}") from None
         if not isinstance(fields, dict):
             raise BadRequest(f"the body must be a JSON object, got {type(fields).__name__}")
@@ -143,7 +160,17 @@ class Body:
         if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
             names = " or ".join(k.__name__ for k in kinds)
             raise BadRequest(f"field {name!r} must be {names}, got {type(value).__name__}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise BadRequest(f"field {name!r} must be a finite number, got {value}")
+        if isinstance(value, str) and not _is_utf8(value):
+            raise BadRequest(f"field {name!r} is not valid Unicode text (lone surrogate)")
         return value
+
+    def integer(self, name: str, default: int, *, minimum: int, maximum: int = INT64_MAX) -> int:
+        """An integer field within ``[minimum, maximum]`` (never beyond int64)."""
+        value = self.get(name, int, default)
+        _check_range(f"field {name!r}", value, minimum, maximum)
+        return int(value)
 
     def data(self, *, required: bool) -> bytes:
         text = self.get("data", str, _MISSING if required else "")
@@ -158,14 +185,67 @@ class Body:
         raise BadRequest(f"field 'encoding' must be 'utf-8' or 'base64', got {encoding!r}")
 
 
-def _query_int(request: web.Request, name: str, default: int | None) -> int | None:
+def _unsupported(message: str) -> web.HTTPUnsupportedMediaType:
+    """415, answered with code ``BadRequest`` by ``errors_as_json`` (one error family)."""
+    return web.HTTPUnsupportedMediaType(text=message)
+
+
+def _check_media_type(request: web.Request) -> bool:
+    """True when the request declares a JSON body; raises 415 for any other declared type.
+
+    Only a declared JSON body is read: the types a cross-site form or ``no-cors`` fetch may
+    send (form-urlencoded, multipart, text/plain) are refused even when the text is JSON.
+    """
+    if "Content-Type" not in request.headers:
+        return False
+    if request.content_type.lower() != JSON_TYPE:
+        raise _unsupported(f"a request body must be {JSON_TYPE}, got {request.content_type or 'none'!r}")
+    charset = request.charset
+    if charset is not None and charset.lower() not in ("utf-8", "utf8"):
+        raise _unsupported(f"a request body must be {JSON_TYPE} in UTF-8, got charset {charset!r}")
+    return True
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_range(what: str, value: int | float, minimum: int | float, maximum: int | float) -> None:
+    if not minimum <= value <= maximum:
+        raise BadRequest(f"{what} must be from {minimum} to {maximum}, got {value!r}")
+
+
+_INT_TEXT = re.compile(r"-?[0-9]{1,20}")
+
+
+def _query_int(request: web.Request, name: str, default: int | None, *, minimum: int) -> int | None:
+    """A decimal integer query parameter within ``[minimum, int64 max]``."""
+    text = request.query.get(name)
+    if text is None or text == "":
+        return default
+    if not _INT_TEXT.fullmatch(text):
+        raise BadRequest(f"query parameter {name!r} must be a decimal integer, got {text[:40]!r}")
+    value = int(text)
+    _check_range(f"query parameter {name!r}", value, minimum, INT64_MAX)
+    return value
+
+
+def _query_seconds(request: web.Request, name: str, default: float, maximum: float) -> float:
+    """A finite number of seconds in ``(0, maximum]``."""
     text = request.query.get(name)
     if text is None or text == "":
         return default
     try:
-        return int(text)
+        value = float(text)
     except ValueError:
-        raise BadRequest(f"query parameter {name!r} must be an integer, got {text!r}") from None
+        raise BadRequest(f"query parameter {name!r} must be a number of seconds, got {text[:40]!r}") from None
+    if not 0 < value <= maximum:  # also false for nan and inf
+        raise BadRequest(f"query parameter {name!r} must be in (0, {maximum:g}] seconds, got {text[:40]!r}")
+    return value
 
 
 def _node_path(request: web.Request) -> str:
@@ -183,8 +263,7 @@ async def _call(request: web.Request, op: str, args: dict[str, Any], *, wait: fl
 async def open_session(request: web.Request) -> web.Response:
     body = await Body.read(request, "client_id", "ttl_seconds")
     ttl = body.get("ttl_seconds", (int, float), 0)
-    if ttl < 0:
-        raise BadRequest("field 'ttl_seconds' must not be negative")
+    _check_range("field 'ttl_seconds'", ttl, 0, MAX_TTL_SECONDS)  # the node clamps it to its own bounds
     result = await _call(request, "session.open",
                          {"client_id": body.get("client_id", str, ""), "ttl_ms": int(ttl * 1000)})
     ttl_ms = int(result["ttl_ms"])
@@ -250,13 +329,13 @@ async def set_node(request: web.Request) -> web.Response:
     body = await Body.read(request, "data", "encoding", "version")
     path = _node_path(request)
     result = await _call(request, "set", {"path": path, "data": body.data(required=True),
-                                          "version": body.get("version", int, -1)})
+                                          "version": body.integer("version", -1, minimum=-1)})
     return _reply({"path": path, "stat": result["stat"]})
 
 
 async def delete_node(request: web.Request) -> web.Response:
     path = _node_path(request)
-    await _call(request, "delete", {"path": path, "version": _query_int(request, "version", -1)})
+    await _call(request, "delete", {"path": path, "version": _query_int(request, "version", -1, minimum=-1)})
     return _reply({"path": path, "deleted": True})
 
 
@@ -272,9 +351,7 @@ async def children(request: web.Request) -> web.Response:
 
 async def acquire_lock(request: web.Request) -> web.Response:
     body = await Body.read(request, "owner", "session_id", "timeout_ms", "request_id")
-    timeout_ms = body.get("timeout_ms", int, 30000)
-    if timeout_ms < 0:
-        raise BadRequest("field 'timeout_ms' must not be negative")
+    timeout_ms = body.integer("timeout_ms", 30000, minimum=0)
     args = {
         "name": request.match_info["name"],
         "session_id": body.get("session_id", str),
@@ -332,13 +409,8 @@ async def watch(request: web.Request) -> web.Response:
     """Long poll: 200 ``{"events", "zxid"}`` with the first event(s) after ``from_zxid``,
     or 204 when ``timeout`` seconds pass; either way ``X-SkyLock-Zxid`` is where to resume."""
     kind = request.query.get("kind", "recursive")
-    from_zxid = _query_int(request, "from_zxid", None)
-    try:
-        timeout = float(request.query.get("timeout", "30"))
-    except ValueError:
-        raise BadRequest("query parameter 'timeout' must be a number of seconds") from None
-    if not 0 < timeout <= MAX_WATCH_TIMEOUT:
-        raise BadRequest(f"query parameter 'timeout' must be in (0, {MAX_WATCH_TIMEOUT:g}] seconds")
+    from_zxid = _query_int(request, "from_zxid", None, minimum=0)
+    timeout = _query_seconds(request, "timeout", 30.0, MAX_WATCH_TIMEOUT)
     events, start = await request.app[LINK].wait_events(
         _node_path(request), kind, from_zxid, timeout=timeout, call_timeout=CALL_MARGIN
     )
@@ -366,7 +438,7 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        code = "TooLarge" if exc.status == 413 else exc.reason.replace(" ", "")
+        code = {413: "TooLarge", 415: "BadRequest"}.get(exc.status) or exc.reason.replace(" ", "")
         return error_response(code, exc.text or exc.reason, exc.status)
     except Exception as exc:  # noqa: BLE001 - one broken request must not take the API down
         log.exception("http %s %s failed", request.method, request.path)
