@@ -38,7 +38,7 @@ from skylock.actors.proposals import propose_for
 from skylock.errors import BadPath, BadRequest, SkyLockError, TooLarge
 from skylock.net import codec
 from skylock.state import commands, validate_path
-from skylock.state.locks import LOCKS_ROOT
+from skylock.state.locks import LOCKS_ROOT, validate_lock_id, validate_lock_name
 
 log = logging.getLogger("skylock.gateway")
 
@@ -112,6 +112,7 @@ class Gateway:
         elif op == "debug.state_hash":
             self.store.tell(LocalRead(Query(op, args, reply)))
         elif op == "lock.acquire":
+            validate_lock_name(args["name"])  # bad input is answered here, never logged
             self.locks.tell(WaitForLock(
                 args["name"], args["session_id"], args["owner"], args["request_id"], args["timeout_ms"],
                 reply, time.monotonic(),
@@ -158,8 +159,13 @@ class Gateway:
         return commands.set_data(args["path"], self._check_data(args["data"]), version=args["version"], now_ms=now_ms)
 
     def _delete(self, args: dict[str, Any], now_ms: int) -> dict[str, Any]:
-        self._writable(args["path"])
+        self._deletable(args["path"])
         return commands.delete(args["path"], version=args["version"])
+
+    def _deletable(self, path: str) -> str:
+        if path == "/":
+            raise BadRequest("the root node cannot be deleted", path=path)
+        return self._writable(path)
 
     def _multi(self, args: dict[str, Any], now_ms: int) -> dict[str, Any]:
         """``codec.parse_request`` already refused unknown ops, unknown keys and bad types
@@ -171,7 +177,11 @@ class Gateway:
             try:
                 if inner["op"] == "check":
                     validate_path(inner["path"])
-                elif "path" in inner:
+                elif inner["op"] == "check_lock":
+                    validate_lock_name(inner["name"])
+                elif inner["op"] == "delete":
+                    self._deletable(inner["path"])
+                else:
                     self._writable(inner["path"])
                 if "data" in inner:
                     self._check_data(inner["data"])
@@ -190,6 +200,8 @@ class Gateway:
         return commands.close_session(args["session_id"])
 
     def _lock_release(self, args: dict[str, Any], now_ms: int) -> dict[str, Any]:
+        validate_lock_name(args["name"])
+        validate_lock_id(args["lock_id"])
         return commands.lock_release(args["name"], session_id=args["session_id"], lock_id=args["lock_id"])
 
     # ---- reads ----------------------------------------------------------------------------

@@ -34,6 +34,12 @@ def validate_lock_name(name: object) -> str:
     return name
 
 
+def validate_lock_id(lock_id: object) -> str:
+    if not isinstance(lock_id, str) or not _LOCK_ID.fullmatch(lock_id):
+        raise BadRequest(f"bad lock id {lock_id!r}: expected {LOCK_PREFIX} and 10 digits", lock_id=str(lock_id))
+    return lock_id
+
+
 def lock_dir(name: str) -> str:
     return f"{LOCKS_ROOT}/{name}"
 
@@ -113,8 +119,7 @@ def acquire(
 def release(tree: DataTree, txn: Txn, *, name: str, session_id: str, lock_id: str) -> dict[str, Any]:
     """Remove the session's own lock node; report who holds the lock now if that changed."""
     validate_lock_name(name)
-    if not isinstance(lock_id, str) or not _LOCK_ID.fullmatch(lock_id):
-        raise BadRequest(f"bad lock id {lock_id!r}", lock_id=str(lock_id))
+    validate_lock_id(lock_id)
     path = f"{lock_dir(name)}/{lock_id}"
     node = tree.node(path)
     if node is None:

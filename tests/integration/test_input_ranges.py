@@ -61,3 +61,20 @@ def test_numbers_outside_int64_or_not_ints_are_bad_requests(raw: RawClient, op: 
                                                              name: str) -> None:
     _refused(raw.call(op, **args), name)
     assert "ok" in raw.call("ping")
+
+
+@pytest.mark.parametrize(("op", "args"), [
+    ("lock.release", {"name": "r", "session_id": "s", "lock_id": ""}),
+    ("lock.release", {"name": "bad name", "session_id": "s", "lock_id": "lock-0000000001"}),
+    ("lock.acquire", {"name": "bad/name", "session_id": "s", "request_id": "q"}),
+    ("delete", {"path": "/"}),
+    ("multi", {"ops": [{"op": "delete", "path": "/"}]}),
+    ("multi", {"ops": [{"op": "check_lock", "name": "", "token": 1, "session_id": "s"}]}),
+])
+def test_bad_input_is_refused_before_the_log(raw: RawClient, cluster: LocalCluster, op: str, args: dict) -> None:
+    """The state machine would refuse these too, but only after they took a log entry."""
+    before = cluster.wait_converged()
+    applied = cluster.state_hashes()[1][0]
+    assert error_code(raw.call(op, **args)) == "BadRequest"
+    assert "ok" in raw.call("ping")
+    assert cluster.state_hashes()[1] == (applied, before)
