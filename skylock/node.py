@@ -47,7 +47,7 @@ from skylock.net.peer_transport import PeerTransport
 from skylock.raft import Config as RaftConfig
 from skylock.raft import ConfState, MemoryStorage, RawNode, Snapshot
 from skylock.state import StateMachine
-from skylock.storage import WAL, SnapshotStore
+from skylock.storage import WAL, SnapshotStore, private_dir
 
 log = logging.getLogger("skylock.node")
 
@@ -69,7 +69,7 @@ class RecoveredRaft:
 def recover_raft(cfg: NodeConfig) -> RecoveredRaft:
     """Rebuild the Raft core from ``data_dir``; a fresh directory bootstraps the cluster."""
     data_dir = cfg.storage.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)  # the WAL holds every session's id: readable by this user only
     snapshots = SnapshotStore(data_dir / "snap")
     snapshot = snapshots.load_newest()
     wal, recovered = WAL.open(data_dir / "wal", segment_size=cfg.storage.segment_size, fsync=cfg.storage.fsync)

@@ -2,12 +2,48 @@
 
 A rename is only durable once the directory holding it is fsynced, and a file's
 contents only once the file is; these helpers keep that order in one place.
+
+Everything under a node's data directory is private to its user (directories
+0700, files 0600): the WAL carries every session's id, which is all a client
+needs to act as that session, and every write ever made.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import stat
 from pathlib import Path
+
+log = logging.getLogger("skylock.storage")
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def private_dir(path: Path) -> None:
+    """Create ``path`` as 0700, or tighten it and everything below it to 0700/0600.
+
+    An existing directory from an older version or a careless copy may be readable by
+    every local user; each loosened mode is fixed and logged. Symlinks are left alone.
+    """
+    if not path.is_dir():
+        path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    _tighten(path, DIR_MODE)
+    for child in path.iterdir():
+        mode = child.lstat().st_mode
+        if stat.S_ISDIR(mode):
+            private_dir(child)
+        elif stat.S_ISREG(mode):
+            _tighten(child, FILE_MODE)
+
+
+def _tighten(path: Path, mode: int) -> None:
+    current = stat.S_IMODE(path.lstat().st_mode)
+    if current & ~mode:
+        os.chmod(path, mode)
+        log.warning("tightened permissions of %s from %04o to %04o: node data is private to its user",
+                    path, current, mode)
 
 
 def fsync_dir(path: Path) -> None:
@@ -25,7 +61,8 @@ def write_atomic(path: Path, data: bytes, fsync: bool = True) -> None:
     Temp file in the same directory, fsync, rename over the final name, fsync the directory.
     """
     tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    os.fchmod(fd, FILE_MODE)  # a leftover temp file keeps its old mode through O_TRUNC
     try:
         view = memoryview(data)
         while view:

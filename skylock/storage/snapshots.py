@@ -16,7 +16,7 @@ from pathlib import Path
 import msgpack
 
 from skylock.raft.types import Snapshot, snapshot_meta_from_wire, snapshot_meta_to_wire
-from skylock.storage.files import fsync_dir, remove_temp_files, write_atomic
+from skylock.storage.files import fsync_dir, private_dir, remove_temp_files, write_atomic
 
 log = logging.getLogger("skylock.storage")
 
@@ -33,8 +33,9 @@ class SnapshotStore:
             raise ValueError("keep must be at least 1")
         self._dir = Path(directory)
         self._keep = keep
-        if not self._dir.is_dir():
-            self._dir.mkdir(parents=True, exist_ok=True)
+        created = not self._dir.is_dir()
+        private_dir(self._dir)
+        if created:
             fsync_dir(self._dir.parent)
         remove_temp_files(self._dir)
 

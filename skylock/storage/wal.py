@@ -18,7 +18,7 @@ from pathlib import Path
 from skylock.raft.types import Entry, HardState, SnapshotMeta
 from skylock.storage import records
 from skylock.storage.errors import CorruptLogError
-from skylock.storage.files import remove_temp_files
+from skylock.storage.files import FILE_MODE, private_dir, remove_temp_files
 from skylock.storage.recovery import LogBuilder, Recovered
 from skylock.storage.segment import (
     SegmentInfo,
@@ -53,8 +53,9 @@ class WAL:
              fsync: bool = True) -> tuple[WAL, Recovered]:
         """Open (creating if needed) the WAL in ``directory`` and recover its contents."""
         directory = Path(directory)
-        if not directory.is_dir():
-            directory.mkdir(parents=True, exist_ok=True)
+        created = not directory.is_dir()
+        private_dir(directory)
+        if created:
             sync_dir(directory.parent, fsync)
         lock_fd = _lock(directory)
         try:
@@ -181,7 +182,7 @@ def _header(builder: LogBuilder) -> bytes:
 
 def _lock(directory: Path) -> int:
     """One process per WAL directory: a second opener would interleave appends."""
-    fd = os.open(directory / "LOCK", os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(directory / "LOCK", os.O_RDWR | os.O_CREAT, FILE_MODE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
