@@ -3,7 +3,8 @@
 Each route only translates: JSON in, one or two client ops through the
 ``NodeLink``, JSON out. Semantics live in the node, so HTTP and ZeroMQ clients
 cannot disagree. Errors are ``{"error": {"code", "message"}}`` with the status
-from ``status_of``: 400 bad input, 413 too large, 404 no node, 409 conflicts
+from ``status_of``: 400 bad input (415 with code ``BadRequest`` for a body not
+declared JSON), 413 too large, 404 no node, 409 conflicts
 (exists, version, not empty, children of an ephemeral), 403 not the lock owner,
 410 gone (``SessionExpired``: the session is unknown, closed or expired; and
 ``Compacted`` watch history), 408 a lock wait that timed out, 504 any other
