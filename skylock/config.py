@@ -8,13 +8,17 @@ timeout should stop the node at start-up rather than silently use a default.
 
 Durations are floats in seconds (YAML: ``150ms``, ``10s``, ``1m``, ``1h`` or a
 number of seconds); sizes are ints in bytes (YAML: ``512KiB``, ``1MiB``, ``1GiB``,
-``100B`` or an int). A relative ``storage.data_dir`` is relative to the working
-directory of the node process.
+``100B`` or an int). A relative ``storage.data_dir`` in a config file (and the
+default ``./data/node{node_id}`` when a file gives none) is relative to the
+directory of that file, so a node finds its data whatever directory it is started
+from; a ``storage.data_dir`` override (``skylock serve --data-dir``) is relative
+to the current directory, like any path typed on a command line.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,6 +161,9 @@ class ClusterConfig:
 class ServerConfig:
     max_request_size: int = _kind("size", 2 << 20)
     max_data_size: int = _kind("size", 1 << 20)
+    #: how long a write or read may wait for the cluster before the client gets ``Timeout``
+    #: (shorter than the client's own default of 10 s, so the client hears the typed error)
+    request_timeout: float = _kind("duration", 6.0)
 
 
 @dataclass(frozen=True)
@@ -188,7 +195,8 @@ class RaftConfig:
 
     @property
     def election_tick_max(self) -> int:
-        return max(self.election_tick, round(self.election_timeout_max / self.heartbeat_interval))
+        """Exclusive bound of the randomized election timeout in ticks (always above the minimum)."""
+        return max(self.election_tick + 1, round(self.election_timeout_max / self.heartbeat_interval))
 
 
 @dataclass(frozen=True)
@@ -296,7 +304,8 @@ def _parse_members(raw: Any, node_id: int) -> tuple[Member, ...]:
     return tuple(members)
 
 
-def _build(raw: dict[str, Any]) -> NodeConfig:
+def _build(raw: dict[str, Any], base_dir: Path | None = None) -> NodeConfig:
+    """``base_dir``: where a relative data_dir from the file (or the default) lives."""
     sections: dict[str, Any] = {}
     for name, value in raw.items():
         if name not in _SECTIONS:
@@ -310,8 +319,12 @@ def _build(raw: dict[str, Any]) -> NodeConfig:
     for name, cls in _SECTIONS.items():
         if name != "cluster":
             sections[name] = cls(**_parse_section(cls, raw.get(name), name))
+    storage = sections["storage"]
     if "data_dir" not in (raw.get("storage") or {}):
-        sections["storage"] = dataclasses.replace(sections["storage"], data_dir=Path(f"./data/node{node_id}"))
+        storage = dataclasses.replace(storage, data_dir=Path(f"./data/node{node_id}"))
+    if base_dir is not None and not storage.data_dir.is_absolute():
+        storage = dataclasses.replace(storage, data_dir=Path(os.path.normpath(base_dir / storage.data_dir)))
+    sections["storage"] = storage
     cfg = NodeConfig(**sections)
     _validate(cfg)
     return cfg
@@ -352,6 +365,7 @@ def _validate(cfg: NodeConfig) -> None:
     for key, value in (
         ("server.max_request_size", sv.max_request_size),
         ("server.max_data_size", sv.max_data_size),
+        ("server.request_timeout", sv.request_timeout),
         ("raft.heartbeat_interval", r.heartbeat_interval),
         ("raft.max_inflight_msgs", r.max_inflight_msgs),
         ("raft.max_size_per_msg", r.max_size_per_msg),
@@ -369,10 +383,11 @@ def _validate(cfg: NodeConfig) -> None:
             f"server.max_data_size: {format_size(sv.max_data_size)} exceeds server.max_request_size "
             f"{format_size(sv.max_request_size)} (a request must be able to carry the largest data)"
         )
-    if r.election_timeout_min > r.election_timeout_max:
+    if r.election_timeout_min >= r.election_timeout_max:
         raise ConfigError(
-            f"raft.election_timeout_min: {format_duration(r.election_timeout_min)} is greater than "
-            f"raft.election_timeout_max {format_duration(r.election_timeout_max)}"
+            f"raft.election_timeout_min: {format_duration(r.election_timeout_min)} must be less than "
+            f"raft.election_timeout_max {format_duration(r.election_timeout_max)} (each election timeout "
+            "is drawn at random between them, so that nodes rarely time out together)"
         )
     if r.election_timeout_min < 2 * r.heartbeat_interval:
         raise ConfigError(
@@ -404,8 +419,13 @@ def _apply_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> None:
 
 
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> NodeConfig:
-    """Read ``path`` (None = all defaults), apply dotted ``overrides``, validate."""
+    """Read ``path`` (None = all defaults), apply dotted ``overrides``, validate.
+
+    A relative ``storage.data_dir`` from the file is resolved against the file's
+    directory; one given as an override is left relative to the current directory.
+    """
     raw: Any = {}
+    base_dir: Path | None = None
     if path is not None:
         try:
             text = Path(path).read_text(encoding="utf-8")
@@ -419,9 +439,12 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
             raw = {}
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: the top level must be a mapping of sections, got {type(raw).__name__}")
+        base_dir = Path(path).absolute().parent
     if overrides:
         _apply_overrides(raw, overrides)
-    return _build(raw)
+        if "storage.data_dir" in overrides:
+            base_dir = None
+    return _build(raw, base_dir)
 
 
 def write_config(cfg: dict[str, Any] | NodeConfig, path: str | Path) -> None:

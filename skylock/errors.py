@@ -104,12 +104,6 @@ class Compacted(SkyLockError):
     code = "Compacted"
 
 
-class WatchOverflow(SkyLockError):
-    """A watcher fell too far behind and was cancelled; it must resync."""
-
-    code = "WatchOverflow"
-
-
 class ConnectionLost(SkyLockError):
     """Client side: no server answered."""
 

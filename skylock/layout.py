@@ -47,7 +47,8 @@ def local_cluster(
     for i in range(nodes):
         cfg: dict[str, Any] = {k: dict(v) for k, v in (sections or {}).items()}
         cfg["cluster"] = {"node_id": i + 1, "members": members}
-        cfg.setdefault("storage", {})["data_dir"] = str(data_dir / f"node{i + 1}")
+        # relative to the config file, which sits in data_dir: node{i}/ beside node{i}.yaml
+        cfg.setdefault("storage", {})["data_dir"] = f"./node{i + 1}"
         path = data_dir / f"node{i + 1}.yaml"
         write_config(cfg, path)
         paths.append(path)

@@ -4,6 +4,10 @@
 durable state is recovered first (snapshot, then the WAL after it), the actors
 are started and wired, and only then do the sockets open, so no request or peer
 message reaches an actor that is not ready.
+
+A node that finds it lost log entries it had acknowledged (``StateLost``: its data
+directory was emptied, truncated or restored from an old copy) logs that once, stops,
+and ``stop()`` raises ``NodeFailed``, which ends the process with a non-zero status.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import zmq
@@ -28,6 +33,7 @@ from skylock.actors.messages import (
     PeerStatusRequest,
     PeerTouches,
     PeerTouchesAcked,
+    PeerUnreachable,
     Propose,
     RestoreSnapshot,
     Tick,
@@ -45,15 +51,38 @@ from skylock.net.client_server import ClientServer
 from skylock.net.http_gateway import HttpGateway
 from skylock.net.peer_transport import PeerTransport
 from skylock.raft import Config as RaftConfig
-from skylock.raft import ConfState, MemoryStorage, RawNode, Snapshot
+from skylock.raft import ConfState, MemoryStorage, RawNode, Snapshot, StateLost
 from skylock.state import StateMachine
 from skylock.storage import WAL, SnapshotStore, private_dir
 
 log = logging.getLogger("skylock.node")
 
-#: How long a write or read may wait for the cluster before the client gets ``Timeout``
-#: (shorter than the client's own default of 10 s, so the client hears the typed error).
-DEFAULT_REQUEST_TIMEOUT = 6.0
+#: The exit status of a node process that stopped because it cannot go on safely.
+EXIT_FAILED = 2
+
+
+class NodeFailed(SystemExit):
+    """Raised by ``Node.stop`` (or ``start``) when the node stopped because it cannot go on
+    safely; the reason was logged once. Uncaught, it ends the process with status 2 and
+    no traceback (it is a ``SystemExit``), in ``skylock serve`` and in start_cluster's
+    node processes alike."""
+
+    def __init__(self, reason: BaseException) -> None:
+        super().__init__(EXIT_FAILED)
+        self.reason = reason
+
+
+def lost_state_message(node_id: int, data_dir: Path, exc: StateLost) -> str:
+    """The one log line a node that lost acknowledged state leaves behind: what, where, what to do."""
+    return (
+        f"node={node_id} STOPPING: this node lost Raft state it had acknowledged ({exc}). "
+        f"Its data directory {data_dir.absolute()} is empty, truncated or older than what this "
+        "node told the cluster, so it may have forgotten votes and entries the others counted on, "
+        "and must not rejoin with it. To recover: restore that directory from a backup of this "
+        f"node, or replace member {node_id} (remove it from the cluster and add a new member with "
+        "an empty data directory). Check that --config / storage.data_dir / --data-dir point "
+        "where this node's data really is."
+    )
 
 
 @dataclass
@@ -94,6 +123,7 @@ def recover_raft(cfg: NodeConfig) -> RecoveredRaft:
         rng=random.Random(),
         pre_vote=cfg.raft.pre_vote,
         check_quorum=cfg.raft.check_quorum,
+        max_election_tick=cfg.raft.election_tick_max,
         max_inflight_msgs=cfg.raft.max_inflight_msgs,
         max_size_per_msg=cfg.raft.max_size_per_msg,
         applied=snapshot.meta.index if snapshot is not None else 0,
@@ -107,10 +137,12 @@ def recover_raft(cfg: NodeConfig) -> RecoveredRaft:
 
 
 class Node:
-    def __init__(self, cfg: NodeConfig, *, request_timeout: float = DEFAULT_REQUEST_TIMEOUT) -> None:
+    def __init__(self, cfg: NodeConfig) -> None:
         self.cfg = cfg
         self.node_id = cfg.cluster.node_id
-        self.request_timeout = request_timeout
+        self.request_timeout = cfg.server.request_timeout
+        #: why the node stopped on its own (``StateLost``), None while healthy
+        self.failure: BaseException | None = None
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
         self._context = zmq.Context()
@@ -119,7 +151,8 @@ class Node:
                                           on_overflow=self._on_client_overflow, context=self._context)
         self.outbox = Outbox(self.client_server.send)
         self.transport = PeerTransport(
-            self.node_id, cfg.me.peer_address, cfg.peers, self._on_peer_payload, context=self._context
+            self.node_id, cfg.me.peer_address, cfg.peers, self._on_peer_payload, context=self._context,
+            on_undelivered=self._on_peer_undelivered,
         )
         self.gateway: Gateway | None = None
         self.http: HttpGateway | None = None
@@ -127,8 +160,14 @@ class Node:
     # ---- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> None:
+        """Raises NodeFailed (after logging why) if the data directory lost acknowledged state."""
         cfg = self.cfg
-        raft = recover_raft(cfg)
+        try:
+            raft = recover_raft(cfg)
+        except StateLost as exc:
+            self._fail(exc)
+            self._context.term()
+            raise NodeFailed(exc) from None
         machine = StateMachine(max_data_size=cfg.server.max_data_size)
         members = {
             m.id: {"client_address": m.client_address, "peer_address": m.peer_address, "http_port": m.http_port}
@@ -138,7 +177,7 @@ class Node:
         self.raft = RaftNode.start(
             self.node_id, raft.raw_node, raft.storage, raft.conf, raft.wal, raft.snapshots,
             self.transport.send, self.outbox, self.pending, members,
-            cfg.storage.keep_entries, self.request_timeout,
+            cfg.storage.keep_entries, self.request_timeout, self._on_fatal,
         )
         self.store = Store.start(
             self.node_id, machine, 0, self.outbox, self.pending, cfg.storage.snapshot_entries
@@ -175,6 +214,7 @@ class Node:
         )
 
     def stop(self) -> None:
+        """Stop everything; raises NodeFailed afterwards if the node stopped on its own."""
         self._stop.set()
         if self._ticker is not None:
             self._ticker.join(timeout=5)
@@ -186,6 +226,20 @@ class Node:
             ref.stop(block=True, timeout=5)
         self._context.term()
         log.info("node=%s stopped", self.node_id)
+        if self.failure is not None:
+            raise NodeFailed(self.failure)
+
+    def _on_fatal(self, exc: BaseException) -> None:
+        """From the RaftNode actor: the node cannot go on safely. Log once and stop."""
+        self._fail(exc)
+        self.request_stop()
+
+    def _fail(self, exc: BaseException) -> None:
+        self.failure = exc
+        if isinstance(exc, StateLost):
+            log.critical(lost_state_message(self.node_id, self.cfg.storage.data_dir, exc))
+        else:
+            log.critical("node=%s STOPPING: %s", self.node_id, exc)
 
     def request_stop(self) -> None:
         """Safe from a signal handler: ``wait`` returns, the caller then calls ``stop``."""
@@ -227,6 +281,9 @@ class Node:
 
     def _on_client_overflow(self, conn_id: bytes) -> None:
         self.watches.tell(ConnectionOverflowed(conn_id))
+
+    def _on_peer_undelivered(self, to: int, payloads: list[bytes]) -> None:
+        self.raft.tell(PeerUnreachable(to, any(peer_protocol.is_snapshot(p) for p in payloads)))
 
     def _on_peer_payload(self, frm: int, payload: bytes) -> None:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ from skylock.config import (
     write_config,
 )
 
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = ROOT / "configs"
 
 
 def load_text(tmp_path: Path, text: str, overrides: dict | None = None) -> NodeConfig:
@@ -38,15 +40,64 @@ def test_shipped_configs(n):
     assert [m.id for m in cfg.cluster.members] == [1, 2, 3]
     assert cfg.me.peer_address == f"127.0.0.1:710{n}" and cfg.me.client_address == f"127.0.0.1:700{n}"
     assert cfg.peers == {i: f"127.0.0.1:710{i}" for i in (1, 2, 3) if i != n}
-    assert cfg.storage.data_dir == Path(f"./data/node{n}")
+    assert cfg.storage.data_dir == ROOT / "data" / f"node{n}"
     assert cfg.raft.heartbeat_interval == 0.05 and cfg.raft.election_tick == 10 and cfg.raft.heartbeat_tick == 1
     assert cfg.raft.election_tick_max == 20
     assert cfg.server.max_request_size == 2 << 20 and cfg.server.max_data_size == 1 << 20
+    assert cfg.server.request_timeout == 6.0
     assert cfg.session.default_ttl == 10.0 and cfg.session.check_interval == pytest.approx(0.1)
 
 
 def test_node1_serves_http_on_8080_for_the_seed_examples():
     assert load_config(CONFIGS / "node1.yaml").me.http_port == 8080
+
+
+def test_shipped_single_node_config_is_a_one_member_cluster_with_its_own_data():
+    cfg = load_config(CONFIGS / "single.yaml")
+    assert cfg.cluster.members == (Member(1, "127.0.0.1:7101", "127.0.0.1:7001", 8080),)
+    assert cfg.peers == {} and cfg.me.id == 1
+    assert cfg.storage.data_dir == ROOT / "data" / "single"
+    assert cfg.storage.data_dir != load_config(CONFIGS / "node1.yaml").storage.data_dir
+
+
+def test_relative_data_dir_is_relative_to_the_config_file_not_the_cwd(tmp_path, monkeypatch):
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "node.yaml").write_text("storage: {data_dir: ./state}\n")
+    monkeypatch.chdir(tmp_path)
+    assert load_config("etc/node.yaml").storage.data_dir == tmp_path / "etc" / "state"
+    monkeypatch.chdir(tmp_path / "etc")
+    assert load_config("node.yaml").storage.data_dir == tmp_path / "etc" / "state"
+    # the default data dir too; an absolute one is kept
+    (tmp_path / "etc" / "n2.yaml").write_text("cluster: {node_id: 2}\n")
+    assert load_config(tmp_path / "etc" / "n2.yaml").storage.data_dir == tmp_path / "etc" / "data" / "node2"
+    (tmp_path / "etc" / "abs.yaml").write_text(f"storage: {{data_dir: {tmp_path / 'x'}}}\n")
+    assert load_config("abs.yaml").storage.data_dir == tmp_path / "x"
+
+
+def test_data_dir_override_stays_relative_to_the_current_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(CONFIGS / "node3.yaml", {"storage.data_dir": "mine/node3"})
+    assert cfg.storage.data_dir == Path("mine/node3")
+
+
+def test_no_file_keeps_the_default_data_dir_relative_to_the_current_directory():
+    assert load_config(None).storage.data_dir == Path("./data/node1")
+
+
+def test_request_timeout_is_a_duration_key(tmp_path):
+    assert load_text(tmp_path, "server: {request_timeout: 1500ms}\n").server.request_timeout == 1.5
+    assert load_config(None).server.request_timeout == 6.0
+    assert config_error(tmp_path, "server: {request_timeout: 0s}").startswith(
+        "server.request_timeout: must be greater than zero")
+
+
+def test_election_timeout_max_reaches_the_core_as_an_exclusive_tick_bound(tmp_path):
+    cfg = load_text(tmp_path, "raft: {heartbeat_interval: 50ms, election_timeout_min: 300ms, "
+                              "election_timeout_max: 900ms}\n")
+    assert (cfg.raft.election_tick, cfg.raft.election_tick_max) == (6, 18)
+    # a max closer to the min than one tick still leaves the timeout a range to be drawn from
+    cfg = load_text(tmp_path, "raft: {election_timeout_min: 500ms, election_timeout_max: 520ms}\n")
+    assert (cfg.raft.election_tick, cfg.raft.election_tick_max) == (10, 11)
 
 
 def test_no_file_gives_a_single_node_cluster_on_default_ports():
@@ -62,11 +113,15 @@ def test_no_file_gives_a_single_node_cluster_on_default_ports():
 
 def test_just_a_node_id_is_a_complete_config(tmp_path):
     cfg = load_text(tmp_path, "cluster: {node_id: 4}\n")
-    assert cfg.me.id == 4 and cfg.storage.data_dir == Path("./data/node4")
+    assert cfg.me.id == 4 and cfg.storage.data_dir == tmp_path / "data" / "node4"
 
 
-def test_empty_file_is_all_defaults(tmp_path):
-    assert load_text(tmp_path, "") == load_config(None)
+def test_empty_file_is_all_defaults_with_data_beside_it(tmp_path):
+    cfg = load_text(tmp_path, "")
+    assert cfg.storage.data_dir == tmp_path / "data" / "node1"
+    defaults = load_config(None)
+    assert cfg == NodeConfig(defaults.cluster, defaults.server, defaults.raft, defaults.session,
+                             dataclasses.replace(defaults.storage, data_dir=tmp_path / "data" / "node1"))
 
 
 def test_overrides_use_dotted_keys(tmp_path):
@@ -151,7 +206,10 @@ def test_parse_size_rejects(text):
         ("cluster: {members: 3}", "cluster.members: expected a list"),
         ("cluster: {members: [7]}", "cluster.members[0]: expected a mapping"),
         ("raft: {election_timeout_min: 2s, election_timeout_max: 1s}",
-         "raft.election_timeout_min: 2s is greater than raft.election_timeout_max 1s"),
+         "raft.election_timeout_min: 2s must be less than raft.election_timeout_max 1s"),
+        ("raft: {election_timeout_min: 1s, election_timeout_max: 1s}",
+         "raft.election_timeout_min: 1s must be less than raft.election_timeout_max 1s"),
+        ("server: {request_timeout: soon}", "server.request_timeout: expected a duration"),
         ("raft: {heartbeat_interval: 300ms}", "raft.election_timeout_min: 500ms must be at least twice"),
         ("raft: {heartbeat_interval: 0}", "raft.heartbeat_interval: must be greater than zero"),
         ("session: {default_ttl: 2m}", "session.default_ttl: 2m must lie between session.min_ttl"),

@@ -53,6 +53,15 @@ class PeerRaftMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class PeerUnreachable:
+    """The peer transport could not hand messages to ``peer`` (no connection, or its queue
+    is full); ``snapshot_lost`` when one of them was an InstallSnapshot."""
+
+    peer: int
+    snapshot_lost: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Propose:
     """Append ``data`` (an encoded proposal envelope) to the replicated log.
 
@@ -127,6 +136,12 @@ class ServeReads:
 
     index: int
     queries: tuple[Query, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CaughtUp:
+    """This node has applied everything a leader had committed when it was asked, for the
+    first time since the node started: from now on its state may answer local reads."""
 
 
 @dataclass(frozen=True, slots=True)

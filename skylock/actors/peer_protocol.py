@@ -11,7 +11,7 @@ from typing import Any
 
 import msgpack
 
-from skylock.raft.types import Message, message_from_wire, message_to_wire
+from skylock.raft.types import Message, MessageType, message_from_wire, message_to_wire
 
 RAFT = "raft"
 TOUCH = "touch"
@@ -24,8 +24,19 @@ def encode_raft(message: Message) -> bytes:
     return msgpack.packb([RAFT, message_to_wire(message)], use_bin_type=True)
 
 
+def is_snapshot(payload: bytes) -> bool:
+    """Whether an encoded payload is a Raft InstallSnapshot, without decoding it (payloads
+    start with the kind and the message type, so a prefix of any SNAP encoding says it)."""
+    return payload.startswith(_SNAPSHOT_PREFIX)
+
+
 def encode_peer(kind: str, body: Any) -> bytes:
     return msgpack.packb([kind, body], use_bin_type=True)
+
+
+#: The first bytes of every encoded SNAP: fixarray(2), "raft", the message's array header, and
+#: its type (a one-byte fixint); the rest of the message varies.
+_SNAPSHOT_PREFIX = encode_raft(Message(MessageType.SNAP))[:8]
 
 
 def decode_peer(payload: bytes) -> tuple[str, Any]:

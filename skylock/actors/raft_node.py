@@ -7,11 +7,17 @@ exception is the leader's appends (``Ready.send_before_persist``): they leave
 before its own fsync, which then overlaps the followers' (Raft thesis 10.2.1). Inputs are
 batched: proposals and reads that arrive together become one log append and one
 ReadIndex round, and one fsync covers them all (group commit).
+
+Two duties beyond the Ready loop: after start it does one ReadIndex round of its own and
+tells the Store ``CaughtUp`` once it has applied that far, so local reads are never served
+from a state that no leader has vouched for; and on ``StateLost`` (this node lost log
+entries it had acknowledged) it stops doing anything and calls ``on_fatal`` once.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -22,11 +28,13 @@ from skylock.actors import peer_protocol
 from skylock.actors.base import NodeActor
 from skylock.actors.messages import (
     ApplyEntries,
+    CaughtUp,
     LeadershipChanged,
     LinearizableRead,
     PeerRaftMessage,
     PeerStatus,
     PeerStatusRequest,
+    PeerUnreachable,
     Propose,
     Query,
     ReplyTo,
@@ -39,13 +47,18 @@ from skylock.actors.messages import (
 from skylock.actors.outbox import Outbox
 from skylock.actors.pending import PendingRequests
 from skylock.errors import NoLeader, Timeout
-from skylock.raft import ConfState, MemoryStorage, ProposalDropped, RawNode, Ready, Role
+from skylock.raft import (ConfState, MemoryStorage, MessageType, ProposalDropped, RawNode, Ready, Role,
+                          StateLost)
 from skylock.storage import WAL, SnapshotStore
 
 SendToPeer = Callable[[int, bytes], None]
+#: told once, on the actor's thread, when the node cannot go on safely (e.g. ``StateLost``)
+OnFatal = Callable[[BaseException], None]
 
 #: Under a constant stream of inputs the inbox never empties: process Ready at least this often.
 MAX_INPUTS_PER_READY = 256
+#: Seconds before the catch-up ReadIndex is asked again (without a leader it is dropped silently).
+SYNC_RETRY = 1.0
 
 
 @dataclass(slots=True)
@@ -76,6 +89,7 @@ class RaftNode(NodeActor):
         members: dict[int, dict[str, Any]],
         keep_entries: int,
         request_timeout: float,
+        on_fatal: OnFatal,
     ) -> None:
         super().__init__(node_id)
         self.node = raw_node
@@ -89,6 +103,8 @@ class RaftNode(NodeActor):
         self.members = members
         self.keep_entries = keep_entries
         self.request_timeout = request_timeout
+        self.on_fatal = on_fatal
+        self._failed = False
         self.store: pykka.ActorRef[Any] | None = None
         self.sessions: pykka.ActorRef[Any] | None = None
         #: inputs were stepped since the last Ready was processed
@@ -99,6 +115,17 @@ class RaftNode(NodeActor):
         self._reads: list[Query] = []
         self._waiting_reads: dict[bytes, _WaitingReads] = {}
         self._read_ids = itertools.count(1)
+        # A ReadIndex context must be unique in the cluster: the leader keys pending reads by
+        # it, and an answer to an earlier incarnation of this node must not match a new read.
+        self._read_prefix = node_id.to_bytes(4, "big") + os.urandom(8)
+        #: the outstanding ReadIndex of our own catch-up, and when to ask again
+        self._sync_ctx: bytes | None = None
+        self._sync_retry_at = 0.0
+        #: the read index it returned; None once caught up (or before the answer)
+        self._sync_index: int | None = None
+        self._caught_up = False
+        #: the snapshot index last sent to each follower, until it is reported on
+        self._snapshots_out: dict[int, int] = {}
         self._status_rounds: dict[int, _StatusRound] = {}
         self._round_ids = itertools.count(1)
         self._leader = 0
@@ -112,6 +139,7 @@ class RaftNode(NodeActor):
             StatusRequest: self._on_status_request,
             PeerStatusRequest: self._on_peer_status_request,
             PeerStatus: self._on_peer_status,
+            PeerUnreachable: self._on_peer_unreachable,
         }
 
     def connect(self, store: pykka.ActorRef[Any], sessions: pykka.ActorRef[Any]) -> None:
@@ -131,6 +159,8 @@ class RaftNode(NodeActor):
     def on_receive(self, message: Any) -> None:
         """Step every queued input first, then process Ready once: the messages that
         arrived together share one log append, one fsync and one round of sends."""
+        if self._failed:
+            return  # the node is stopping: its state must not be used, nor its failure repeated
         super().on_receive(message)
         self._stepped += 1
         if self._dirty and (self.actor_inbox.empty() or self._stepped >= MAX_INPUTS_PER_READY):
@@ -141,16 +171,41 @@ class RaftNode(NodeActor):
             except Exception:  # noqa: BLE001 - logged; the node keeps running
                 self.log.exception("node=%s failed processing Ready", self.node_id)
 
+    def _fail(self, exc: BaseException) -> None:
+        """Stop using this node's state at once and report why, once."""
+        self._failed = True
+        self._dirty = False
+        self.on_fatal(exc)
+
     def _on_tick(self, msg: Tick) -> None:
         self.node.tick()
         self._expire_waits(msg.now)
+        self._maybe_sync(msg.now)
         self._schedule_flush()
 
     def _on_peer_message(self, msg: PeerRaftMessage) -> None:
         m = msg.message
         if m.to != self.node_id:
             return
-        self.node.step(m)
+        try:
+            self.node.step(m)
+        except StateLost as exc:
+            self._fail(exc)
+            return
+        sent = self._snapshots_out.get(m.frm)
+        if sent is not None and m.type == MessageType.APP_RESP and not m.reject and m.index >= sent:
+            # the follower answered from the snapshot's index on: it has installed it
+            del self._snapshots_out[m.frm]
+            self.node.report_snapshot(m.frm, True)
+        self._schedule_flush()
+
+    def _on_peer_unreachable(self, msg: PeerUnreachable) -> None:
+        """The transport could not deliver to ``msg.peer``: stop streaming to it, and if a
+        snapshot was among the lost messages, let the core send it again when it can."""
+        if msg.snapshot_lost:
+            self._snapshots_out.pop(msg.peer, None)
+            self.node.report_snapshot(msg.peer, False)
+        self.node.report_unreachable(msg.peer)
         self._schedule_flush()
 
     def _on_propose(self, msg: Propose) -> None:
@@ -185,10 +240,13 @@ class RaftNode(NodeActor):
                 if waiting is not None:
                     self.outbox.error(waiting.reply, err)
 
+    def _next_read_ctx(self) -> bytes:
+        return self._read_prefix + next(self._read_ids).to_bytes(8, "big")
+
     def _submit_reads(self) -> None:
         if not self._reads:
             return
-        ctx = next(self._read_ids).to_bytes(8, "big")
+        ctx = self._next_read_ctx()
         self._waiting_reads[ctx] = _WaitingReads(self._reads, time.monotonic() + self.request_timeout)
         self._reads = []
         self.node.read_index(ctx)
@@ -219,16 +277,43 @@ class RaftNode(NodeActor):
         if rd.committed_entries:
             self.store.tell(ApplyEntries(tuple(rd.committed_entries)))
         for rs in rd.read_states:
-            waiting = self._waiting_reads.pop(bytes(rs.context), None)
+            ctx = bytes(rs.context)
+            if ctx == self._sync_ctx:
+                self._sync_ctx, self._sync_index = None, rs.index
+                continue
+            waiting = self._waiting_reads.pop(ctx, None)
             if waiting is not None:
                 self.store.tell(ServeReads(rs.index, tuple(waiting.queries)))
         if rd.soft_state is not None:
             self._on_soft_state(rd.soft_state.leader, rd.soft_state.role)
         self.node.advance(rd)
+        self._check_caught_up()
 
     def _send(self, rd: Ready) -> None:
         for m in rd.messages:
+            if m.type == MessageType.SNAP and m.snapshot is not None:
+                self._snapshots_out[m.to] = m.snapshot.meta.index
             self.send_to_peer(m.to, peer_protocol.encode_raft(m))
+
+    # ---- catching up once after start (the local-read rule) --------------------------------
+
+    def _maybe_sync(self, now: float) -> None:
+        """Until caught up, keep one ReadIndex of our own outstanding while a leader is known
+        (a read is dropped silently when the leader goes away, so ask again now and then)."""
+        if self._caught_up or self._sync_index is not None or self._leader == 0:
+            return
+        if self._sync_ctx is not None and now < self._sync_retry_at:
+            return
+        self._sync_ctx, self._sync_retry_at = self._next_read_ctx(), now + SYNC_RETRY
+        self.node.read_index(self._sync_ctx)
+
+    def _check_caught_up(self) -> None:
+        if self._sync_index is not None and self.node.status().applied >= self._sync_index:
+            assert self.store is not None
+            self._sync_index = None
+            self._caught_up = True
+            self.store.tell(CaughtUp())  # after the ApplyEntries it needs, from this same thread
+            self.log.info("node=%s caught up with the leader: serving local reads", self.node_id)
 
     def _must_sync(self, rd: Ready) -> bool:
         """An fsync is needed for new entries or a new term or vote; a commit index alone

@@ -19,6 +19,7 @@ from skylock.actors.base import NodeActor
 from skylock.actors.messages import (
     AddWatch,
     ApplyEntries,
+    CaughtUp,
     Heartbeat,
     HistoryReset,
     LocalRead,
@@ -34,10 +35,14 @@ from skylock.actors.messages import (
 from skylock.actors.outbox import Outbox
 from skylock.actors.pending import PendingRequests
 from skylock.actors.proposals import AppliedTags, decode_proposal, decode_store_snapshot, encode_store_snapshot
-from skylock.errors import BadRequest, SessionExpired, SkyLockError
+from skylock.errors import BadRequest, NoLeader, SessionExpired, SkyLockError
 from skylock.raft import EntryType
 from skylock.state import EventType, StateMachine, validate_path
 from skylock.state.locks import LOCKS_ROOT, lock_name_of
+
+#: Local reads a node answers only once it has caught up with a leader since it started
+#: (a watch registers where the node is and says at which zxid, so it needs no leader).
+NEEDS_CATCH_UP = frozenset({"get", "exists", "children", "lock.info"})
 
 
 class Store(NodeActor):
@@ -61,6 +66,7 @@ class Store(NodeActor):
         self._parked: list[tuple[int, int, Query]] = []  # heap of (index, seq, query)
         self._park_seq = itertools.count()
         self._watch_ids = itertools.count(1)
+        self._caught_up = False
         self.raft: pykka.ActorRef[Any] | None = None
         self.watches: pykka.ActorRef[Any] | None = None
         self.sessions: pykka.ActorRef[Any] | None = None
@@ -70,6 +76,7 @@ class Store(NodeActor):
             RestoreSnapshot: self._on_restore,
             ServeReads: self._on_serve_reads,
             LocalRead: self._on_local_read,
+            CaughtUp: self._on_caught_up,
         }
 
     def connect(
@@ -162,7 +169,14 @@ class Store(NodeActor):
 
     # ---- reads -----------------------------------------------------------------------------
 
+    def _on_caught_up(self, msg: CaughtUp) -> None:
+        self._caught_up = True
+
     def _on_local_read(self, msg: LocalRead) -> None:
+        if not self._caught_up and msg.query.op in NEEDS_CATCH_UP:
+            self.outbox.error(msg.query.reply, NoLeader(
+                f"node {self.node_id} has not caught up with a leader since it started"))
+            return
         self._serve(msg.query)
 
     def _on_serve_reads(self, msg: ServeReads) -> None:

@@ -4,7 +4,9 @@ Each node binds one ROUTER for everything it receives and keeps one DEALER per
 peer (routing id = our node id) for what it sends, so a peer's identity arrives
 with every message. Sending never blocks: when a peer is down (``immediate``) or
 its queues are full the message is dropped and counted, because Raft retransmits
-and a stalled actor would be worse than a lost message.
+and a stalled actor would be worse than a lost message. ``on_undelivered`` hears of
+every such drop, so Raft can stop streaming to a dead peer and resend a lost snapshot
+at once instead of after a timeout.
 """
 
 from __future__ import annotations
@@ -25,12 +27,15 @@ SNDHWM = 10000
 
 #: test-only fault injection: ``fn(from_id, to_id)`` False means the message is lost
 PeerFilter = Callable[[int, int], bool]
+#: ``fn(to_id, payloads)``: these payloads could not be handed to that peer's connection
+OnUndelivered = Callable[[int, list[bytes]], None]
 
 
 class PeerTransport(IOService[int]):
     """Delivers byte payloads to peers by node id; calls ``on_receive(from_id, payload)``.
 
-    ``on_receive`` runs on the I/O thread and must return quickly (hand off, don't work).
+    ``on_receive`` and ``on_undelivered`` run on the I/O thread and must return quickly
+    (hand off, don't work).
     """
 
     def __init__(
@@ -42,6 +47,7 @@ class PeerTransport(IOService[int]):
         *,
         context: zmq.Context | None = None,
         queue_limit: int = 10000,
+        on_undelivered: OnUndelivered | None = None,
     ) -> None:
         super().__init__(
             f"peer-io-{node_id}",
@@ -53,6 +59,7 @@ class PeerTransport(IOService[int]):
         self._bind = bind
         self._peers = {pid: addr for pid, addr in peers.items() if pid != node_id}
         self._on_receive = on_receive
+        self._on_undelivered = on_undelivered
         self._filter: PeerFilter | None = None
         self._dealers: dict[int, zmq.Socket] = {}
 
@@ -107,6 +114,8 @@ class PeerTransport(IOService[int]):
                 dealer.send(payload, zmq.NOBLOCK)
             except zmq.Again:
                 self._count("dropped_unreachable", len(payloads) - i)
+                if self._on_undelivered is not None:
+                    self._on_undelivered(to, payloads[i:])
                 break
             sent += 1
         self._count("sent", sent)

@@ -2,6 +2,7 @@
 
 from .config import Config
 from .core import ProposalDropped, ReadState
+from .log import StateLost
 from .progress import PeerProgress, ProgressState
 from .rawnode import RawNode, Ready, SoftState, Status
 from .storage import (CompactedError, MemoryStorage, SnapshotOutOfDateError, StorageError,
@@ -13,6 +14,6 @@ __all__ = [
     "CompactedError", "Config", "ConfState", "Entry", "EntryType", "HardState", "MemoryStorage",
     "Message", "MessageType", "PeerProgress", "ProgressState", "ProposalDropped", "RawNode",
     "ReadState", "Ready", "Role", "SnapshotOutOfDateError", "Snapshot", "SnapshotMeta",
-    "SoftState", "Status", "StorageError", "UnavailableError", "decode_conf_state",
+    "SoftState", "StateLost", "Status", "StorageError", "UnavailableError", "decode_conf_state",
     "encode_conf_state",
 ]

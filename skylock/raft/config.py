@@ -11,19 +11,26 @@ class Config:
     """Settings for a ``RawNode``.
 
     ``election_tick`` and ``heartbeat_tick`` are counted in calls to ``tick()``; the election
-    timeout is drawn from ``[election_tick, 2*election_tick)`` with ``rng`` so that peers rarely
-    time out together. ``applied`` is the last index the application had applied before a restart.
+    timeout is drawn from ``[election_tick, max_election_tick)`` with ``rng`` so that peers rarely
+    time out together (``max_election_tick`` 0 means ``2*election_tick``). ``applied`` is the last
+    index the application had applied before a restart.
     """
 
     id: int
     election_tick: int = 10
     heartbeat_tick: int = 1
+    max_election_tick: int = 0
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     pre_vote: bool = True
     check_quorum: bool = True
     max_inflight_msgs: int = 256
     max_size_per_msg: int = 1 << 20
     applied: int = 0
+
+    @property
+    def election_tick_bound(self) -> int:
+        """The exclusive upper bound of the randomized election timeout, in ticks."""
+        return self.max_election_tick or 2 * self.election_tick
 
     def validate(self) -> None:
         """Raise ValueError for a configuration that cannot work."""
@@ -33,6 +40,8 @@ class Config:
             raise ValueError("heartbeat_tick must be > 0")
         if self.election_tick <= self.heartbeat_tick:
             raise ValueError("election_tick must be greater than heartbeat_tick")
+        if self.max_election_tick and self.max_election_tick <= self.election_tick:
+            raise ValueError("max_election_tick must be greater than election_tick (or 0 for 2*election_tick)")
         if self.max_inflight_msgs <= 0:
             raise ValueError("max_inflight_msgs must be > 0")
         if self.max_size_per_msg <= 0:

@@ -46,6 +46,7 @@ class Raft:
         self.cfg = cfg
         self.rng = cfg.rng
         self.election_timeout = cfg.election_tick
+        self.max_election_timeout = cfg.election_tick_bound
         self.heartbeat_timeout = cfg.heartbeat_tick
         self.pre_vote = cfg.pre_vote
         self.check_quorum = cfg.check_quorum
@@ -86,7 +87,7 @@ class Raft:
         self.election_elapsed = 0
         self.heartbeat_elapsed = 0
         self.randomized_election_timeout = self.election_timeout + self.rng.randrange(
-            self.election_timeout)
+            self.max_election_timeout - self.election_timeout)
         self.lead_transferee = 0
         self.votes = {}
         last = self.log.last_index()

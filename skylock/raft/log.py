@@ -13,6 +13,20 @@ from .storage import CompactedError, MemoryStorage, UnavailableError, limit_size
 from .types import Entry, Snapshot
 
 
+class StateLost(Exception):
+    """This peer was told to commit past the end of its log: it lost entries it had
+    acknowledged (its data was deleted, truncated or restored from an old copy), so
+    any vote or ack it gave before may be forgotten too. Fatal: the peer must stop
+    rather than rejoin with amnesia. ``commit`` and ``last_index`` say by how much."""
+
+    def __init__(self, commit: int, last_index: int) -> None:
+        super().__init__(
+            f"told to commit index {commit} but the log ends at index {last_index}: "
+            "the raft log was lost, truncated or corrupted")
+        self.commit = commit
+        self.last_index = last_index
+
+
 class Unstable:
     """Entries (from ``offset``) and maybe a snapshot not yet handed to durable storage.
 
@@ -230,9 +244,11 @@ class RaftLog:
     # ---- commit and apply --------------------------------------------------
 
     def commit_to(self, index: int) -> None:
+        """Raises StateLost if ``index`` is beyond our log: a commit index only ever
+        reaches us (from our hard state or a leader) for entries we had stored."""
         if index > self.committed:
             if index > self.last_index():
-                raise AssertionError(f"commit {index} is beyond last index {self.last_index()}")
+                raise StateLost(index, self.last_index())
             self.committed = index
 
     def maybe_commit(self, index: int, term: int) -> bool:

@@ -131,7 +131,9 @@ def lock_release(name: str, *, session_id: str, lock_id: str) -> dict[str, Any]:
 
 
 def noop() -> dict[str, Any]:
-    """An empty entry (a new leader commits one to learn its commit index)."""
+    """A command that changes nothing but ``last_zxid``: the state machine's identity step,
+    which its tests use as the one always-valid command. (A new leader's empty entry is a
+    Raft entry with no data, which the Store skips; it never carries this command.)"""
     return {"op": "noop"}
 
 

@@ -124,6 +124,30 @@ def test_messages_to_a_dead_peer_are_dropped_and_counted():
         t1.stop()
 
 
+def test_undeliverable_payloads_are_reported_with_the_peer():
+    """Raft hears which messages a dead peer did not get (report_unreachable / a lost snapshot)."""
+    reported: list[tuple[int, list[bytes]]] = []
+    t1 = PeerTransport(1, free_address(), {2: free_address()}, Inbox(),
+                       on_undelivered=lambda to, payloads: reported.append((to, list(payloads))))
+    t1.start()
+    try:
+        t1.send_many(2, [b"a", b"b", b"c"])
+        wait_until(lambda: sum(len(p) for _, p in reported) == 3)
+        assert {to for to, _ in reported} == {2}
+        assert [x for _, p in reported for x in p] == [b"a", b"b", b"c"]
+    finally:
+        t1.stop()
+
+
+def test_delivered_payloads_are_not_reported(pair):
+    t1, t2, in1, in2 = pair
+    reported: list[int] = []
+    t1._on_undelivered = lambda to, payloads: reported.append(to)
+    t1.send_many(2, [b"ok%d" % i for i in range(20)])
+    wait_until(lambda: len(in2.payloads(b"ok")) == 20)
+    assert reported == []
+
+
 def test_full_queue_drops_and_counts():
     """Block node 1's I/O thread inside on_receive, then overfill its queue to node 2."""
     addr1, addr2 = free_address(), free_address()

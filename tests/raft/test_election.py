@@ -2,6 +2,8 @@
 
 import random
 
+import pytest
+
 from skylock.raft import Config, ConfState, MemoryStorage, Message, MessageType as MT, Role
 from skylock.raft.core import Raft
 from tests.raft.cluster import Cluster
@@ -25,6 +27,22 @@ def test_election_timeout_is_randomized_in_range() -> None:
         assert 10 <= r.randomized_election_timeout < 20
         seen.add(r.randomized_election_timeout)
     assert len(seen) > 3
+
+
+def test_election_timeout_is_drawn_up_to_the_configured_max() -> None:
+    seen = set()
+    for seed in range(200):
+        r = new_raft(seed=seed, election_tick=10, max_election_tick=40)
+        for _ in range(3):  # every reset draws again
+            r.become_follower(r.term + 1, 0)
+            assert 10 <= r.randomized_election_timeout < 40
+            seen.add(r.randomized_election_timeout)
+    assert min(seen) == 10 and max(seen) == 39
+
+
+def test_max_election_tick_must_exceed_election_tick() -> None:
+    with pytest.raises(ValueError, match="max_election_tick"):
+        Config(id=1, election_tick=10, max_election_tick=10).validate()
 
 
 def test_candidate_wins_election_with_majority_of_votes() -> None:

@@ -2,8 +2,10 @@
 
 import random
 
-from skylock.raft import (Config, ConfState, Entry, MemoryStorage, Message, MessageType as MT,
-                          ProgressState, RawNode, Role)
+import pytest
+
+from skylock.raft import (Config, ConfState, Entry, HardState, MemoryStorage, Message,
+                          MessageType as MT, ProgressState, RawNode, Role, StateLost)
 from tests.raft.helpers import entries_of, make_leader, new_raft, persist, take
 
 
@@ -210,3 +212,22 @@ def test_only_a_steady_leader_may_send_before_persisting() -> None:
     rd = node.ready()  # now leader: the empty entry and its appends, same term and vote
     assert rd.soft_state is not None and rd.soft_state.role == Role.LEADER
     assert rd.entries and rd.send_before_persist
+
+
+def test_follower_told_to_commit_past_its_log_reports_state_lost() -> None:
+    """A node restarted on an empty disk hears the old leader's commit index (the leader
+    still remembers its match): that is lost state, not a lagging log."""
+    r = new_raft(id=2, term=3)  # empty log, as after losing its data directory
+    with pytest.raises(StateLost) as info:
+        r.step(Message(MT.HEARTBEAT, to=2, frm=1, term=3, commit=1979))
+    assert (info.value.commit, info.value.last_index) == (1979, 0)
+    assert r.log.committed == 0
+
+
+def test_restart_with_commit_beyond_the_stored_log_reports_state_lost() -> None:
+    st = MemoryStorage()
+    st.bootstrap(ConfState(voters=(1, 2, 3)))
+    st.append([Entry(1, 1), Entry(1, 2)])
+    st.set_hard_state(HardState(1, 1, 5))  # a WAL that lost its tail but kept the hard state
+    with pytest.raises(StateLost):
+        RawNode(Config(id=1, rng=random.Random(0)), st)

@@ -27,6 +27,8 @@ class NodeParams:
     """The knobs of the core that a seed varies."""
 
     election_tick: int = 10
+    #: exclusive bound of the randomized election timeout; 0 = the core's default 2*election_tick
+    max_election_tick: int = 0
     heartbeat_tick: int = 1
     pre_vote: bool = True
     check_quorum: bool = True
@@ -80,7 +82,8 @@ class SimNode:
         self.applied = snap.meta.index
         self.chain = snap.data
         p = self.params
-        cfg = Config(id=self.id, election_tick=p.election_tick, heartbeat_tick=p.heartbeat_tick,
+        cfg = Config(id=self.id, election_tick=p.election_tick,
+                     max_election_tick=p.max_election_tick, heartbeat_tick=p.heartbeat_tick,
                      rng=random.Random(self._rng.getrandbits(64)), pre_vote=p.pre_vote,
                      check_quorum=p.check_quorum, max_inflight_msgs=p.max_inflight_msgs,
                      max_size_per_msg=p.max_size_per_msg, applied=self.applied)
