@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import queue
+import random
 import signal
 import socket
 import subprocess
@@ -17,14 +18,22 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def ephemeral_floor() -> int:
+    """The lowest port the kernel hands to outgoing connections (Linux: 32768 by default)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_base_port() -> int:
-    """A base port whose +0..2, +100..102 and +200..202 are all free right now."""
+    """A base port whose +0..2, +100..102 and +200..202 are all free right now, below the
+    ephemeral range: a port there could be taken by any outgoing connection on this machine
+    between this check and the node's bind (as once happened to node 1's HTTP port)."""
+    rng = random.Random()
+    top = min(ephemeral_floor(), 65536) - 300
     for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base > 60000:
-            continue
+        base = rng.randrange(10000, top)
         socks = []
         try:
             for port in [base + off + i for off in (0, 100, 200) for i in range(3)]:
@@ -87,6 +96,18 @@ class StartCluster:
             self.lines.append(line)
             if match(line):
                 return line
+
+    def output_so_far(self) -> str:
+        """Every line printed until now (for failure messages)."""
+        while True:
+            try:
+                line = self._new.get_nowait()
+            except queue.Empty:
+                return "\n".join(self.lines)
+            if line is None:
+                self._new.put(None)
+                return "\n".join(self.lines)
+            self.lines.append(line)
 
     def wait_leader(self) -> str:
         return self.wait_line(lambda line: line.startswith("leader:"))
