@@ -4,6 +4,8 @@
     python start_cluster.py --nodes 5 --data-dir /tmp/sky   # another layout, generated configs
 
 A fresh data directory bootstraps a new cluster; an existing one recovers it.
+Each node's line gives its PID. A node that exits is reported with its exit code
+and the command that restarts it; the other nodes keep running.
 """
 
 from __future__ import annotations
@@ -50,6 +52,25 @@ def wait_for_leader(servers: list[str], timeout: float) -> dict | None:
     return None
 
 
+def restart_command(config: Path, data_dir: str | None) -> str:
+    """The command that runs one node again by itself, as start_cluster.py ran it."""
+    try:
+        config = config.resolve().relative_to(Path.cwd())
+    except ValueError:
+        pass  # not under the current directory: the absolute path
+    return f"skylock serve --config {config}" + (f" --data-dir {data_dir}" if data_dir else "")
+
+
+def exit_description(code: int | None) -> str:
+    """``exited with code 1``, or for a signal ``exited with code -9 (SIGKILL)``."""
+    if code is not None and code < 0:
+        try:
+            return f"exited with code {code} ({signal.Signals(-code).name})"
+        except ValueError:
+            pass
+    return f"exited with code {code}"
+
+
 @click.command()
 @click.option("--nodes", default=3, show_default=True, help="How many nodes to run.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
@@ -76,14 +97,16 @@ def main(nodes: int, data_dir: str | None, base_port: int | None, log_level: str
         data_dirs = [None] * nodes
     ctx = multiprocessing.get_context("spawn")
     procs = []
+    restart = {}
     for path, ddir in zip(configs, data_dirs):
         cfg = load_config(path, {"storage.data_dir": ddir} if ddir else None)
         me = cfg.me
-        click.echo(f"node {me.id}: clients {me.client_address}  peers {me.peer_address}  "
-                   f"http {me.http_port}  data {cfg.storage.data_dir}")
         proc = ctx.Process(target=run_node, args=(str(path), ddir, log_level), name=f"skylock-node{me.id}")
         proc.start()
+        click.echo(f"node {me.id}: pid {proc.pid}  clients {me.client_address}  peers {me.peer_address}  "
+                   f"http {me.http_port}  data {cfg.storage.data_dir}")
         procs.append((me, proc))
+        restart[me.id] = restart_command(path, ddir)
     servers = [me.client_address for me, _ in procs]
     stopping = False
 
@@ -99,8 +122,14 @@ def main(nodes: int, data_dir: str | None, base_port: int | None, log_level: str
     else:
         click.echo("no leader elected yet (is a majority of the nodes up?)", err=True)
     click.echo(f"cluster running; servers={','.join(servers)}; Ctrl-C to stop")
+    reported: set[int] = set()
     while not stopping:
-        if all(not p.is_alive() for _, p in procs):
+        for me, proc in procs:
+            if me.id not in reported and not proc.is_alive():
+                reported.add(me.id)
+                click.echo(f"node {me.id} (pid {proc.pid}) {exit_description(proc.exitcode)}; the other nodes "
+                           f"keep running. Restart it with: {restart[me.id]}", err=True)
+        if len(reported) == len(procs):
             click.echo("every node exited", err=True)
             break
         time.sleep(0.2)

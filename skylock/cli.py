@@ -4,7 +4,8 @@ Examples::
 
     skylock serve --config configs/node1.yaml
     skylock --servers 127.0.0.1:7001,127.0.0.1:7002 status
-    skylock create /app/config "v1"
+    skylock status --servers 127.0.0.1:7001 --json     # global options also go after the command
+    skylock create /app/config "v1"                      # creates /app too if it is missing
 
 A session is a lease, not a connection: ``skylock session create`` prints its id,
 later commands name it (``--session ID``, ``lock NAME ID``), and it lives until
@@ -17,6 +18,7 @@ import dataclasses
 import json
 import logging
 import queue
+import re
 import signal
 import sys
 from typing import Any
@@ -95,6 +97,11 @@ def serve(config_path: str | None, node_id: int | None, data_dir: str | None, lo
 # ---- client commands --------------------------------------------------------------------
 
 
+def _one_line(err: Any) -> click.ClickException:
+    """Every error the CLI reports: ``Error: Code: message`` on one line, exit status 1."""
+    return click.ClickException(f"{err.code}: {err.message}")
+
+
 def _client(ctx: click.Context) -> Any:
     from skylock.client import Client
 
@@ -109,7 +116,7 @@ def _run(ctx: click.Context, fn: Any, human: Any) -> None:
     try:
         result = fn(client)
     except SkyLockError as err:
-        raise click.ClickException(f"{err.code}: {err.message}") from None
+        raise _one_line(err) from None
     finally:
         client.close()
     if ctx.obj["json"]:
@@ -124,6 +131,14 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
+def _leader_line(status: dict[str, Any]) -> str:
+    """Leader id 0 is Raft's "none": say so rather than name a node 0 that does not exist."""
+    if not status["leader"]:
+        return (f"leader: none  term {status['term']}  "
+                "(an election is under way, or no majority of the nodes is up)")
+    return f"leader: node {status['leader']}  term {status['term']}"
+
+
 @main.command()
 @click.pass_context
 def status(ctx: click.Context) -> None:
@@ -133,7 +148,7 @@ def status(ctx: click.Context) -> None:
     """
 
     def human(result: dict[str, Any]) -> None:
-        click.echo(f"leader: node {result['leader']}  term {result['term']}")
+        click.echo(_leader_line(result))
         for n in result["nodes"]:
             if not n.get("reachable"):
                 click.echo(f"  node {n['id']}  {n.get('client_address', '?'):<22} unreachable")
@@ -157,6 +172,21 @@ def leader(ctx: click.Context) -> None:
 
 # ---- sessions -----------------------------------------------------------------------------
 
+#: The form of the ids the cluster issues (skylock/actors/gateway.py: ``uuid4().hex``).
+SESSION_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def _session_id(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """Refuse a malformed session id before it reaches the cluster, which would only call it
+    unknown (``SessionExpired``) and hide the real mistake, e.g. a captured line of prose."""
+    from skylock.errors import BadRequest
+
+    if value is not None and not SESSION_ID.fullmatch(value):
+        shown = value if len(value) <= 80 else value[:77] + "..."
+        raise _one_line(BadRequest(f"malformed session id {shown!r}: expected the 32 hex digits "
+                                   "printed by `skylock session create`"))
+    return value
+
 
 @main.group()
 def session() -> None:
@@ -176,17 +206,23 @@ def session() -> None:
               help="Seconds the session lives without a heartbeat (the cluster may clamp it).")
 @click.pass_context
 def session_create(ctx: click.Context, client_id: str, ttl: float) -> None:
-    """Open a session and print its id. It expires after TTL seconds unless heartbeated.
+    """Open a session and print its id alone on stdout (the TTL and how to renew on stderr),
+    so that S=$(skylock session create NAME) captures just the id.
+    It expires after TTL seconds unless heartbeated.
 
     Example: skylock session create my-client --ttl 30
     """
-    _run(ctx, lambda c: c.call("session.open", client_id=client_id, ttl_ms=int(ttl * 1000)),
-         lambda r: click.echo(f"{r['session_id']}  (ttl {r['ttl_ms'] / 1000:g}s; "
-                              f"renew with: skylock session heartbeat {r['session_id']})"))
+
+    def human(r: dict[str, Any]) -> None:
+        click.echo(r["session_id"])
+        click.echo(f"ttl {r['ttl_ms'] / 1000:g}s; renew with: skylock session heartbeat {r['session_id']}",
+                   err=True)
+
+    _run(ctx, lambda c: c.call("session.open", client_id=client_id, ttl_ms=int(ttl * 1000)), human)
 
 
 @session.command("heartbeat")
-@click.argument("session_id")
+@click.argument("session_id", callback=_session_id)
 @click.pass_context
 def session_heartbeat(ctx: click.Context, session_id: str) -> None:
     """Renew a session for another TTL.
@@ -198,7 +234,7 @@ def session_heartbeat(ctx: click.Context, session_id: str) -> None:
 
 
 @session.command("close")
-@click.argument("session_id")
+@click.argument("session_id", callback=_session_id)
 @click.pass_context
 def session_close(ctx: click.Context, session_id: str) -> None:
     """Close a session now: its ephemeral nodes and locks go at once.
@@ -222,20 +258,63 @@ def _stat_line(stat: dict[str, Any]) -> str:
 @click.argument("path")
 @click.argument("data", default="")
 @click.option("--ephemeral", is_flag=True, help="Delete the node when the session (--session) ends.")
-@click.option("--session", "session_id", help="Owning session id (needed with --ephemeral).")
+@click.option("--session", "session_id", callback=_session_id,
+              help="Owning session id of an --ephemeral node.")
 @click.option("--sequential", is_flag=True, help="Append a 10-digit counter to the name.")
+@click.option("--parents/--no-parents", default=True, show_default=True,
+              help="Create missing ancestors as empty persistent nodes, like mkdir -p; "
+                   "--no-parents keeps ZooKeeper's rule that the parent must exist.")
 @click.pass_context
 def create(ctx: click.Context, path: str, data: str, ephemeral: bool, session_id: str | None,
-           sequential: bool) -> None:
-    """Create a node and print its path.
+           sequential: bool, parents: bool) -> None:
+    """Create a node (and its missing parents) and print its path.
 
     Example: skylock create /services/web-1 "10.0.0.5:80" --ephemeral --session 3f2a9c...
     """
     if ephemeral and not session_id:
         raise click.UsageError("--ephemeral needs --session ID (from `skylock session create`)")
-    _run(ctx, lambda c: c.call("create", path=path, data=data.encode(), ephemeral=ephemeral,
-                               sequential=sequential, session_id=session_id),
-         lambda r: click.echo(r["path"]))
+    if session_id and not ephemeral:
+        raise click.UsageError("--session names the owner of an --ephemeral node: add --ephemeral, "
+                               "or drop --session for a persistent node")
+    args = {"path": path, "data": data.encode(), "ephemeral": ephemeral, "sequential": sequential,
+            "session_id": session_id}
+    _run(ctx, lambda c: _create_node(c, args, parents=parents), lambda r: click.echo(r["path"]))
+
+
+def _create_node(client: Any, args: dict[str, Any], *, parents: bool) -> dict[str, Any]:
+    """``create``, and with ``parents`` on ``NoNode`` create the missing ancestors and try once
+    more (the first try failed, so it cannot apply twice). A parent that appears meanwhile is fine."""
+    from skylock.errors import NoNode
+
+    try:
+        return dict(client.call("create", **args))
+    except NoNode:
+        if not parents:
+            raise
+    for ancestor in ancestors(args["path"]):
+        _create_if_missing(client, ancestor)
+    return dict(client.call("create", **args))
+
+
+def ancestors(path: str) -> list[str]:
+    """The proper ancestors of ``path`` below the root, outermost first: /a/b/c -> [/a, /a/b]."""
+    from skylock.state.paths import ROOT, split_path, validate_path
+
+    found = []
+    parent = split_path(validate_path(path))[0] if path != ROOT else ROOT
+    while parent != ROOT:
+        found.append(parent)
+        parent = split_path(parent)[0]
+    return found[::-1]
+
+
+def _create_if_missing(client: Any, path: str) -> None:
+    from skylock.errors import NodeExists
+
+    try:
+        client.call("create", path=path, data=b"")
+    except NodeExists:
+        pass
 
 
 @main.command()
@@ -310,7 +389,7 @@ def _holder_line(h: dict[str, Any]) -> str:
 
 @main.command()
 @click.argument("name")
-@click.argument("session_id")
+@click.argument("session_id", callback=_session_id)
 @click.option("--owner", default="", help="A label for the holder, shown by lockinfo.")
 @click.option("--timeout", "wait", default=30.0, show_default=True, help="Seconds to wait for the lock.")
 @click.pass_context
@@ -329,7 +408,7 @@ def lock(ctx: click.Context, name: str, session_id: str, owner: str, wait: float
 @main.command()
 @click.argument("name")
 @click.argument("lock_id")
-@click.option("--session", "session_id",
+@click.option("--session", "session_id", callback=_session_id,
               help="The owning session id; by default the holder's, looked up with lockinfo.")
 @click.pass_context
 def unlock(ctx: click.Context, name: str, lock_id: str, session_id: str | None) -> None:
@@ -411,7 +490,7 @@ def watch(ctx: click.Context, path: str, kind: str, from_zxid: int | None) -> No
                     # one-shot kinds fire once: arm again from this event, so none is missed
                     client.watch(path, events.put, kind=kind, from_zxid=event.zxid)
         except SkyLockError as err:
-            raise click.ClickException(f"{err.code}: {err.message}") from None
+            raise _one_line(err) from None
     except KeyboardInterrupt:
         pass
     finally:
@@ -427,6 +506,43 @@ def _print_event(ctx: click.Context, event: Any) -> None:
         extra = f"  child {event.child}" if event.child else ""
         click.echo(f"{event.zxid}  {event.type:<16} {event.path}{extra}")
         sys.stdout.flush()
+
+
+# ---- global options, also after the command ---------------------------------------------------
+
+
+def _override(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """An option given after the command wins over the same one before it (or its default)."""
+    if value is not None and value is not False:
+        ctx.ensure_object(dict)[param.name or ""] = value
+
+
+def _global_options() -> list[click.Option]:
+    return [
+        click.Option(["--servers"], callback=_override, expose_value=False, default=None,
+                     help="As before the command: host:port client addresses, comma-separated."),
+        click.Option(["--json"], is_flag=True, default=False, callback=_override, expose_value=False,
+                     help="As before the command: print results as JSON."),
+        click.Option(["--timeout"], type=float, callback=_override, expose_value=False, default=None,
+                     help="As before the command: seconds to wait for the cluster."),
+    ]
+
+
+def _accept_global_options(group: click.Group) -> None:
+    """Let ``skylock status --servers ...`` work like ``skylock --servers ... status``: every
+    client command also takes the group's options. A command whose own option has the same
+    name keeps it (``lock --timeout`` is the lock wait, which bounds that command anyway)."""
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            _accept_global_options(command)
+            continue
+        if command.name == "serve":
+            continue
+        taken = {opt for param in command.params for opt in getattr(param, "opts", [])}
+        command.params.extend(o for o in _global_options() if not set(o.opts) & taken)
+
+
+_accept_global_options(main)
 
 
 if __name__ == "__main__":

@@ -6,17 +6,20 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
+import shlex
 import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import IO, Any
 
 import click
 import pytest
 from click.testing import CliRunner, Result
 
-from skylock.cli import main
+from skylock.cli import ancestors, main
 from tests.integration.cluster import LocalCluster, wait_until
 
 
@@ -36,16 +39,19 @@ def run(cluster: LocalCluster, *args: str) -> subprocess.CompletedProcess[str]:
                           timeout=60, env={**os.environ, "SKYLOCK_SERVERS": ",".join(cluster.servers)})
 
 
-def test_every_command_has_an_example_in_its_help() -> None:
-    def walk(group: click.Group, prefix: list[str]) -> list[list[str]]:
-        found = []
-        for name, command in group.commands.items():
-            found.append(prefix + [name])
-            if isinstance(command, click.Group):
-                found += walk(command, prefix + [name])
-        return found
+def _commands(group: click.Group = main, prefix: list[str] | None = None) -> list[list[str]]:
+    """Every command's words, groups included: [["status"], ["session"], ["session", "create"], ...]."""
+    found = []
+    for name, command in group.commands.items():
+        words = [*(prefix or []), name]
+        found.append(words)
+        if isinstance(command, click.Group):
+            found += _commands(command, words)
+    return found
 
-    commands = walk(main, [])
+
+def test_every_command_has_an_example_in_its_help() -> None:
+    commands = _commands()
     assert len(commands) >= 16
     for words in commands:
         result = CliRunner().invoke(main, [*words, "--help"])
@@ -56,8 +62,9 @@ def test_sessions_and_ephemeral_nodes(cluster: LocalCluster) -> None:
     opened = cli_json(cluster, "session", "create", "cli-test", "--ttl", "30")
     sid = opened["session_id"]
     assert opened["ttl_ms"] == 30000
-    human = cli(cluster, "session", "create", "human", "--ttl", "1").output.split()
-    assert len(human[0]) == 32 and f"heartbeat {human[0]})" in " ".join(human)  # the id first, then how to renew
+    human = cli(cluster, "session", "create", "human", "--ttl", "1")
+    assert len(human.stdout.strip()) == 32  # the id alone on stdout; how to renew on stderr
+    assert f"renew with: skylock session heartbeat {human.stdout.strip()}" in human.stderr
     cli(cluster, "create", "/cli-svc")
     assert cli(cluster, "create", "/cli-svc/web-", "10.0.0.5:80", "--ephemeral", "--session", sid,
                "--sequential").output.strip() == "/cli-svc/web-0000000000"
@@ -86,6 +93,92 @@ def test_node_commands_and_one_line_errors(cluster: LocalCluster) -> None:
     assert missing.exit_code == 1 and missing.output.startswith("Error: NoNode: ")
     usage = cli(cluster, "create", "/cli-eph", "--ephemeral", ok=False)
     assert usage.exit_code == 2 and "--session" in usage.output
+
+
+def test_session_without_ephemeral_is_refused(cluster: LocalCluster) -> None:
+    """It used to create a persistent node and ignore the (possibly unknown) session."""
+    sid = cli_json(cluster, "session", "create", "not-ephemeral")["session_id"]
+    for session in (sid, "deadbeef" * 4):
+        refused = run(cluster, "create", "/cli-not-eph", "--session", session)
+        assert refused.returncode == 2, refused
+        assert "Error: --session names the owner of an --ephemeral node" in refused.stderr
+    assert cli(cluster, "get", "/cli-not-eph", ok=False).output.startswith("Error: NoNode: ")
+
+
+def test_create_makes_missing_parents_unless_no_parents(cluster: LocalCluster) -> None:
+    assert run(cluster, "create", "/cli-p/a/b", "some data").stdout.strip() == "/cli-p/a/b"
+    assert cli(cluster, "get", "/cli-p/a").stdout == "\n"  # an empty persistent parent
+    assert cli_json(cluster, "get", "/cli-p/a")["stat"]["ephemeral_owner"] in (None, "", 0)
+    sid = cli_json(cluster, "session", "create", "parents")["session_id"]
+    assert cli(cluster, "create", "/cli-p/svc/web-", "x", "--ephemeral", "--session", sid,
+               "--sequential").stdout.strip() == "/cli-p/svc/web-0000000000"
+    strict = run(cluster, "create", "/cli-q/x", "--no-parents")
+    assert strict.returncode == 1 and strict.stderr.startswith("Error: NoNode: ")
+    assert cli(cluster, "get", "/cli-q", ok=False).output.startswith("Error: NoNode: ")
+    exists = cli(cluster, "create", "/cli-p/a/b", ok=False)
+    assert exists.output.startswith("Error: NodeExists: ")
+    bad = cli(cluster, "create", "/cli-p//x", ok=False)
+    assert bad.output.startswith("Error: BadPath: ")
+    cli(cluster, "session", "close", sid)
+
+
+def test_ancestors_outermost_first() -> None:
+    assert ancestors("/a/b/c") == ["/a", "/a/b"]
+    assert ancestors("/a") == [] and ancestors("/") == []
+
+
+def test_session_id_is_captured_alone_and_a_malformed_one_is_called_malformed(cluster: LocalCluster) -> None:
+    skylock = f"{shlex.quote(sys.executable)} -m skylock.cli"
+    script = f'S=$({skylock} session create scripted --ttl 5) && {skylock} session heartbeat "$S"'
+    captured = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "SKYLOCK_SERVERS": ",".join(cluster.servers)})
+    assert captured.returncode == 0, captured.stderr
+    assert re.fullmatch(r"session [0-9a-f]{32} renewed\n", captured.stdout), captured.stdout
+    assert "renew with: skylock session heartbeat" in captured.stderr
+    prose = "71a9c0ffee  (ttl 5s; renew with: skylock session heartbeat 71a9c0ffee)"
+    for argv in (["session", "heartbeat", prose], ["session", "close", "71a9"],
+                 ["lock", "some-lock", "not-a-session"], ["unlock", "some-lock", "lock-0000000000", "--session", "x"],
+                 ["create", "/cli-eph2", "--ephemeral", "--session", "71A9" * 8]):
+        malformed = run(cluster, *argv)
+        assert malformed.returncode == 1, (argv, malformed)
+        assert malformed.stderr.startswith("Error: BadRequest: malformed session id "), (argv, malformed.stderr)
+        assert len(malformed.stderr.strip().splitlines()) == 1
+
+
+def test_status_without_a_leader_says_so(tmp_path: Path) -> None:
+    """One node of three up: no majority, no leader; it used to print ``leader: node 0``."""
+    lone = LocalCluster(tmp_path)
+    try:
+        lone.start(1)
+        wait_until(lambda: lone.node_client(1).status()["nodes"], what="node 1 to answer")
+        shown = run(lone, "--servers", lone.address(1), "status")
+        assert shown.returncode == 0, shown.stderr
+        first = shown.stdout.splitlines()[0]
+        assert first.startswith("leader: none  term "), shown.stdout
+        assert "node 0" not in shown.stdout
+    finally:
+        lone.close()
+
+
+def test_global_options_after_the_command(cluster: LocalCluster) -> None:
+    """``skylock status --servers ...`` used to be "No such option"; after the command wins."""
+    servers = ",".join(cluster.servers)
+    wrong = {**os.environ, "SKYLOCK_SERVERS": "127.0.0.1:9"}  # nothing listens: only --servers can work
+    status = subprocess.run([sys.executable, "-m", "skylock.cli", "status", "--servers", servers, "--json",
+                             "--timeout", "20"], capture_output=True, text=True, timeout=60, env=wrong)
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["leader"] > 0
+    opened = cli(cluster, "session", "create", "after", "--json")
+    sid = json.loads(opened.stdout)["session_id"]
+    assert cli(cluster, "lock", "after-lock", sid, "--json", "--timeout", "5").stdout.startswith("{")
+    before = CliRunner().invoke(main, ["--servers", "127.0.0.1:9", "--timeout", "0.5", "leader",
+                                       "--servers", servers, "--timeout", "10"])
+    assert before.exit_code == 0 and before.output.startswith("node "), before.output
+    for words in _commands():
+        if words in (["serve"], ["session"]):  # serve talks to no cluster; session is a group
+            continue
+        text = CliRunner().invoke(main, [*words, "--help"]).output
+        assert "--servers" in text and "--json" in text and "--timeout" in text, words
 
 
 def test_lock_lockinfo_unlock(cluster: LocalCluster) -> None:
