@@ -246,6 +246,12 @@ class RaftNode(NodeActor):
     def _submit_reads(self) -> None:
         if not self._reads:
             return
+        if self._leader == 0:
+            # The core drops a ReadIndex it cannot place: answer now, not at the deadline,
+            # so the client hears NoLeader (and moves on) before its own deadline passes.
+            self._refuse_reads(self._reads)
+            self._reads = []
+            return
         ctx = self._next_read_ctx()
         self._waiting_reads[ctx] = _WaitingReads(self._reads, time.monotonic() + self.request_timeout)
         self._reads = []
@@ -348,6 +354,10 @@ class RaftNode(NodeActor):
     # ---- timeouts ---------------------------------------------------------------------------------
 
     def _expire_waits(self, now: float) -> None:
+        if self._leader == 0 and self._waiting_reads:
+            # The leader they went to is gone (or we stepped down): they will not be answered.
+            waiting, self._waiting_reads = self._waiting_reads, {}
+            self._refuse_reads([q for w in waiting.values() for q in w.queries])
         for ctx in [c for c, w in self._waiting_reads.items() if w.deadline <= now]:
             waiting = self._waiting_reads.pop(ctx)
             err = self._unavailable("read")
@@ -355,6 +365,11 @@ class RaftNode(NodeActor):
                 self.outbox.error(q.reply, err)
         for round_id in [r for r, s in self._status_rounds.items() if s.deadline <= now]:
             self._finish_status_round(round_id)
+
+    def _refuse_reads(self, queries: list[Query]) -> None:
+        err = NoLeader("no leader to confirm the read")
+        for q in queries:
+            self.outbox.error(q.reply, err)
 
     def _unavailable(self, what: str) -> NoLeader | Timeout:
         if self._leader == 0:

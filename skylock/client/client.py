@@ -4,10 +4,15 @@ kept alive in the background, and watches that survive a change of server.
 Thread-safe: any number of threads may share one ``Client``.
 
 Retries follow one rule: a request is sent again only when it cannot have taken
-effect (``NoLeader``: the write was never proposed) or when it has no effect
-(reads, heartbeats, status). A write whose server went silent raises
-``ConnectionLost`` and a write the server timed out raises ``Timeout``: in both
-cases the caller decides, because the write may have been applied.
+effect (``NoLeader``: the write was never proposed; ``ConnectionLost(sent=False)``:
+its socket never reached the server within ``connect_timeout``) or when it has no
+effect (reads, heartbeats, status). A request that was never sent goes at once to
+the next server in the list, so a dead server costs one ``connect_timeout``. A
+write whose server went silent raises ``ConnectionLost`` and a write that was sent
+but not answered in time raises ``Timeout``: in both cases the caller decides,
+because the write may have been applied. When the deadline passes after servers
+answered ``NoLeader`` and nothing since could have applied, the caller gets that
+``NoLeader``.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import Any, Callable, Sequence
 
 import zmq
 
-from skylock.client.connection import Connection, SyncRequest
+from skylock.client.connection import CONNECT_TIMEOUT, Connection, SyncRequest
 from skylock.errors import ConnectionLost, NoLeader, NoNode, SessionExpired, SkyLockError, Timeout
 
 log = logging.getLogger("skylock.client")
@@ -114,7 +119,13 @@ class Client:
         *,
         request_timeout: float = 10.0,
         attempt_timeout: float = 2.0,
+        connect_timeout: float = CONNECT_TIMEOUT,
     ) -> None:
+        """``servers``: "host:port" addresses, tried in order. ``request_timeout``: seconds
+        one call may take in all, failovers included. ``attempt_timeout``: seconds without
+        a reply before the server is pinged to tell slow from gone. ``connect_timeout``:
+        seconds a request waits for its server to be connected before it goes, unsent,
+        to the next one."""
         if isinstance(servers, str):
             servers = [s.strip() for s in servers.split(",") if s.strip()]
         if not servers:
@@ -122,6 +133,7 @@ class Client:
         self.servers = list(servers)
         self.request_timeout = request_timeout
         self.attempt_timeout = attempt_timeout
+        self.connect_timeout = connect_timeout
         self._context = zmq.Context()
         self._lock = threading.RLock()
         self._next_server = 0
@@ -151,7 +163,7 @@ class Client:
                 address = self.servers[self._next_server % len(self.servers)]
                 self._next_server += 1
                 self._conn = Connection(address, self._on_event, on_lost=self._on_connection_lost,
-                                        context=self._context)
+                                        context=self._context, connect_timeout=self.connect_timeout)
                 self._rewatch(self._conn)
             return self._conn
 
@@ -169,31 +181,52 @@ class Client:
 
     def call(self, op: str, **args: Any) -> Any:
         """Send one request, failing over as the retry rule allows; raises typed errors."""
+        return self._failing_over(op, lambda conn, deadline: self._await(conn, op, args, deadline))
+
+    def _failing_over(self, op: str, attempt: Callable[[Connection, float], Any]) -> Any:
+        """Run ``attempt(connection, deadline)`` until it succeeds or the retry rule says stop."""
         deadline = time.monotonic() + self.request_timeout
         backoff = 0.02
+        no_leader: NoLeader | None = None  # the last NoLeader a server answered during this call
         while True:
             conn = self._connection()
             try:
-                return self._await(conn, op, args, deadline)
-            except NoLeader:
+                return attempt(conn, deadline)
+            except NoLeader as err:
+                no_leader = err
                 if time.monotonic() + backoff >= deadline:
                     raise
+                if len(self.servers) > 1:
+                    self._drop_connection(conn)  # it may be cut off from a leader the others have
             except ConnectionLost as err:
                 self._drop_connection(conn)
                 never_sent = err.details.get("sent") is False
-                if self._closed or not (never_sent or op in IDEMPOTENT) or time.monotonic() >= deadline:
+                if self._closed or not (never_sent or op in IDEMPOTENT):
                     raise
-            except Timeout:
-                if op not in IDEMPOTENT or time.monotonic() >= deadline:
+                if time.monotonic() >= deadline:
+                    raise no_leader or err  # nothing sent since that answer could have applied
+                if never_sent:
+                    continue  # the next server, at once: this one cost a connect timeout already
+            except Timeout as err:
+                if op not in IDEMPOTENT:
                     raise
+                if time.monotonic() >= deadline:
+                    raise no_leader or err
             time.sleep(backoff)
             backoff = min(backoff * 2, 0.5)
 
     def _await(self, conn: Connection, op: str, args: dict[str, Any], deadline: float) -> Any:
+        """One attempt on ``conn``: ``ConnectionLost(sent=False)`` if the request could not
+        be sent, ``ConnectionLost(sent=True)`` if the server went away after it was (it no
+        longer answers pings, or the connection dropped), ``Timeout`` if the server still
+        answered pings but not this request by ``deadline``."""
         # A plain request is sent and answered on this thread; one that adds or removes a
         # watch goes through the I/O thread's socket, where the server pushes its events.
         pending: SyncRequest | Future[Any]
-        pending = conn.request(op, args) if _tied_to_connection(op, args) else conn.begin(op, args)
+        if _tied_to_connection(op, args):
+            pending = conn.request(op, args)
+        else:
+            pending = conn.begin(op, args, min(conn.connect_timeout, max(0.0, deadline - time.monotonic())))
         try:
             while True:
                 wait = min(self.attempt_timeout, max(0.0, deadline - time.monotonic()))
@@ -201,7 +234,11 @@ class Client:
                     return pending.result(timeout=wait)
                 except FutureTimeout:
                     pass
-                if time.monotonic() >= deadline or not self._alive(conn, pending):
+                if time.monotonic() >= deadline:
+                    self._drop_connection(conn)
+                    raise Timeout(f"no reply from {conn.address} to {op} in time; its effect is unknown",
+                                  sent=True)
+                if not self._alive(conn, pending):
                     self._drop_connection(conn)
                     raise ConnectionLost(f"no reply from {conn.address} to {op}", sent=True)
         finally:
@@ -333,9 +370,9 @@ class Client:
                 if retried:
                     return {"released": lock_id, "next_holder": None}
                 raise
-            except ConnectionLost:
+            except ConnectionLost as err:
                 self._drop_connection(conn)
-                retried = True
+                retried = retried or err.details.get("sent") is not False
             except (NoLeader, Timeout):
                 retried = True
             if time.monotonic() + backoff >= deadline:
@@ -354,13 +391,16 @@ class Client:
               from_zxid: int | None = None) -> WatchHandle:
         """Register a watch; ``recursive`` is persistent, the other kinds fire once.
         Returns a handle whose ``cancel()`` ends it."""
-        conn = self._connection()
         args = {"path": path, "kind": kind, "from_zxid": from_zxid, "session_id": self._session_id}
-        result = self._await(conn, "watch.add", args, time.monotonic() + self.request_timeout)
-        start = from_zxid if from_zxid is not None else int(result["zxid"])
-        watch = _Watch(path, kind, callback, start, 0, conn)
-        self._remember(conn, int(result["watch_id"]), watch)
-        return WatchHandle(self, watch)
+
+        def register(conn: Connection, deadline: float) -> _Watch:
+            result = self._await(conn, "watch.add", args, deadline)
+            start = from_zxid if from_zxid is not None else int(result["zxid"])
+            watch = _Watch(path, kind, callback, start, 0, conn)
+            self._remember(conn, int(result["watch_id"]), watch)
+            return watch
+
+        return WatchHandle(self, self._failing_over("watch.add", register))
 
     def _cancel_watch(self, watch: _Watch) -> None:
         with self._delivery:  # waits for a callback being delivered; none starts after this
@@ -385,11 +425,14 @@ class Client:
     def _watched_read(self, op: str, path: str, kind: str, watch: WatchCallback | None, **args: Any) -> Any:
         if watch is None:
             return self.call(op, path=path, **args)
-        conn = self._connection()
-        result = self._await(conn, op, {"path": path, "watch": True, "session_id": self._session_id, **args},
-                             time.monotonic() + self.request_timeout)
-        self._remember(conn, int(result["watch_id"]), _Watch(path, kind, watch, int(result["zxid"]), 0, conn))
-        return result
+        wire = {"path": path, "watch": True, "session_id": self._session_id, **args}
+
+        def read_and_watch(conn: Connection, deadline: float) -> Any:
+            result = self._await(conn, op, wire, deadline)
+            self._remember(conn, int(result["watch_id"]), _Watch(path, kind, watch, int(result["zxid"]), 0, conn))
+            return result
+
+        return self._failing_over(op, read_and_watch)
 
     def _remember(self, conn: Connection, server_watch_id: int, watch: _Watch) -> None:
         """Start routing a registered watch's events, first those that beat its reply here."""
@@ -487,6 +530,7 @@ class Client:
             with self._lock:
                 if not self._homeless:
                     return
+            conn = None
             try:
                 conn = self._connection()  # a new connection registers the homeless watches
                 self._await(conn, "ping", {}, time.monotonic() + self.attempt_timeout)
@@ -494,7 +538,8 @@ class Client:
                     if self._homeless and self._conn is conn:
                         self._rewatch(conn)
             except SkyLockError:
-                pass
+                if conn is not None:
+                    self._drop_connection(conn)  # unreachable: the next server on the next turn
             self._stop.wait(backoff)
             backoff = min(backoff * 2, 1.0)
 

@@ -13,6 +13,14 @@ Two ways to send a request, to the same address:
   registered it, so requests that register or remove watches use this socket,
   and its events go to ``on_event``. Its monitor tracks whether the server is
   connected, for both paths.
+
+Every socket is ``IMMEDIATE``: it takes a message only once its connection to the
+server is established (TCP and the ZeroMQ handshake), so a request either leaves
+for a server that is there or is not sent at all. A request whose socket does not
+connect within ``connect_timeout`` fails with ``ConnectionLost(sent=False)``: it
+cannot have taken effect, so the client sends it, whatever the op, to the next
+server. Without this a dead server's socket would queue the request and the
+caller could only wait for a reply that never comes, not knowing if it was sent.
 """
 
 from __future__ import annotations
@@ -40,7 +48,11 @@ log = logging.getLogger("skylock.client")
 #: (the connection, the server's watch id, the event)
 EventHandler = Callable[["Connection", int, dict[str, Any]], None]
 
-_OUT = "out"
+#: Default seconds a request waits for its socket to reach the server before trying the next one.
+CONNECT_TIMEOUT = 1.0
+
+#: How often the I/O thread tries again to send requests held until the server is connected.
+UNSENT_RETRY_MS = 10
 
 #: Longest a synchronous caller blocks in one receive before it looks again at whether
 #: the connection was closed or lost (the monitor runs on the I/O thread).
@@ -55,8 +67,10 @@ class Connection:
         *,
         on_lost: Callable[["Connection"], None] | None = None,
         context: zmq.Context | None = None,
+        connect_timeout: float = CONNECT_TIMEOUT,
     ) -> None:
         self.address = address
+        self.connect_timeout = connect_timeout
         self._on_event = on_event
         self._on_lost = on_lost
         self._ids = itertools.count(1)
@@ -73,7 +87,10 @@ class Connection:
         #: replies discarded on a synchronous socket because their caller had stopped waiting
         self.stale_replies = 0
         self._dealer: zmq.Socket | None = None
-        self._io: IOThread[str] = IOThread(f"client-{address}", self._open, self._deliver, context=context)
+        #: on the I/O thread: requests held until the server is connected, with their give-up time
+        self._unsent: dict[int, tuple[list[bytes], float]] = {}
+        self._io: IOThread[int] = IOThread(f"client-{address}", self._open, self._deliver, context=context,
+                                           after_poll=self._retry_unsent)
         self._io.start()
 
     @property
@@ -83,11 +100,12 @@ class Connection:
 
     # ---- the synchronous path ------------------------------------------------------------
 
-    def begin(self, op: str, args: dict[str, Any]) -> "SyncRequest":
+    def begin(self, op: str, args: dict[str, Any], connect_timeout: float | None = None) -> "SyncRequest":
         """Send one request from the calling thread on a pooled socket; the returned
         ``SyncRequest`` receives its reply on the calling thread (``result``) and must be
         ``cancel``-ed to give the socket back. Raises ``ConnectionLost(sent=False)`` when
-        the connection is closed or known to be down (safe to send elsewhere)."""
+        the connection is closed, known to be down, or does not reach the server within
+        ``connect_timeout`` (default: the connection's): never sent, safe to send elsewhere."""
         request_id = next(self._ids)
         with self._lock:
             if self._closed or self._connected is False:
@@ -97,6 +115,7 @@ class Connection:
             if sock is None:
                 self._sync_sockets += 1
         request = SyncRequest(self, sock or self._new_socket(), request_id, losses)
+        request.wait_connected(self.connect_timeout if connect_timeout is None else connect_timeout)
         request.send(request_id, op, args)
         return request
 
@@ -126,6 +145,7 @@ class Connection:
     def _configure(self, dealer: zmq.Socket) -> None:
         """Options every DEALER of this connection shares; connects it."""
         dealer.setsockopt(zmq.ROUTING_ID, uuid.uuid4().bytes)
+        dealer.setsockopt(zmq.IMMEDIATE, 1)  # no queueing for a server that is not there
         dealer.setsockopt(zmq.RECONNECT_IVL, 50)
         dealer.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
         dealer.connect(tcp_endpoint(self.address))
@@ -150,7 +170,9 @@ class Connection:
 
     def request(self, op: str, args: dict[str, Any]) -> Future[Any]:
         """Send one request through the I/O thread; the future holds the result or raises
-        the typed error. For requests tied to this connection's identity (watches)."""
+        the typed error. For requests tied to this connection's identity (watches).
+        Never blocks: a request the I/O thread cannot send until the server is connected
+        waits there up to ``connect_timeout``, then fails with ``ConnectionLost(sent=False)``."""
         future: Future[Any] = Future()
         request_id = next(self._ids)
         with self._lock:
@@ -160,7 +182,7 @@ class Connection:
                 return future
             self._waiting[request_id] = future
         future.add_done_callback(lambda _f: self._forget(request_id))
-        self._io.post(_OUT, (codec.encode_request(request_id, op, args),))
+        self._io.post(request_id, (codec.encode_request(request_id, op, args),))
         return future
 
     def _forget(self, request_id: int) -> None:
@@ -184,10 +206,11 @@ class Connection:
 
     # ---- I/O thread ------------------------------------------------------------------
 
-    def _open(self, io: IOThread[str]) -> None:
+    def _open(self, io: IOThread[int]) -> None:
         dealer = io.socket(zmq.DEALER)
         monitor_endpoint = f"inproc://skylock-client-monitor-{id(self)}"
-        dealer.monitor(monitor_endpoint, zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
+        dealer.monitor(monitor_endpoint,
+                       zmq.EVENT_CONNECTED | zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
         monitor = io.socket(zmq.PAIR)
         monitor.connect(monitor_endpoint)
         self._configure(dealer)
@@ -199,8 +222,9 @@ class Connection:
         """A lost TCP connection fails the requests in flight at once instead of at
         their timeout; their effect is unknown (they may have been applied)."""
         event = parse_monitor_message(frames)["event"]
-        if event == zmq.EVENT_CONNECTED:
+        if event in (zmq.EVENT_CONNECTED, zmq.EVENT_HANDSHAKE_SUCCEEDED):
             self._connected = True
+            self._retry_unsent()  # the handshake makes the socket writable
             return
         if event != zmq.EVENT_DISCONNECTED:
             return
@@ -208,22 +232,58 @@ class Connection:
             self._connected = False
             self._losses += 1  # synchronous callers see it at their next receive slice
             waiting, self._waiting = self._waiting, {}
-        for future in waiting.values():
+        unsent = set(self._unsent)
+        self._unsent.clear()
+        self._io.poll_timeout_ms = None
+        for request_id, future in waiting.items():
             if not future.done():
-                future.set_exception(ConnectionLost(f"connection to {self.address} lost", sent=True))
+                future.set_exception(ConnectionLost(f"connection to {self.address} lost",
+                                                    sent=request_id not in unsent))
         if self._on_lost is not None and not self._closed:
             try:
                 self._on_lost(self)
             except Exception:  # noqa: BLE001 - the owner's handler must not kill the I/O thread
                 log.exception("connection-lost handler failed")
 
-    def _deliver(self, _key: str, frames: list[bytes]) -> None:
+    def _deliver(self, request_id: int, frames: list[bytes]) -> None:
+        """Send, or hold until the server is connected: after those held before it, so a
+        connection's requests leave in the order they were made."""
+        self._unsent[request_id] = (frames, time.monotonic() + self.connect_timeout)
+        self._retry_unsent()
+
+    def _send_now(self, frames: list[bytes]) -> bool:
+        """False when the socket is not connected (``IMMEDIATE``): nothing was sent."""
         assert self._dealer is not None
         for frame in frames:
             try:
                 self._dealer.send(frame, zmq.NOBLOCK)
             except zmq.Again:
-                pass  # queue full: the request times out and the client fails over
+                return False  # one frame per request: nothing of it left
+        return True
+
+    def _retry_unsent(self) -> None:
+        """On the I/O thread: send, in order, what waited for the connection; fail, as never
+        sent, what waited longer than ``connect_timeout`` (the client then tries another server)."""
+        now = time.monotonic()
+        blocked = False
+        for request_id, (frames, give_up) in list(self._unsent.items()):
+            if request_id not in self._waiting:  # its caller stopped waiting: better unsent
+                del self._unsent[request_id]
+            elif not blocked and self._send_now(frames):
+                del self._unsent[request_id]
+            elif now >= give_up:
+                del self._unsent[request_id]
+                self._fail_unsent(request_id)
+            else:
+                blocked = True
+        self._io.poll_timeout_ms = UNSENT_RETRY_MS if self._unsent else None
+
+    def _fail_unsent(self, request_id: int) -> None:
+        with self._lock:
+            future = self._waiting.pop(request_id, None)
+        if future is not None and not future.done():
+            future.set_exception(ConnectionLost(
+                f"could not reach {self.address} within {self.connect_timeout:g}s", sent=False))
 
     def _on_frames(self, frames: list[bytes]) -> None:
         msg = self._parse(frames)
@@ -271,6 +331,21 @@ class SyncRequest:
         self.id = request_id
         self._losses = losses
         self._reply: codec.Reply | None = None
+
+    def wait_connected(self, timeout: float) -> None:
+        """Wait until the socket reaches the server (``IMMEDIATE``: then it is writable);
+        ``ConnectionLost(sent=False)`` and the socket given back if it does not in ``timeout``."""
+        sock = self._sock
+        assert sock is not None
+        try:
+            ready = sock.poll(max(0, math.ceil(timeout * 1000)), zmq.POLLOUT)
+        except zmq.ZMQError as exc:  # the context is terminating: Client.close
+            sock.close(linger=0)  # not back to the pool: cancel counts it out
+            self.cancel()
+            raise ConnectionLost(f"connection to {self._conn.address} closed: {exc}", sent=False) from None
+        if not ready:
+            self.cancel()
+            raise ConnectionLost(f"could not reach {self._conn.address} within {timeout:g}s", sent=False)
 
     def send(self, request_id: int, op: str, args: dict[str, Any]) -> None:
         sock = self._sock

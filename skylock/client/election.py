@@ -64,14 +64,24 @@ class Election:
         return str(holder["owner"]) if holder else None
 
     def on_leader_change(self, callback: LeaderCallback) -> None:
-        """Call ``callback(identifier | None)`` on each change of leader (from a watch thread;
-        keep it short). Built on one persistent recursive watch on ``/locks/{name}``."""
-        self._callbacks.append(callback)
-        if not self._watching:
-            self._watching = True
-            with self._seen_mutex:
-                self._last_seen = self.leader()
-            self._watch = self.client.watch(f"/locks/{self.name}", self._on_event, kind="recursive")
+        """Call ``callback(identifier | None)`` once now with the current leader, then on each
+        change of leader (from a watch thread; keep it short), as kazoo's watchers do: a caller
+        need not read the leader separately and cannot miss a change in between. Built on one
+        persistent recursive watch on ``/locks/{name}``, registered before the first read."""
+        with self._seen_mutex:  # a change check waits, so the first call comes first
+            if not self._watching:
+                self._start_watching()
+            self._callbacks.append(callback)
+            self._report(callback, self._last_seen)
+
+    def _start_watching(self) -> None:
+        watch = self.client.watch(f"/locks/{self.name}", self._on_event, kind="recursive")
+        try:
+            self._last_seen = self.leader()
+        except BaseException:
+            watch.cancel()
+            raise
+        self._watch, self._watching = watch, True
 
     def close(self) -> None:
         """Resign if leading, and stop observing (ends the watch that
@@ -120,10 +130,14 @@ class Election:
                 return
             self._last_seen = current
             for callback in list(self._callbacks):
-                try:
-                    callback(current)
-                except Exception:  # noqa: BLE001 - one bad callback must not silence the others
-                    log.exception("leader-change callback failed")
+                self._report(callback, current)
+
+    @staticmethod
+    def _report(callback: LeaderCallback, leader: str | None) -> None:
+        try:
+            callback(leader)
+        except Exception:  # noqa: BLE001 - one bad callback must not silence the others
+            log.exception("leader-change callback failed")
 
     def __repr__(self) -> str:
         return f"Election({self.name!r}, {self.identifier!r}, leader={self.is_leader})"

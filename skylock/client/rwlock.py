@@ -113,7 +113,7 @@ class ReadWriteLock:
         prefix = f"{kind}-{uuid.uuid4().hex[:12]}-"
         try:
             return self.client.create(f"{self.directory}/{prefix}", ephemeral=True, sequential=True).rsplit("/", 1)[1]
-        except ConnectionLost:
+        except (ConnectionLost, Timeout):  # it may have been created: look for it
             for child in self.client.children(self.directory):
                 if child.startswith(prefix):
                     return child

@@ -6,6 +6,11 @@ own client address, exactly as a remote SDK would send it. This module bridges
 the connection's ``concurrent.futures`` to the gateway's event loop and routes
 the watch events the node pushes on that connection to the HTTP request that
 is waiting for them.
+
+The connection's failover rules hold here too: a request the link cannot get to
+the node (not reachable within the connect timeout) fails at once as never sent,
+``ConnectionLost(sent=False)``, which the REST API answers 503, instead of being
+queued until the HTTP request's own timeout.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from typing import Any
 
 import zmq
 
-from skylock.client.connection import Connection
+from skylock.client.connection import CONNECT_TIMEOUT, Connection
 from skylock.errors import Timeout
 
 log = logging.getLogger("skylock.http")
@@ -32,7 +37,8 @@ EVENT_BATCH_MAX = 0.5
 class NodeLink:
     """One connection to the node; ``call`` and ``wait_events`` run on the gateway's loop."""
 
-    def __init__(self, address: str, loop: asyncio.AbstractEventLoop, *, context: zmq.Context) -> None:
+    def __init__(self, address: str, loop: asyncio.AbstractEventLoop, *, context: zmq.Context,
+                 connect_timeout: float = CONNECT_TIMEOUT) -> None:
         self.address = address
         self._loop = loop
         # Reentrant: a watch.add reply already received runs its callback on the registering thread.
@@ -40,7 +46,7 @@ class NodeLink:
         #: None in a mailbox ends the wait early (the gateway is stopping)
         self._mailboxes: dict[int, asyncio.Queue[dict[str, Any] | None]] = {}
         self._ending = False
-        self._conn = Connection(address, self._on_event, context=context)
+        self._conn = Connection(address, self._on_event, context=context, connect_timeout=connect_timeout)
 
     def close(self) -> None:
         self._conn.close()

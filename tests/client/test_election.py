@@ -61,18 +61,34 @@ def test_on_leader_change_reports_each_new_leader(cluster: LocalCluster) -> None
     seen: list[str | None] = []
     observer = Election(cluster.client(), "watched", "observer")
     observer.on_leader_change(seen.append)
+    assert seen == [None]  # the current state first, as kazoo's watchers do
     a = Election(session_client(cluster, "wa"), "watched", "a")
     b = Election(session_client(cluster, "wb"), "watched", "b")
     assert a.campaign(timeout=5)
-    wait_until(lambda: seen == ["a"], what="a reported as leader")
+    wait_until(lambda: seen == [None, "a"], what="a reported as leader")
     waiting = threading.Thread(target=b.campaign)
     waiting.start()
     wait_until(lambda: a.client.lock_info("watched")["waiters"], what="b queued")
     a.resign()
     waiting.join(timeout=10)
-    wait_until(lambda: seen == ["a", "b"], what="b reported as leader")
+    wait_until(lambda: seen == [None, "a", "b"], what="b reported as leader")
     b.resign()
-    wait_until(lambda: seen == ["a", "b", None], what="no leader reported")
+    wait_until(lambda: seen == [None, "a", "b", None], what="no leader reported")
+
+
+def test_on_leader_change_reports_the_current_leader_on_registration(cluster: LocalCluster) -> None:
+    leader = Election(session_client(cluster, "ra"), "registered", "a")
+    assert leader.campaign(timeout=5)
+    observer = Election(cluster.client(), "registered", "observer")
+    first: list[str | None] = []
+    second: list[str | None] = []
+    observer.on_leader_change(first.append)
+    assert first == ["a"]  # on the registering thread, before on_leader_change returns
+    observer.on_leader_change(second.append)  # a later callback hears the current leader too
+    assert second == ["a"]
+    leader.resign()
+    wait_until(lambda: first == ["a", None] and second == ["a", None], what="the resignation reported once")
+    observer.close()
 
 
 def test_killed_leader_is_replaced_within_ttl(cluster: LocalCluster) -> None:

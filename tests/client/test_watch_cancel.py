@@ -48,8 +48,9 @@ def test_election_close_resigns_and_stops_observing(cluster: LocalCluster) -> No
     changes: list[str | None] = []
     first = Election(leader_client, "closing", "a")
     first.on_leader_change(changes.append)
+    assert changes == [None]  # nobody leads yet
     assert first.campaign(timeout=5)
-    wait_until(lambda: changes == ["a"], what="the observer to see a lead")
+    wait_until(lambda: changes == [None, "a"], what="the observer to see a lead")
     second = Election(other_client, "closing", "b")
     granted = threading.Event()
     thread = threading.Thread(target=lambda: second.campaign(timeout=20) and granted.set())
@@ -59,7 +60,7 @@ def test_election_close_resigns_and_stops_observing(cluster: LocalCluster) -> No
         pass
     thread.join(timeout=20)
     assert granted.is_set() and second.is_leader and not first.is_leader
-    assert changes == ["a"]  # closed before b took over: no callback after close
+    assert changes == [None, "a"]  # closed before b took over: no callback after close
     second.close()
     for c in (leader_client, other_client):
         c.close()
