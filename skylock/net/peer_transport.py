@@ -159,7 +159,7 @@ class PeerTransport(IOService[int]):
 
     def _on_message(self, frames: list[bytes]) -> None:
         if len(frames) != 2:
-            self._drop("dropped_malformed", f"{len(frames)} frames (want 2)")
+            self._drop("dropped_malformed", f"routing id {frames[0][:32]!r} sent {len(frames)} frames (want 2)")
             return
         identity, payload = frames
         from_id = self._members.get(identity)
