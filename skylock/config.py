@@ -178,6 +178,9 @@ class RaftConfig:
     #: (fewer messages, fsyncs and acks per write); raise it for high-latency links.
     max_inflight_msgs: int = _kind("int", 1)
     max_size_per_msg: int = _kind("size", 1 << 20)
+    #: The largest frame a node reads from a peer; bigger ones are refused unread. A
+    #: snapshot travels in one frame, so this must exceed the largest snapshot.
+    max_peer_message_size: int = _kind("size", 256 << 20)
 
     @property
     def tick_interval(self) -> float:
@@ -369,6 +372,7 @@ def _validate(cfg: NodeConfig) -> None:
         ("raft.heartbeat_interval", r.heartbeat_interval),
         ("raft.max_inflight_msgs", r.max_inflight_msgs),
         ("raft.max_size_per_msg", r.max_size_per_msg),
+        ("raft.max_peer_message_size", r.max_peer_message_size),
         ("session.min_ttl", s.min_ttl),
         ("session.check_interval", s.check_interval),
         ("storage.segment_size", st.segment_size),
@@ -382,6 +386,12 @@ def _validate(cfg: NodeConfig) -> None:
         raise ConfigError(
             f"server.max_data_size: {format_size(sv.max_data_size)} exceeds server.max_request_size "
             f"{format_size(sv.max_request_size)} (a request must be able to carry the largest data)"
+        )
+    smallest = r.max_size_per_msg + 2 * sv.max_request_size
+    if r.max_peer_message_size < smallest:
+        raise ConfigError(
+            f"raft.max_peer_message_size: {format_size(r.max_peer_message_size)} cannot carry an append of "
+            f"raft.max_size_per_msg, a request of server.max_request_size and their framing; use at least {format_size(smallest)}"
         )
     if r.election_timeout_min >= r.election_timeout_max:
         raise ConfigError(

@@ -22,7 +22,6 @@ from typing import Any
 
 import zmq
 
-from skylock.actors import peer_protocol
 from skylock.actors.gateway import Gateway
 from skylock.actors.messages import (
     CheckLocks,
@@ -48,6 +47,7 @@ from skylock.actors.watch_hub import WatchHub
 from skylock.config import NodeConfig
 from skylock.errors import Timeout
 from skylock.net.client_server import ClientServer
+from skylock.net import peer_codec
 from skylock.net.http_gateway import HttpGateway
 from skylock.net.peer_transport import PeerTransport
 from skylock.raft import Config as RaftConfig
@@ -150,9 +150,11 @@ class Node:
         self.client_server = ClientServer(cfg.me.client_address, self._on_client_frame,
                                           on_overflow=self._on_client_overflow, context=self._context)
         self.outbox = Outbox(self.client_server.send)
+        self._peer_limits = peer_codec.PeerLimits.for_batches_of(cfg.raft.max_size_per_msg)
         self.transport = PeerTransport(
             self.node_id, cfg.me.peer_address, cfg.peers, self._on_peer_payload, context=self._context,
             on_undelivered=self._on_peer_undelivered,
+            max_message_size=cfg.raft.max_peer_message_size,
         )
         self.gateway: Gateway | None = None
         self.http: HttpGateway | None = None
@@ -286,20 +288,19 @@ class Node:
         self.raft.tell(PeerUnreachable(to, any(peer_protocol.is_snapshot(p) for p in payloads)))
 
     def _on_peer_payload(self, frm: int, payload: bytes) -> None:
-        try:
-            kind, body = peer_protocol.decode_peer(payload)
-            if kind == peer_protocol.RAFT:
-                self.raft.tell(PeerRaftMessage(body))
-            elif kind == peer_protocol.TOUCH:
-                self.sessions.tell(PeerTouches(frm, int(body[0]), tuple(str(s) for s in body[1])))
-            elif kind == peer_protocol.TOUCH_ACK:
-                self.sessions.tell(PeerTouchesAcked(frm, int(body)))
-            elif kind == peer_protocol.STATUS_REQ:
-                self.raft.tell(PeerStatusRequest(int(body[0]), int(body[1])))
-            elif kind == peer_protocol.STATUS_RESP:
-                self.raft.tell(PeerStatus(int(body[0]), dict(body[1])))
-        except Exception as exc:  # noqa: BLE001 - a bad peer frame must never kill the I/O thread
-            log.warning("node=%s dropped a malformed payload from peer %s: %s", self.node_id, frm, exc)
+        """``frm`` is the member the transport saw on the connection; a payload that fails
+        validation raises BadRequest, which the transport drops, counts and logs."""
+        frame = peer_codec.parse_peer_frame(payload, sender=frm, receiver=self.node_id, limits=self._peer_limits)
+        if isinstance(frame, peer_codec.RaftFrame):
+            self.raft.tell(PeerRaftMessage(frame.message))
+        elif isinstance(frame, peer_codec.Touches):
+            self.sessions.tell(PeerTouches(frm, frame.batch_id, frame.session_ids))
+        elif isinstance(frame, peer_codec.TouchesAck):
+            self.sessions.tell(PeerTouchesAcked(frm, frame.batch_id))
+        elif isinstance(frame, peer_codec.StatusAsk):
+            self.raft.tell(PeerStatusRequest(frm, frame.round_id))
+        else:
+            self.raft.tell(PeerStatus(frame.round_id, frame.status))
 
     def stats(self) -> dict[str, Any]:
         return {"pending": len(self.pending), "peer": self.transport.stats(), "client": self.client_server.stats()}

@@ -1,27 +1,26 @@
-"""What nodes say to each other over the peer transport besides Raft itself.
+"""What nodes say to each other over the peer transport, as the actors see it.
 
-Each payload is a msgpack list ``[kind, body]``: Raft messages, session
-heartbeats a follower forwards to the leader (and the leader's acknowledgement),
-and status rounds.
+The wire format and its validation live in ``skylock.net.peer_codec``; this module
+keeps the names the actors send with. Frames from the network are parsed (and
+checked against their connection) by ``peer_codec.parse_peer_frame`` only.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import msgpack
+from skylock.errors import BadRequest
+from skylock.net.codec import decode
+from skylock.net.peer_codec import RAFT, STATUS_REQ, STATUS_RESP, TOUCH, TOUCH_ACK, encode_peer, encode_raft
+from skylock.raft.types import Message, MessageType, message_from_wire
 
-from skylock.raft.types import Message, MessageType, message_from_wire, message_to_wire
-
-RAFT = "raft"
-TOUCH = "touch"
-TOUCH_ACK = "touched"
-STATUS_REQ = "status?"
-STATUS_RESP = "status!"
+__all__ = ["RAFT", "TOUCH", "TOUCH_ACK", "STATUS_REQ", "STATUS_RESP", "encode_raft", "encode_peer", "decode_peer",
+           "is_snapshot"]
 
 
-def encode_raft(message: Message) -> bytes:
-    return msgpack.packb([RAFT, message_to_wire(message)], use_bin_type=True)
+#: The first bytes of every encoded SNAP: fixarray(2), "raft", the message's array header, and
+#: its type (a one-byte fixint); the rest of the message varies.
+_SNAPSHOT_PREFIX = encode_raft(Message(MessageType.SNAP))[:8]
 
 
 def is_snapshot(payload: bytes) -> bool:
@@ -30,20 +29,15 @@ def is_snapshot(payload: bytes) -> bool:
     return payload.startswith(_SNAPSHOT_PREFIX)
 
 
-def encode_peer(kind: str, body: Any) -> bytes:
-    return msgpack.packb([kind, body], use_bin_type=True)
-
-
-#: The first bytes of every encoded SNAP: fixarray(2), "raft", the message's array header, and
-#: its type (a one-byte fixint); the rest of the message varies.
-_SNAPSHOT_PREFIX = encode_raft(Message(MessageType.SNAP))[:8]
-
-
 def decode_peer(payload: bytes) -> tuple[str, Any]:
-    """Raises ValueError on anything that is not a well-formed peer payload."""
+    """Read back a payload this node encoded (tests, tools): its kind and body.
+
+    Checks structure only, not who may send it: never use it on frames from the network.
+    Raises ValueError on anything that is not a well-formed peer payload.
+    """
     try:
-        kind, body = msgpack.unpackb(payload, raw=False, strict_map_key=False)
-    except Exception as exc:  # noqa: BLE001 - msgpack raises several types
+        kind, body = decode(payload)
+    except (BadRequest, TypeError, ValueError) as exc:
         raise ValueError(f"malformed peer payload: {exc}") from exc
     if kind == RAFT:
         return kind, message_from_wire(body)

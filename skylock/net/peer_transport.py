@@ -7,15 +7,28 @@ its queues are full the message is dropped and counted, because Raft retransmits
 and a stalled actor would be worse than a lost message. ``on_undelivered`` hears of
 every such drop, so Raft can stop streaming to a dead peer and resend a lost snapshot
 at once instead of after a timeout.
+
+What arrives is untrusted (DESIGN section 7). The sender is the connection's routing
+id, and only a current member's exact id is accepted; a frame over
+``max_message_size`` is refused by ZeroMQ before it is read whole; ``on_receive``
+raises ``BadRequest`` for a payload that fails validation. Every refusal is dropped
+and counted, and logged at most once per ``LOG_INTERVAL`` per kind, so a flood of
+bad frames costs neither a traceback nor a log line each.
+
+Without authentication (CURVE) a process that can reach the port can still pick a
+member's routing id and speak as that member; this stops strangers and malformed or
+out-of-range frames, not impersonation.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 import zmq
 
+from skylock.errors import BadRequest
 from skylock.net.address import bound_address, tcp_endpoint
 from skylock.net.io_loop import IOService, IOThread
 
@@ -24,6 +37,8 @@ log = logging.getLogger(__name__)
 RECONNECT_IVL_MS = 50
 RECONNECT_IVL_MAX_MS = 200  # a restarted peer is back within a heartbeat or two
 SNDHWM = 10000
+#: seconds between two log lines about the same kind of dropped frame
+LOG_INTERVAL = 1.0
 
 #: test-only fault injection: ``fn(from_id, to_id)`` False means the message is lost
 PeerFilter = Callable[[int, int], bool]
@@ -31,11 +46,33 @@ PeerFilter = Callable[[int, int], bool]
 OnUndelivered = Callable[[int, list[bytes]], None]
 
 
+class _DropLog:
+    """Logs dropped frames at most once per interval per kind, with the count since the last line."""
+
+    def __init__(self, node_id: int, interval: float = LOG_INTERVAL) -> None:
+        self._node_id = node_id
+        self._interval = interval
+        self._next: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+
+    def note(self, kind: str, detail: str) -> None:
+        now = time.monotonic()
+        if now < self._next.get(kind, 0.0):
+            self._held[kind] = self._held.get(kind, 0) + 1
+            return
+        self._next[kind] = now + self._interval
+        more = self._held.pop(kind, 0)
+        suffix = f" (and {more} more since the last report)" if more else ""
+        log.warning("node=%d dropped a peer frame (%s): %s%s", self._node_id, kind, detail, suffix)
+
+
 class PeerTransport(IOService[int]):
-    """Delivers byte payloads to peers by node id; calls ``on_receive(from_id, payload)``.
+    """Delivers byte payloads to peers by node id; calls ``on_receive(from_id, payload)``
+    for frames from members only (``from_id`` is the connection's routing id).
 
     ``on_receive`` and ``on_undelivered`` run on the I/O thread and must return quickly
-    (hand off, don't work).
+    (hand off, don't work); ``on_receive`` raises ``BadRequest`` to refuse a payload,
+    which is then counted as ``dropped_invalid``.
     """
 
     def __init__(
@@ -48,16 +85,22 @@ class PeerTransport(IOService[int]):
         context: zmq.Context | None = None,
         queue_limit: int = 10000,
         on_undelivered: OnUndelivered | None = None,
+        max_message_size: int | None = None,
     ) -> None:
         super().__init__(
             f"peer-io-{node_id}",
-            ("sent", "received", "dropped_unreachable", "dropped_filtered", "dropped_malformed"),
+            ("sent", "received", "dropped_unreachable", "dropped_filtered", "dropped_malformed",
+             "dropped_stranger", "dropped_invalid"),
             context=context,
             queue_limit=queue_limit,
         )
         self.node_id = node_id
         self._bind = bind
         self._peers = {pid: addr for pid, addr in peers.items() if pid != node_id}
+        #: exact routing ids of the members we accept frames from (b"2", never b" 2" or b"02")
+        self._members = {str(pid).encode(): pid for pid in self._peers}
+        self._max_message_size = max_message_size
+        self._drops = _DropLog(node_id)
         self._on_receive = on_receive
         self._on_undelivered = on_undelivered
         self._filter: PeerFilter | None = None
@@ -92,6 +135,9 @@ class PeerTransport(IOService[int]):
         router = io.socket(zmq.ROUTER)
         router.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a restarted peer takes its identity back
         router.setsockopt(zmq.RCVHWM, SNDHWM)
+        if self._max_message_size is not None:
+            # zmq refuses (and disconnects) a bigger frame from its header, before reading it
+            router.setsockopt(zmq.MAXMSGSIZE, self._max_message_size)
         router.bind(tcp_endpoint(self._bind))
         self._address = bound_address(router)
         io.add_reader(router, self._on_message)
@@ -122,19 +168,24 @@ class PeerTransport(IOService[int]):
 
     def _on_message(self, frames: list[bytes]) -> None:
         if len(frames) != 2:
-            self._count("dropped_malformed")
-            log.warning("node %d: dropped a %d-frame peer message (want 2)", self.node_id, len(frames))
+            self._drop("dropped_malformed", f"routing id {frames[0][:32]!r} sent {len(frames)} frames (want 2)")
             return
         identity, payload = frames
-        try:
-            from_id = int(identity.decode("ascii"))
-        except (UnicodeDecodeError, ValueError):
-            self._count("dropped_malformed")
-            log.warning("node %d: dropped a message from unknown identity %r", self.node_id, identity[:32])
+        from_id = self._members.get(identity)
+        if from_id is None:
+            self._drop("dropped_stranger", f"routing id {identity[:32]!r} is not a member")
             return
         keep = self._filter
         if keep is not None and not keep(from_id, self.node_id):
             self._count("dropped_filtered")
             return
+        try:
+            self._on_receive(from_id, payload)
+        except BadRequest as exc:
+            self._drop("dropped_invalid", f"from node {from_id}: {exc.message}")
+            return
         self._count("received")
-        self._on_receive(from_id, payload)
+
+    def _drop(self, counter: str, detail: str) -> None:
+        self._count(counter)
+        self._drops.note(counter, detail)

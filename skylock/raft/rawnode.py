@@ -13,7 +13,7 @@ from .config import Config
 from .core import ProposalDropped, Raft, ReadState
 from .progress import PeerProgress
 from .storage import MemoryStorage
-from .types import Entry, EntryType, HardState, Message, MessageType, Role, Snapshot
+from .types import Entry, EntryType, HardState, Message, MessageType, Role, Snapshot, numbers_in_range
 
 _LOCAL_TYPES = frozenset({MessageType.HUP, MessageType.BEAT, MessageType.CHECK_QUORUM,
                           MessageType.UNREACHABLE, MessageType.SNAP_STATUS})
@@ -74,10 +74,14 @@ class RawNode:
         self.raft.step(Message(MessageType.HUP, frm=self.raft.id))
 
     def step(self, msg: Message) -> None:
-        """A message from a peer. Local-only types are refused with ValueError; a forwarded
-        proposal that cannot be taken is dropped silently (the proposer retries)."""
+        """A message from a peer. Local-only types, and numbers the WAL cannot hold (a term
+        of 2**63 or more), are refused with ValueError; the transport drops such frames
+        first, this keeps them out of the hard state whoever calls. A forwarded proposal
+        that cannot be taken is dropped silently (the proposer retries)."""
         if msg.type in _LOCAL_TYPES:
             raise ValueError(f"local message type {msg.type.name} cannot come from the network")
+        if not numbers_in_range(msg):
+            raise ValueError(f"{msg.type.name} from {msg.frm} carries a number outside 0..2**63-1")
         try:
             self.raft.step(msg)
         except ProposalDropped:

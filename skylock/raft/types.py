@@ -98,6 +98,140 @@ class Message:
     context: bytes = b""
 
 
+# ---- validation of what arrives from the network ---------------------------
+
+#: Terms, indexes and ids are int64 on the wire and in the WAL: every one must be
+#: ``0 <= x < INT64_LIMIT``; a bigger one (up to msgpack's 2**64-1) is refused at the edge.
+INT64_LIMIT = 1 << 63
+#: a cluster has a handful of voters; this only bounds what a frame may make us allocate
+MAX_VOTERS = 1024
+#: ReadIndex and heartbeat contexts are 8 bytes, a transfer campaign's is b"transfer"
+MAX_CONTEXT = 64
+
+#: The types a peer may send. The others (HUP, BEAT, ...) are the node's own inputs:
+#: from the network they would let anyone start elections or fake reports.
+NETWORK_TYPES = frozenset({
+    MessageType.PROP, MessageType.APP, MessageType.APP_RESP, MessageType.VOTE,
+    MessageType.VOTE_RESP, MessageType.PRE_VOTE, MessageType.PRE_VOTE_RESP, MessageType.SNAP,
+    MessageType.HEARTBEAT, MessageType.HEARTBEAT_RESP, MessageType.READ_INDEX,
+    MessageType.READ_INDEX_RESP, MessageType.TRANSFER_LEADER, MessageType.TIMEOUT_NOW,
+})
+#: A follower forwards these to its leader without a term (the core reads term 0 as "no
+#: term"); with a term they could move the receiver's term, so they must carry none.
+FORWARDED_TYPES = frozenset({MessageType.PROP, MessageType.READ_INDEX, MessageType.TRANSFER_LEADER})
+#: Sent only by a leader or a candidate, which always has a term >= 1: term 0 would make
+#: the core treat them as local messages that skip every term check.
+TERMED_TYPES = frozenset({
+    MessageType.APP, MessageType.VOTE, MessageType.PRE_VOTE, MessageType.SNAP,
+    MessageType.HEARTBEAT, MessageType.TIMEOUT_NOW,
+})
+_MESSAGE_TYPES = frozenset(int(t) for t in MessageType)
+_ENTRY_TYPES = frozenset(int(t) for t in EntryType)
+_MESSAGE_FIELDS = 12
+
+
+class MalformedMessage(ValueError):
+    """A wire message (or entry, or snapshot meta) that is not well formed or not acceptable."""
+
+
+def _is_int(v: Any) -> bool:
+    return type(v) is int  # not bool, not a subclass that could misbehave
+
+
+def in_int64_range(v: int) -> bool:
+    """True for a term/index/id the wire and the WAL can carry: ``0 <= v < 2**63``."""
+    return 0 <= v < INT64_LIMIT
+
+
+def _u63(name: str, v: Any) -> int:
+    if not _is_int(v):
+        raise MalformedMessage(f"{name} must be an int, got {type(v).__name__}")
+    if not in_int64_range(v):
+        raise MalformedMessage(f"{name} {v} is outside 0..2**63-1")
+    return v
+
+
+def _bytes(name: str, v: Any) -> bytes:
+    if not isinstance(v, bytes):
+        raise MalformedMessage(f"{name} must be bytes, got {type(v).__name__}")
+    return v
+
+
+def _bool(name: str, v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise MalformedMessage(f"{name} must be a bool, got {type(v).__name__}")
+    return v
+
+
+def _message_type(v: Any) -> MessageType:
+    if not _is_int(v) or v not in _MESSAGE_TYPES:
+        raise MalformedMessage(f"unknown message type {v!r}")
+    return MessageType(v)
+
+
+def numbers_in_range(m: Message) -> bool:
+    """True when every term, index and id of ``m`` fits int64 (what the WAL may persist)."""
+    nums = [m.to, m.frm, m.term, m.log_term, m.index, m.commit, m.reject_hint]
+    for e in m.entries:
+        nums += (e.term, e.index)
+    if m.snapshot is not None:
+        nums += (m.snapshot.meta.index, m.snapshot.meta.term, *m.snapshot.meta.conf.voters)
+    return all(in_int64_range(n) for n in nums)
+
+
+def check_wire_message(m: Message, *, max_entries: int) -> None:
+    """The rules a message from a peer must meet beyond its field types; raises
+    ``MalformedMessage``. They are what an honest peer's core produces, so a frame
+    that breaks one is forged or corrupt, and stepping it could move our term, our
+    leader or our log."""
+    t = m.type
+    if t not in NETWORK_TYPES:
+        raise MalformedMessage(f"{t.name} is a local message type, not accepted from a peer")
+    if t in FORWARDED_TYPES and m.term != 0:
+        raise MalformedMessage(f"{t.name} is forwarded without a term, got term {m.term}")
+    if t in TERMED_TYPES and m.term == 0:
+        raise MalformedMessage(f"{t.name} must carry a term")
+    if len(m.context) > MAX_CONTEXT:
+        raise MalformedMessage(f"context of {len(m.context)} bytes exceeds {MAX_CONTEXT}")
+    if (m.snapshot is not None) != (t == MessageType.SNAP):
+        raise MalformedMessage("a snapshot comes with SNAP and only with SNAP")
+    if m.entries and t not in (MessageType.APP, MessageType.PROP):
+        raise MalformedMessage(f"{t.name} carries no entries")
+    if len(m.entries) > max_entries:
+        raise MalformedMessage(f"{len(m.entries)} entries exceed the limit of {max_entries}")
+    if t == MessageType.PROP:
+        _check_proposed(m.entries)
+    elif t == MessageType.APP:
+        _check_appended(m)
+    elif t in (MessageType.VOTE, MessageType.PRE_VOTE) and m.log_term > m.term:
+        raise MalformedMessage(f"a candidate's last log term {m.log_term} is above its term {m.term}")
+    elif m.snapshot is not None:
+        meta = m.snapshot.meta
+        if meta.index == 0 or meta.term == 0 or meta.term > m.term:
+            raise MalformedMessage(f"snapshot ({meta.index}, {meta.term}) does not fit term {m.term}")
+
+
+def _check_proposed(entries: tuple[Entry, ...]) -> None:
+    """Forwarded proposals are bare data: the leader gives them their term and index."""
+    for e in entries:
+        if e.term or e.index or e.type != EntryType.NORMAL:
+            raise MalformedMessage("a forwarded proposal is a NORMAL entry without term or index")
+
+
+def _check_appended(m: Message) -> None:
+    """AppendEntries: entries follow (index, log_term) one by one, terms never exceed the
+    leader's term and never go down."""
+    if m.log_term > m.term:
+        raise MalformedMessage(f"log_term {m.log_term} is above the message term {m.term}")
+    prev_term = m.log_term
+    for i, e in enumerate(m.entries, 1):
+        if e.index != m.index + i:
+            raise MalformedMessage(f"entry index {e.index} does not follow {m.index + i - 1}")
+        if not prev_term <= e.term <= m.term:
+            raise MalformedMessage(f"entry term {e.term} is out of order (after {prev_term}, limit {m.term})")
+        prev_term = e.term
+
+
 # ---- wire forms (plain lists of ints/bytes; msgpack-able) -------------------
 
 
@@ -106,8 +240,14 @@ def entry_to_wire(e: Entry) -> list[Any]:
 
 
 def entry_from_wire(w: list[Any]) -> Entry:
+    """Rebuild an entry; raises ``MalformedMessage`` unless it is [term, index, type, data]."""
+    if not isinstance(w, (list, tuple)) or len(w) != 4:
+        raise MalformedMessage("an entry is [term, index, type, data]")
     term, index, etype, data = w
-    return Entry(int(term), int(index), EntryType(etype), bytes(data))
+    if not _is_int(etype) or etype not in _ENTRY_TYPES:
+        raise MalformedMessage(f"unknown entry type {etype!r}")
+    return Entry(_u63("entry.term", term), _u63("entry.index", index), EntryType(etype),
+                 _bytes("entry.data", data))
 
 
 def snapshot_meta_to_wire(m: SnapshotMeta) -> list[Any]:
@@ -115,8 +255,16 @@ def snapshot_meta_to_wire(m: SnapshotMeta) -> list[Any]:
 
 
 def snapshot_meta_from_wire(w: list[Any]) -> SnapshotMeta:
+    """Rebuild snapshot metadata; raises ``MalformedMessage`` unless it is [index, term, voters]."""
+    if not isinstance(w, (list, tuple)) or len(w) != 3:
+        raise MalformedMessage("snapshot meta is [index, term, voters]")
     index, term, voters = w
-    return SnapshotMeta(int(index), int(term), ConfState(tuple(int(v) for v in voters)))
+    if not isinstance(voters, (list, tuple)) or len(voters) > MAX_VOTERS:
+        raise MalformedMessage(f"voters must be a list of at most {MAX_VOTERS} ids")
+    ids = tuple(_u63("voter", v) for v in voters)
+    if len(set(ids)) != len(ids) or 0 in ids:
+        raise MalformedMessage("voters must be distinct non-zero ids")
+    return SnapshotMeta(_u63("snapshot.index", index), _u63("snapshot.term", term), ConfState(ids))
 
 
 def message_to_wire(m: Message) -> list[Any]:
@@ -131,16 +279,27 @@ def message_to_wire(m: Message) -> list[Any]:
 
 
 def message_from_wire(w: list[Any]) -> Message:
-    """Rebuild a message; raises ValueError/TypeError on a malformed one."""
+    """Rebuild a message; raises ``MalformedMessage`` (a ValueError) on a malformed one.
+
+    Every field is checked for its exact type and range before a ``Message`` exists:
+    see ``check_wire_message`` for the rules a peer's message must also meet.
+    """
+    if not isinstance(w, (list, tuple)) or len(w) != _MESSAGE_FIELDS:
+        raise MalformedMessage(f"a message is a list of {_MESSAGE_FIELDS} fields")
     (mtype, to, frm, term, log_term, index, entries, commit, reject,
      reject_hint, snap, context) = w
     snapshot = None
     if snap is not None:
-        snapshot = Snapshot(snapshot_meta_from_wire(snap[0]), bytes(snap[1]))
+        if not isinstance(snap, (list, tuple)) or len(snap) != 2:
+            raise MalformedMessage("snapshot must be [meta, data]")
+        snapshot = Snapshot(snapshot_meta_from_wire(snap[0]), _bytes("snapshot.data", snap[1]))
+    if not isinstance(entries, (list, tuple)):
+        raise MalformedMessage(f"entries must be a list, got {type(entries).__name__}")
     return Message(
-        MessageType(mtype), int(to), int(frm), int(term), int(log_term), int(index),
-        tuple(entry_from_wire(e) for e in entries), int(commit), bool(reject),
-        int(reject_hint), snapshot, bytes(context),
+        _message_type(mtype), _u63("to", to), _u63("frm", frm), _u63("term", term),
+        _u63("log_term", log_term), _u63("index", index),
+        tuple(entry_from_wire(e) for e in entries), _u63("commit", commit), _bool("reject", reject),
+        _u63("reject_hint", reject_hint), snapshot, _bytes("context", context),
     )
 
 

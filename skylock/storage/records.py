@@ -24,6 +24,7 @@ from skylock.raft.types import (
     EntryType,
     HardState,
     SnapshotMeta,
+    in_int64_range,
     snapshot_meta_from_wire,
     snapshot_meta_to_wire,
 )
@@ -54,14 +55,23 @@ def frame(rtype: RecordType, payload: bytes) -> bytes:
     return HEADER.pack(n, crc_of(n, rtype, payload), rtype) + payload
 
 
+def _hard_state_wire(hs: HardState) -> list[int]:
+    """Refuse a hard state the log could not read back as int64 (ValueError): the transport
+    drops such terms at the edge, this keeps one that slipped through off the disk."""
+    wire = [hs.term, hs.vote, hs.commit]
+    if not all(in_int64_range(n) for n in wire):
+        raise ValueError(f"hard state {wire} is outside 0..2**63-1; not persisted")
+    return wire
+
+
 def encode_entries(hard_state: HardState | None, entries: Sequence[Entry]) -> bytes:
-    hs = None if hard_state is None else [hard_state.term, hard_state.vote, hard_state.commit]
+    hs = None if hard_state is None else _hard_state_wire(hard_state)
     wire = [hs, [(e.term, e.index, e.type, e.data) for e in entries]]  # IntEnum packs as int
     return frame(RecordType.ENTRIES, msgpack.packb(wire, use_bin_type=True))
 
 
 def encode_hard_state(hs: HardState) -> bytes:
-    return frame(RecordType.HARD_STATE, msgpack.packb([hs.term, hs.vote, hs.commit]))
+    return frame(RecordType.HARD_STATE, msgpack.packb(_hard_state_wire(hs)))
 
 
 def encode_snapshot_meta(meta: SnapshotMeta) -> bytes:

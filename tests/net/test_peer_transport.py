@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import pytest
 import zmq
 
+from skylock.errors import BadRequest
 from skylock.net.peer_transport import PeerTransport
 from tests.net.netutil import free_address, wait_until
 
@@ -214,7 +216,8 @@ def test_garbage_from_strangers_does_not_kill_the_receiver(pair):
     try:
         stranger.send(b"hello")
         named.send_multipart([b"a", b"b", b"c"])
-        wait_until(lambda: t2.stats()["dropped_malformed"] >= 2, what="garbage counted")
+        wait_until(lambda: t2.stats()["dropped_stranger"] >= 1 and t2.stats()["dropped_malformed"] >= 1,
+                   what="garbage counted")
         t1.send(2, b"still-alive")
         wait_until(lambda: in2.payloads(b"still-alive"))
     finally:
@@ -289,3 +292,83 @@ def test_shared_context_is_left_open():
         assert not ctx.closed
     finally:
         ctx.term()
+
+
+# ---- untrusted senders: membership, validation, frame size ---------------------------
+
+
+def _dealer(ctx: zmq.Context, address: str, routing_id: bytes) -> zmq.Socket:
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.ROUTING_ID, routing_id)
+    sock.connect(f"tcp://{address}")
+    return sock
+
+
+def test_only_a_members_exact_routing_id_is_delivered(pair):
+    """The sender is the connection: a non-member id, or a member's id spelled another
+    way (b"02", b" 1"), never reaches on_receive, whatever the body says."""
+    t1, t2, in1, in2 = pair
+    ctx = zmq.Context()
+    socks = [_dealer(ctx, t2.address, rid) for rid in (b"99", b"01", b" 1", b"2")]
+    try:
+        wait_until(lambda: t2.stats()["dropped_stranger"] >= 4,
+                   poke=lambda: [s.send(b"forged", zmq.NOBLOCK) for s in socks], what="strangers counted")
+        t1.send(2, b"member")
+        wait_until(lambda: in2.payloads(b"member"))
+        assert in2.payloads(b"forged") == []
+    finally:
+        for s in socks:
+            s.close()
+        ctx.term()
+
+
+def test_a_payload_the_receiver_refuses_is_dropped_counted_and_logged_sparingly(caplog):
+    """on_receive raising BadRequest is a dropped frame: counted, not 'received', and a flood
+    of them logs a line per interval, not a traceback per frame."""
+    addr1, addr2 = free_address(), free_address()
+    in2 = Inbox()
+
+    def picky(frm: int, payload: bytes) -> None:
+        if payload.startswith(b"bad"):
+            raise BadRequest("not a peer frame")
+        in2(frm, payload)
+
+    t1 = PeerTransport(1, addr1, {2: addr2}, Inbox())
+    t2 = PeerTransport(2, addr2, {1: addr1}, picky)
+    t1.start()
+    t2.start()
+    try:
+        connect(t1, 2, in2)
+        received = t2.stats()["received"]
+        with caplog.at_level(logging.WARNING, logger="skylock.net.peer_transport"):
+            t1.send_many(2, [b"bad%d" % i for i in range(500)])
+            t1.send(2, b"good")
+            wait_until(lambda: in2.payloads(b"good"), what="the good frame after the bad ones")
+        assert t2.stats()["dropped_invalid"] == 500
+        assert t2.stats()["received"] == received + 1
+        lines = [r for r in caplog.records if "dropped_invalid" in r.getMessage()]
+        assert 1 <= len(lines) <= 3 and all(r.exc_info is None for r in lines)
+    finally:
+        t1.stop()
+        t2.stop()
+
+
+def test_a_frame_over_max_message_size_is_refused_and_the_link_recovers():
+    addr1, addr2 = free_address(), free_address()
+    in2 = Inbox()
+    t1 = PeerTransport(1, addr1, {2: addr2}, Inbox())
+    t2 = PeerTransport(2, addr2, {1: addr1}, in2, max_message_size=4096)
+    t1.start()
+    t2.start()
+    try:
+        connect(t1, 2, in2)
+        t1.send(2, b"huge" + b"x" * 100_000)
+        # zmq drops the connection that sent it; the DEALER reconnects and later frames pass
+        wait_until(lambda: in2.payloads(b"after"), poke=lambda: t1.send(2, b"after"), what="link back")
+        t1.send(2, b"fits" + b"y" * 4000)
+        wait_until(lambda: in2.payloads(b"fits"), what="a frame under the limit")
+        assert in2.payloads(b"huge") == []
+    finally:
+        t1.stop()
+        t2.stop()
