@@ -384,7 +384,7 @@ def children(ctx: click.Context, path: str) -> None:
 
 def _holder_line(h: dict[str, Any]) -> str:
     owner = f"  owner {h['owner']}" if h.get("owner") else ""
-    return f"{h['lock_id']}  token {h['token']}  session {h['session_id']}{owner}"
+    return f"{h['entry']}  token {h['token']}  session {h['session']}{owner}"
 
 
 @main.command()
@@ -409,25 +409,19 @@ def lock(ctx: click.Context, name: str, session_id: str, owner: str, wait: float
 @click.argument("name")
 @click.argument("lock_id")
 @click.option("--session", "session_id", callback=_session_id,
-              help="The owning session id; by default the holder's, looked up with lockinfo.")
+              help="The owning session id, checked too if given.")
 @click.pass_context
 def unlock(ctx: click.Context, name: str, lock_id: str, session_id: str | None) -> None:
-    """Release lock NAME's entry LOCK_ID (the holder's or a waiter's).
+    """Release lock NAME's entry LOCK_ID (the holder's or a waiter's): the lock id `skylock lock`
+    printed, a credential on its own (the entry name lockinfo shows is not enough).
 
-    Example: skylock unlock my-lock lock-0000000003
+    Example: skylock unlock my-lock lock-0000000003.9f2c41d07a5be3816c0d2e4f5a6b7c8d
     """
-    from skylock.errors import NoNode
 
     def fn(c: Any) -> dict[str, Any]:
-        owner = session_id
-        if owner is None:
-            info = c.lock_info(name)
-            entries = ([info["holder"]] if info["holder"] else []) + list(info["waiters"])
-            match = [e for e in entries if e["lock_id"] == lock_id]
-            if not match:
-                raise NoNode(f"lock {name} has no entry {lock_id}")
-            owner = str(match[0]["session_id"])
-        return c.lock_release(name, lock_id, session_id=owner)
+        if session_id is None:
+            return dict(c.call("lock.release", name=name, lock_id=lock_id))
+        return c.lock_release(name, lock_id, session_id=session_id)
 
     def human(r: dict[str, Any]) -> None:
         nxt = r.get("next_holder")

@@ -16,8 +16,8 @@ then tells exactly one actor:
 from __future__ import annotations
 
 import logging
+import secrets
 import time
-import uuid
 from typing import Any, Callable
 
 import pykka
@@ -39,8 +39,13 @@ from skylock.errors import BadPath, BadRequest, SkyLockError, TooLarge
 from skylock.net import codec
 from skylock.state import commands, validate_path
 from skylock.state.locks import LOCKS_ROOT, validate_lock_id, validate_lock_name
+from skylock.state.sessions import validate_session_id
 
 log = logging.getLogger("skylock.gateway")
+
+#: Random bytes in a new session id: the id is a bearer credential (whoever presents it
+#: acts as the session), so it must be unguessable; others only ever see its public id.
+SESSION_SECRET_BYTES = 16
 
 READS = frozenset({"get", "exists", "children", "lock.info", "watch.add"})
 #: Client op names inside ``multi`` (``codec.MULTI_OPS``) -> state machine op names.
@@ -118,7 +123,7 @@ class Gateway:
                 reply, time.monotonic(),
             ))
         elif op == "session.heartbeat":
-            self.sessions.tell(Heartbeat(args["session_id"], reply))
+            self.sessions.tell(Heartbeat(validate_session_id(args["session_id"]), reply))
         elif op == "watch.remove":
             self.watches.tell(RemoveWatch(args["watch_id"], reply))
         elif op in ("cluster.status", "cluster.leader"):
@@ -194,7 +199,7 @@ class Gateway:
     def _session_open(self, args: dict[str, Any], now_ms: int) -> dict[str, Any]:
         ttl_ms = args["ttl_ms"] or self.default_ttl_ms
         ttl_ms = max(self.min_ttl_ms, min(self.max_ttl_ms, ttl_ms))
-        return commands.open_session(uuid.uuid4().hex, args["client_id"], ttl_ms, now_ms=now_ms)
+        return commands.open_session(secrets.token_hex(SESSION_SECRET_BYTES), args["client_id"], ttl_ms, now_ms=now_ms)
 
     def _session_close(self, args: dict[str, Any], now_ms: int) -> dict[str, Any]:
         return commands.close_session(args["session_id"])

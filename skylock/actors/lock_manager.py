@@ -11,6 +11,10 @@ Because every node applies every entry, a wait lives on the node the client
 talks to and survives a leader change untouched. A client that fails over to
 another node re-sends the same request id; acquire is idempotent per
 (session, request id), so the wait continues where it was.
+
+Waits are keyed by the lock node's entry name (``lock-NNNNNNNNNN``), the only
+name the applied queues show; the full lock id (entry plus mac, a credential)
+stays with the waiter, for its grant and for the release that cancels it.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ CANCEL_RETRY_SECONDS = 2.0
 @dataclass(slots=True)
 class _Waiter:
     request: WaitForLock
+    entry: str
     lock_id: str
     token: int
     deadline: float
@@ -56,8 +61,8 @@ class LockManager(NodeActor):
         self.pending = pending
         self.request_timeout = request_timeout
         self.raft: pykka.ActorRef[Any] | None = None
-        self._waiting: dict[str, dict[str, list[_Waiter]]] = {}  # name -> lock_id -> waiters
-        self._cancels: dict[tuple[str, str], _Cancel] = {}
+        self._waiting: dict[str, dict[str, list[_Waiter]]] = {}  # name -> entry -> waiters
+        self._cancels: dict[tuple[str, str], _Cancel] = {}  # (name, entry) -> release to retry
         self.handlers = {
             WaitForLock: self._on_acquire,
             LockEnqueued: self._on_enqueued,
@@ -96,16 +101,16 @@ class LockManager(NodeActor):
             self.outbox.error(request.reply, msg.error)
             return
         assert msg.result is not None
-        lock_id, token = str(msg.result["lock_id"]), int(msg.result["token"])
+        entry, lock_id, token = str(msg.result["entry"]), str(msg.result["lock_id"]), int(msg.result["token"])
         if msg.result.get("holder"):
             self._grant(request, lock_id, token)
             return
         deadline = request.started + request.timeout_ms / 1000.0
+        waiter = _Waiter(request, entry, lock_id, token, deadline)
         if deadline <= time.monotonic():
-            self._time_out(_Waiter(request, lock_id, token, deadline))
+            self._time_out(waiter)
             return
-        waiter = _Waiter(request, lock_id, token, deadline)
-        self._waiting.setdefault(request.name, {}).setdefault(lock_id, []).append(waiter)
+        self._waiting.setdefault(request.name, {}).setdefault(entry, []).append(waiter)
 
     def _grant(self, request: WaitForLock, lock_id: str, token: int) -> None:
         self.outbox.ok(request.reply, {
@@ -117,17 +122,17 @@ class LockManager(NodeActor):
 
     def _on_locks_changed(self, msg: LocksChanged) -> None:
         for name, info in msg.locks.items():
-            holder = info["holder"]["lock_id"] if info["holder"] else None
-            queued = {w["lock_id"] for w in info["waiters"]}
+            holder = info["holder"]["entry"] if info["holder"] else None
+            queued = {w["entry"] for w in info["waiters"]}
             if holder:
                 queued.add(holder)
             waiting = self._waiting.get(name, {})
-            for lock_id in list(waiting):
-                if lock_id == holder:
-                    for waiter in waiting.pop(lock_id):
+            for entry in list(waiting):
+                if entry == holder:
+                    for waiter in waiting.pop(entry):
                         self._grant(waiter.request, waiter.lock_id, waiter.token)
-                elif lock_id not in queued:
-                    for waiter in waiting.pop(lock_id):
+                elif entry not in queued:
+                    for waiter in waiting.pop(entry):
                         self.outbox.error(waiter.request.reply, SessionExpired(
                             f"the request for lock {name} was removed (its session ended)",
                             session_id=waiter.request.session_id,
@@ -143,15 +148,15 @@ class LockManager(NodeActor):
         now = msg.now
         for name in list(self._waiting):
             waiting = self._waiting[name]
-            for lock_id in list(waiting):
-                expired = [w for w in waiting[lock_id] if w.deadline <= now]
+            for entry in list(waiting):
+                expired = [w for w in waiting[entry] if w.deadline <= now]
                 if not expired:
                     continue
-                left = [w for w in waiting[lock_id] if w.deadline > now]
+                left = [w for w in waiting[entry] if w.deadline > now]
                 if left:
-                    waiting[lock_id] = left
+                    waiting[entry] = left
                 else:
-                    del waiting[lock_id]
+                    del waiting[entry]
                 for waiter in expired:
                     self._time_out(waiter, cancel=not left)
             if not waiting:
@@ -169,7 +174,7 @@ class LockManager(NodeActor):
             f"lock {request.name} not acquired within {request.timeout_ms} ms", name=request.name,
         ))
         if cancel:
-            key = (request.name, waiter.lock_id)
+            key = (request.name, waiter.entry)
             self._cancels[key] = _Cancel(request.name, request.session_id, waiter.lock_id,
                                          time.monotonic() + CANCEL_RETRY_SECONDS)
             self._propose(commands.lock_release(request.name, session_id=request.session_id, lock_id=waiter.lock_id))

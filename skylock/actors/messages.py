@@ -190,7 +190,8 @@ class PeerTouchesAcked:
 
 @dataclass(frozen=True, slots=True)
 class SessionsChanged:
-    """The applied session table changed: sessions opened (id -> ttl_ms) and closed.
+    """The applied session table changed: sessions opened (secret id -> ttl_ms, and
+    secret id -> public id in ``public``) and closed (by public id, as events name them).
 
     ``reset`` is True when ``opened`` is the whole table (startup / snapshot).
     """
@@ -198,6 +199,7 @@ class SessionsChanged:
     opened: dict[str, int] = field(default_factory=dict)
     closed: tuple[str, ...] = ()
     reset: bool = False
+    public: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,7 +86,11 @@ class SessionManager(NodeActor):
         self._batches: dict[int, _Batch] = {}  # follower: sent, not acknowledged yet
         self._batch_ids = itertools.count(1)
         self.raft: pykka.ActorRef[Any] | None = None
+        # Sessions are keyed by their secret id, which heartbeats carry; the applied table
+        # names closed sessions by public id, and logs show only public ids.
         self._ttl: dict[str, float] = {}  # session id -> TTL in seconds (the applied table)
+        self._public: dict[str, str] = {}  # session id -> public id
+        self._secret: dict[str, str] = {}  # public id -> session id
         self._deadline: dict[str, float] = {}  # kept on the leader only
         self._expiring: dict[str, float] = {}  # proposed for expiry, retry after
         self._touched: set[str] = set()  # seen on a follower, not yet forwarded
@@ -177,11 +181,20 @@ class SessionManager(NodeActor):
         now = time.monotonic()
         if msg.reset:
             self._ttl.clear()
+            self._public.clear()
+            self._secret.clear()
             self._deadline = {s: d for s, d in self._deadline.items() if s in msg.opened}
         for session_id, ttl_ms in msg.opened.items():
             self._ttl[session_id] = ttl_ms / 1000.0
             self._deadline.setdefault(session_id, now + ttl_ms / 1000.0)
-        for session_id in msg.closed:
+            public_id = msg.public.get(session_id, "")
+            self._public[session_id] = public_id
+            self._secret[public_id] = session_id
+        for public_id in msg.closed:
+            session_id = self._secret.pop(public_id, "")
+            if self._public.get(session_id) != public_id:
+                continue  # unknown here, or the same secret opened again since (a new public id)
+            del self._public[session_id]
             self._ttl.pop(session_id, None)
             self._deadline.pop(session_id, None)
             self._expiring.pop(session_id, None)
@@ -231,6 +244,7 @@ class SessionManager(NodeActor):
             return
         for session_id in expired:
             self._expiring[session_id] = now + EXPIRY_RETRY_SECONDS
-        self.log.info("node=%s expiring sessions %s", self.node_id, ",".join(expired))
+        self.log.info("node=%s expiring sessions %s", self.node_id,
+                      ",".join(self._public.get(s, "?") for s in expired))
         assert self.raft is not None
         self.raft.tell(Propose(encode_proposal(self.node_id, 0, commands.expire_session(expired))))

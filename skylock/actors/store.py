@@ -84,13 +84,14 @@ class Store(NodeActor):
         locks: pykka.ActorRef[Any],
     ) -> None:
         self.raft, self.watches, self.sessions, self.locks = raft, watches, sessions, locks
-        sessions.tell(SessionsChanged(opened=self._session_ttls(), reset=True))
+        sessions.tell(self._all_sessions())
 
     # ---- applying the log ----------------------------------------------------------------
 
     def _on_apply(self, msg: ApplyEntries) -> None:
         events: list[Any] = []
         opened: dict[str, int] = {}
+        public: dict[str, str] = {}
         closed: list[str] = []
         for entry in msg.entries:
             if entry.index <= self.applied_index:
@@ -108,17 +109,17 @@ class Store(NodeActor):
             events.extend(applied.events)
             if applied.error is None and command.get("op") == "open_session":
                 opened[applied.result["session_id"]] = int(applied.result["ttl_ms"])
+                public[applied.result["session_id"]] = applied.result["public_id"]
             for ev in applied.events:
                 if ev.type == EventType.SESSION_CLOSED and ev.session_id:
-                    closed.append(ev.session_id)
-                    opened.pop(ev.session_id, None)
+                    closed.append(ev.session_id)  # a public id: the SessionManager maps it back
             if origin == self.node_id and tag:
                 self._answer(tag, entry.data, applied)
         assert self.watches is not None and self.sessions is not None
         if events:
             self.watches.tell(PublishEvents(tuple(events)))
         if opened or closed:
-            self.sessions.tell(SessionsChanged(opened=opened, closed=tuple(closed)))
+            self.sessions.tell(SessionsChanged(opened=opened, closed=tuple(closed), public=public))
         self._report_locks({n for ev in events if (n := lock_name_of(ev.path)) is not None})
         self._serve_parked()
         self._maybe_snapshot()
@@ -154,7 +155,7 @@ class Store(NodeActor):
         self.log.info("node=%s restored snapshot index=%s", self.node_id, meta.index)
         assert self.watches is not None and self.sessions is not None
         self.watches.tell(HistoryReset(meta.index))
-        self.sessions.tell(SessionsChanged(opened=self._session_ttls(), reset=True))
+        self.sessions.tell(self._all_sessions())
         self._report_locks(set(self.machine.children(LOCKS_ROOT)[0]) if self.machine.exists(LOCKS_ROOT) else set())
         self._serve_parked()
 
@@ -164,8 +165,10 @@ class Store(NodeActor):
             assert self.locks is not None
             self.locks.tell(LocksChanged({name: self.machine.lock_info(name) for name in names}))
 
-    def _session_ttls(self) -> dict[str, int]:
-        return {s["session_id"]: int(s["ttl_ms"]) for s in self.machine.sessions()}
+    def _all_sessions(self) -> SessionsChanged:
+        table = self.machine.sessions()
+        return SessionsChanged(opened={s["session_id"]: int(s["ttl_ms"]) for s in table}, reset=True,
+                               public={s["session_id"]: s["public_id"] for s in table})
 
     # ---- reads -----------------------------------------------------------------------------
 
@@ -259,7 +262,8 @@ class Store(NodeActor):
                 conn_id=q.reply.conn_id,
                 path=path,
                 kind=kind,
-                session_id=q.args.get("session_id"),
+                # the hub knows the session by the public id its session_closed event carries
+                session_id=self.machine.public_id(q.args.get("session_id") or ""),
                 from_zxid=from_zxid,
                 current_zxid=self.applied_index,
                 reply=q.reply if reply_by_hub else None,

@@ -382,7 +382,8 @@ class Client:
             backoff = min(backoff * 2, 0.5)
 
     def lock_info(self, name: str) -> dict[str, Any]:
-        """``{"name", "holder": {lock_id, owner, session_id, token} | None, "waiters": [...]}``."""
+        """``{"name", "holder": {entry, owner, session, token} | None, "waiters": [...]}``; ``session``
+        is the public id, and ``entry`` is not the lock id (which only the acquirer gets)."""
         return dict(self.call("lock.info", name=name))
 
     # ---- watches ---------------------------------------------------------------------------------

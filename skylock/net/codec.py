@@ -193,7 +193,9 @@ OPS: dict[str, OpSpec] = dict(
             ArgSpec("timeout_ms", (int,), 30000, minimum=0),
             ArgSpec("request_id", (str,)),
         ),
-        _op("lock.release", ArgSpec("name", (str,)), ArgSpec("session_id", (str,)), ArgSpec("lock_id", (str,))),
+        # the lock id the acquire returned is enough; a session_id, if given, must own it
+        _op("lock.release", ArgSpec("name", (str,)), ArgSpec("session_id", (str, _NONE), None),
+            ArgSpec("lock_id", (str,))),
         _op("lock.info", ArgSpec("name", (str,))),
         _op("debug.state_hash"),
     ]

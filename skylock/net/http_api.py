@@ -268,7 +268,8 @@ async def open_session(request: web.Request) -> web.Response:
     result = await _call(request, "session.open",
                          {"client_id": body.get("client_id", str, ""), "ttl_ms": int(ttl * 1000)})
     ttl_ms = int(result["ttl_ms"])
-    return _reply({"session_id": result["session_id"],
+    # session_id is the session's credential; public_id is how others see it (ephemeral_owner, lock info)
+    return _reply({"session_id": result["session_id"], "public_id": result["public_id"],
                    "ttl_seconds": ttl_ms // 1000 if ttl_ms % 1000 == 0 else ttl_ms / 1000}, 201)
 
 
@@ -369,23 +370,12 @@ async def acquire_lock(request: web.Request) -> web.Response:
 
 
 async def release_lock(request: web.Request) -> web.Response:
+    """The seed's release names only the lock id: the id the acquire returned is a credential
+    on its own (the node checks its mac); a ``session_id``, if given, must own the entry."""
     body = await Body.read(request, "lock_id", "session_id")
-    name = request.match_info["name"]
-    lock_id = body.get("lock_id", str)
-    session_id = body.get("session_id", str, None)
-    if session_id is None:
-        session_id = await _holder_session(request, name, lock_id)
-    result = await _call(request, "lock.release", {"name": name, "session_id": session_id, "lock_id": lock_id})
-    return _reply(result)
-
-
-async def _holder_session(request: web.Request, name: str, lock_id: str) -> str:
-    """The seed's release names only the lock id: find the session that queued it."""
-    info = await _call(request, "lock.info", {"name": name})
-    for entry in [info.get("holder"), *info.get("waiters", [])]:
-        if entry and entry.get("lock_id") == lock_id:
-            return str(entry["session_id"])
-    raise NoNode(f"lock {name} has no entry {lock_id}")
+    args = {"name": request.match_info["name"], "lock_id": body.get("lock_id", str),
+            "session_id": body.get("session_id", str, None)}
+    return _reply(await _call(request, "lock.release", args))
 
 
 async def lock_info(request: web.Request) -> web.Response:

@@ -60,7 +60,7 @@ _SPECS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "request_id": (_REQUEST_ID, _REQUIRED),
         "now_ms": (_INT, _REQUIRED),
     },
-    "lock_release": {"name": (_STR, _REQUIRED), "session_id": (_STR, _REQUIRED), "lock_id": (_STR, _REQUIRED)},
+    "lock_release": {"name": (_STR, _REQUIRED), "session_id": (_OPT_STR, None), "lock_id": (_STR, _REQUIRED)},
     "noop": {},
 }
 
@@ -126,7 +126,8 @@ def lock_acquire(name: str, *, session_id: str, owner: str, request_id: str | in
             "request_id": request_id, "now_ms": now_ms}
 
 
-def lock_release(name: str, *, session_id: str, lock_id: str) -> dict[str, Any]:
+def lock_release(name: str, *, session_id: str | None, lock_id: str) -> dict[str, Any]:
+    """Release by the full lock id the acquire returned; ``session_id``, if given, must own it."""
     return {"op": "lock_release", "name": name, "session_id": session_id, "lock_id": lock_id}
 
 

@@ -18,7 +18,8 @@ class EventType(str, Enum):
     DATA_CHANGED = "data_changed"
     #: ``path`` is the parent; ``child`` names the child added or removed.
     CHILDREN_CHANGED = "children_changed"
-    #: ``session_id`` is set, ``path`` is ""; ``reason`` is "closed" or "expired".
+    #: ``session_id`` is set to the session's *public* id, ``path`` is "";
+    #: ``reason`` is "closed" or "expired".
     SESSION_CLOSED = "session_closed"
 
 

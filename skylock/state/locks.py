@@ -6,16 +6,26 @@ lock and each waiter's predecessor is the next lower one (no herd). The queue
 *is* the tree, so there is no second copy of lock state to keep in step: a
 session's expiry, which deletes its ephemerals, releases its locks for free.
 The fencing token is the lock node's czxid, which grows with every grant.
+
+Everything in the tree is public (anyone can read ``/locks``), so a queued
+node shows only its *entry* name, the owner label and the session's public id.
+The ``lock_id`` handed to the acquirer is ``{entry}.{mac}``, the mac being a
+keyed hash of the lock and entry under the owning session's secret: a bearer
+credential that releases the entry on its own (REST's ``DELETE`` sends nothing
+else), which nobody can derive from what the tree or ``lock.info`` show.
+Replicas recompute the same mac, so it needs no storage.
 """
 
 from __future__ import annotations
 
+import hmac
 import re
+from hashlib import sha256
 from typing import Any
 
 import msgpack
 
-from skylock.errors import BadRequest, NoNode, NotOwner, SessionExpired
+from skylock.errors import BadRequest, NoNode, NotOwner
 
 from .journal import Txn
 from .paths import split_path
@@ -25,7 +35,11 @@ from .tree import DataTree, Node
 LOCKS_ROOT = "/locks"
 LOCK_PREFIX = "lock-"
 _LOCK_NAME = re.compile(r"[A-Za-z0-9_.:@-]{1,128}")
-_LOCK_ID = re.compile(r"lock-[0-9]{10}")
+_ENTRY = re.compile(r"lock-[0-9]{10}")
+#: A lock id as handed out; the mac part is checked separately so that a bare entry name
+#: (what ``lock.info`` shows) is refused as ``NotOwner``, not as malformed.
+_LOCK_ID = re.compile(r"(lock-[0-9]{10})(?:\.([0-9a-f]*))?")
+MAC_HEX_DIGITS = 32
 
 
 def validate_lock_name(name: object) -> str:
@@ -35,9 +49,13 @@ def validate_lock_name(name: object) -> str:
 
 
 def validate_lock_id(lock_id: object) -> str:
-    if not isinstance(lock_id, str) or not _LOCK_ID.fullmatch(lock_id):
-        raise BadRequest(f"bad lock id {lock_id!r}: expected {LOCK_PREFIX} and 10 digits", lock_id=str(lock_id))
-    return lock_id
+    """The entry name a well-formed lock id names (``lock-NNNNNNNNNN``, with or without its
+    ``.mac`` suffix); ``BadRequest`` otherwise. Whether the mac is right is the owner check's job."""
+    match = _LOCK_ID.fullmatch(lock_id) if isinstance(lock_id, str) else None
+    if match is None:
+        shown = str(lock_id)[:60]
+        raise BadRequest(f"bad lock id {shown!r}: expected {LOCK_PREFIX}, 10 digits and its mac", lock_id=shown)
+    return match.group(1)
 
 
 def lock_dir(name: str) -> str:
@@ -46,15 +64,15 @@ def lock_dir(name: str) -> str:
 
 def lock_name_of(path: str) -> str | None:
     """The lock a node path belongs to, if it is a lock node."""
-    parent, lock_id = split_path(path)
+    parent, entry_name = split_path(path)
     grand, name = split_path(parent)
-    if grand == LOCKS_ROOT and _LOCK_ID.fullmatch(lock_id):
+    if grand == LOCKS_ROOT and _ENTRY.fullmatch(entry_name):
         return name
     return None
 
 
 def contenders(tree: DataTree, name: str) -> list[str]:
-    """Lock ids queued on ``name``, lowest (the holder) first.
+    """Entry names queued on ``name``, lowest (the holder) first.
 
     Only ephemeral ``lock-NNNNNNNNNN`` children count, so stray nodes written
     there by hand can neither hold nor block a lock.
@@ -65,7 +83,7 @@ def contenders(tree: DataTree, name: str) -> list[str]:
     prefix = lock_dir(name) + "/"
     return sorted(
         child for child in directory.children
-        if _LOCK_ID.fullmatch(child) and tree.nodes[prefix + child].ephemeral_owner
+        if _ENTRY.fullmatch(child) and tree.nodes[prefix + child].ephemeral_owner
     )
 
 
@@ -74,16 +92,23 @@ def holder_id(tree: DataTree, name: str) -> str | None:
     return queue[0] if queue else None
 
 
-def entry(tree: DataTree, name: str, lock_id: str) -> dict[str, Any]:
-    """The public description of one queued lock node."""
-    node = tree.nodes[f"{lock_dir(name)}/{lock_id}"]
-    return {"lock_id": lock_id, "owner": _record(node).get("owner", ""),
-            "session_id": node.ephemeral_owner, "token": node.czxid}
+def lock_id_for(session_id: str, name: str, entry_name: str) -> str:
+    """The lock id handed to the session whose secret is ``session_id`` for its entry
+    ``entry_name`` of lock ``name``."""
+    mac = hmac.new(session_id.encode(), f"{name}/{entry_name}".encode(), sha256).hexdigest()
+    return f"{entry_name}.{mac[:MAC_HEX_DIGITS]}"
+
+
+def entry(tree: DataTree, name: str, entry_name: str) -> dict[str, Any]:
+    """The public description of one queued lock node: never its lock id."""
+    node = tree.nodes[f"{lock_dir(name)}/{entry_name}"]
+    return {"entry": entry_name, "owner": _record(node).get("owner", ""),
+            "session": node.ephemeral_owner, "token": node.czxid}
 
 
 def info(tree: DataTree, name: str) -> dict[str, Any]:
     validate_lock_name(name)
-    queue = [entry(tree, name, lock_id) for lock_id in contenders(tree, name)]
+    queue = [entry(tree, name, entry_name) for entry_name in contenders(tree, name)]
     return {"name": name, "holder": queue[0] if queue else None, "waiters": queue[1:]}
 
 
@@ -93,59 +118,71 @@ def acquire(
 ) -> dict[str, Any]:
     """Enqueue the session on the lock, or return its existing node (retry / re-entry)."""
     validate_lock_name(name)
-    if session_id not in sessions:
-        raise SessionExpired(f"session {session_id} is not open", session_id=session_id)
+    session = sessions.require(session_id)
     directory = lock_dir(name)
     for path in (LOCKS_ROOT, directory):
         if tree.node(path) is None:
             tree.create(txn, path, b"")
-    mine = _session_node(tree, directory, session_id)
+    mine = _session_node(tree, directory, session.public_id)
     if mine is None:
-        record = msgpack.packb({"owner": owner, "session_id": session_id, "request_id": request_id},
+        record = msgpack.packb({"owner": owner, "session": session.public_id, "request_id": request_id},
                                use_bin_type=True)
         path, _ = tree.create(txn, f"{directory}/{LOCK_PREFIX}", record,
-                              ephemeral_owner=session_id, sequential=True)
+                              ephemeral_owner=session.public_id, sequential=True)
         mine = split_path(path)[1]
     queue = contenders(tree, name)
     position = queue.index(mine)
     return {
-        "lock_id": mine,
+        "lock_id": lock_id_for(session.session_id, name, mine),
+        "entry": mine,
         "token": tree.nodes[f"{directory}/{mine}"].czxid,
         "holder": position == 0,
         "predecessor": queue[position - 1] if position else None,
     }
 
 
-def release(tree: DataTree, txn: Txn, *, name: str, session_id: str, lock_id: str) -> dict[str, Any]:
-    """Remove the session's own lock node; report who holds the lock now if that changed."""
+def release(
+    tree: DataTree, sessions: SessionTable, txn: Txn, *, name: str, session_id: str | None, lock_id: str,
+) -> dict[str, Any]:
+    """Remove a lock entry whose full lock id (mac included) the caller presents, and, if it
+    names one, only when ``session_id`` owns it; report who holds the lock now if that changed.
+
+    The lock id alone is enough (REST sends only it): its mac proves that the caller got it
+    from the acquire's reply. An entry name without the mac (all ``lock.info`` shows) is
+    ``NotOwner`` and changes nothing."""
     validate_lock_name(name)
-    validate_lock_id(lock_id)
-    path = f"{lock_dir(name)}/{lock_id}"
+    entry_name = validate_lock_id(lock_id)
+    path = f"{lock_dir(name)}/{entry_name}"
     node = tree.node(path)
-    if node is None:
-        raise NoNode(f"lock {name} has no entry {lock_id}", path=path)
-    if node.ephemeral_owner != session_id:
-        raise NotOwner(f"{lock_id} of lock {name} is not owned by session {session_id}",
-                       name=name, lock_id=lock_id)
-    was_holder = holder_id(tree, name) == lock_id
+    if node is None or not node.ephemeral_owner:
+        raise NoNode(f"lock {name} has no entry {entry_name}", path=path)
+    owner = sessions.by_public(node.ephemeral_owner)
+    if (owner is None or (session_id is not None and session_id != owner.session_id)
+            or not hmac.compare_digest(lock_id, lock_id_for(owner.session_id, name, entry_name))):
+        raise NotOwner(f"entry {entry_name} of lock {name} is not yours: releasing it takes the lock id "
+                       "its acquire returned (and, if a session id is given, the owning session's)",
+                       name=name, entry=entry_name)
+    was_holder = holder_id(tree, name) == entry_name
     tree.delete(txn, path)
     return {"released": lock_id, "next_holder": _new_holder(tree, name) if was_holder else None}
 
 
-def check_held(tree: DataTree, *, name: str, token: int, session_id: str) -> None:
-    """Raise ``NotOwner`` unless ``session_id`` holds ``name`` with fencing ``token``."""
+def check_held(tree: DataTree, sessions: SessionTable, *, name: str, token: int, session_id: str) -> None:
+    """Raise ``NotOwner`` unless the session whose secret is ``session_id`` holds ``name``
+    with fencing ``token``."""
     validate_lock_name(name)
     current = holder_id(tree, name)
-    if current is not None:
+    session = sessions.get(session_id)
+    if current is not None and session is not None:
         held = entry(tree, name, current)
-        if held["session_id"] == session_id and held["token"] == token:
+        if held["session"] == session.public_id and held["token"] == token:
             return
     raise NotOwner(f"session {session_id} does not hold lock {name} with token {token}",
                    name=name, token=token)
 
 
 def grants_after(tree: DataTree, before: dict[str, str | None]) -> list[dict[str, Any]]:
-    """New holders of the locks whose holders were ``before`` (name -> lock id)."""
+    """New holders of the locks whose holders were ``before`` (name -> entry name)."""
     grants = []
     for name in sorted(before):
         now = holder_id(tree, name)
@@ -159,11 +196,11 @@ def _new_holder(tree: DataTree, name: str) -> dict[str, Any] | None:
     return entry(tree, name, current) if current is not None else None
 
 
-def _session_node(tree: DataTree, directory: str, session_id: str) -> str | None:
-    for path in tree.ephemerals_of(session_id):
-        parent, lock_id = split_path(path)
-        if parent == directory and _LOCK_ID.fullmatch(lock_id):
-            return lock_id
+def _session_node(tree: DataTree, directory: str, public_id: str) -> str | None:
+    for path in tree.ephemerals_of(public_id):
+        parent, entry_name = split_path(path)
+        if parent == directory and _ENTRY.fullmatch(entry_name):
+            return entry_name
     return None
 
 

@@ -18,7 +18,7 @@ from . import commands, locks, snapshot
 from .events import EventType, WatchEvent
 from .journal import Txn, UndoLog
 from .paths import validate_path
-from .sessions import Session, SessionTable
+from .sessions import Session, SessionTable, public_id_for, validate_session_id
 from .stat import Stat
 from .tree import SEQUENCE_DIGITS, DataTree
 
@@ -92,10 +92,9 @@ class StateMachine:
         self._check_size(args["data"])
         owner = ""
         if args["ephemeral"]:
-            owner = args["session_id"] or ""
-            if owner not in self._sessions:
-                raise SessionExpired(f"session {owner!r} is not open; ephemeral nodes need one",
-                                     session_id=owner)
+            if args["session_id"] is None:
+                raise SessionExpired("an ephemeral node needs an open session: give its session id")
+            owner = self._sessions.require(args["session_id"]).public_id  # others see only this
         real_path, node = self._tree.create(txn, path, args["data"], ephemeral_owner=owner, sequential=sequential)
         return {"path": real_path, "stat": node.stat().to_wire()}
 
@@ -113,7 +112,8 @@ class StateMachine:
         return {}
 
     def _check_lock(self, txn: Txn, args: dict[str, Any]) -> dict[str, Any]:
-        locks.check_held(self._tree, name=args["name"], token=args["token"], session_id=args["session_id"])
+        locks.check_held(self._tree, self._sessions, name=args["name"], token=args["token"],
+                         session_id=args["session_id"])
         return {}
 
     def _multi(self, txn: Txn, args: dict[str, Any]) -> dict[str, Any]:
@@ -138,19 +138,15 @@ class StateMachine:
         sid = args["session_id"]
         existing = self._sessions.get(sid)
         if existing is None:
-            if not sid:
-                raise BadRequest("session id must not be empty")
+            validate_session_id(sid)
             if args["ttl_ms"] <= 0:
                 raise BadRequest(f"ttl_ms must be positive, not {args['ttl_ms']}")
-            existing = Session(sid, args["client_id"], args["ttl_ms"])
+            existing = Session(sid, public_id_for(txn.zxid), args["client_id"], args["ttl_ms"])
             self._sessions.open(txn, existing)
-        return {"session_id": existing.session_id, "ttl_ms": existing.ttl_ms}
+        return {"session_id": existing.session_id, "public_id": existing.public_id, "ttl_ms": existing.ttl_ms}
 
     def _close_session(self, txn: Txn, args: dict[str, Any]) -> dict[str, Any]:
-        sid = args["session_id"]
-        if sid not in self._sessions:
-            raise SessionExpired(f"session {sid} is not open", session_id=sid)
-        return self._end_sessions(txn, [sid], "closed")
+        return self._end_sessions(txn, [self._sessions.require(args["session_id"]).session_id], "closed")
 
     def _expire_session(self, txn: Txn, args: dict[str, Any]) -> dict[str, Any]:
         ids = args["session_ids"]
@@ -160,19 +156,24 @@ class StateMachine:
         return self._end_sessions(txn, live, "expired")
 
     def _end_sessions(self, txn: Txn, session_ids: list[str], reason: str) -> dict[str, Any]:
-        """Delete the sessions' ephemerals (their lock entries among them) and the sessions."""
+        """Delete the sessions' ephemerals (their lock entries among them) and the sessions.
+
+        The result and the events name the sessions by public id only: an expiry's result
+        and its ``session_closed`` events concern sessions other than the caller's."""
         holders_before: dict[str, str | None] = {}
         deleted: list[str] = []
+        public_ids: list[str] = []
         for sid in session_ids:
-            for path in self._tree.ephemerals_of(sid):
+            public_id = self._sessions.close(txn, sid).public_id
+            public_ids.append(public_id)
+            for path in self._tree.ephemerals_of(public_id):
                 name = locks.lock_name_of(path)
                 if name is not None and name not in holders_before:
                     holders_before[name] = locks.holder_id(self._tree, name)
                 self._tree.delete(txn, path)
                 deleted.append(path)
-            self._sessions.close(txn, sid)
-            txn.events.append(WatchEvent(EventType.SESSION_CLOSED, "", txn.zxid, session_id=sid, reason=reason))
-        return {"sessions": session_ids, "deleted": deleted,
+            txn.events.append(WatchEvent(EventType.SESSION_CLOSED, "", txn.zxid, session_id=public_id, reason=reason))
+        return {"sessions": public_ids, "deleted": deleted,
                 "lock_grants": locks.grants_after(self._tree, holders_before)}
 
     # ---- locks --------------------------------------------------------------
@@ -182,7 +183,7 @@ class StateMachine:
                              owner=args["owner"], request_id=args["request_id"])
 
     def _lock_release(self, txn: Txn, args: dict[str, Any]) -> dict[str, Any]:
-        return locks.release(self._tree, txn, name=args["name"], session_id=args["session_id"],
+        return locks.release(self._tree, self._sessions, txn, name=args["name"], session_id=args["session_id"],
                              lock_id=args["lock_id"])
 
     # ---- reads --------------------------------------------------------------
@@ -200,11 +201,20 @@ class StateMachine:
         return sorted(node.children), node.stat()
 
     def session(self, session_id: str) -> dict[str, Any] | None:
-        session = self._sessions.get(session_id)
+        """The open session whose *secret* is ``session_id`` (``BadRequest`` if malformed).
+
+        Its answer holds the secret: for this node's own use and the session's owner only."""
+        session = self._sessions.get(validate_session_id(session_id))
         if session is None:
             return None
-        return {"session_id": session.session_id, "client_id": session.client_id,
-                "ttl_ms": session.ttl_ms, "ephemerals": self._tree.ephemerals_of(session_id)}
+        return {"session_id": session.session_id, "public_id": session.public_id,
+                "client_id": session.client_id, "ttl_ms": session.ttl_ms,
+                "ephemerals": self._tree.ephemerals_of(session.public_id)}
+
+    def public_id(self, session_id: str) -> str | None:
+        """The public id of the open session whose secret is ``session_id``."""
+        session = self._sessions.get(session_id)
+        return session.public_id if session is not None else None
 
     def sessions(self) -> list[dict[str, Any]]:
         return [self.session(s.session_id) for s in self._sessions.all()]  # type: ignore[misc]

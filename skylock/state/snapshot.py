@@ -16,7 +16,9 @@ from skylock.errors import BadRequest
 from .sessions import Session, SessionTable
 from .tree import DataTree, Node
 
-FORMAT_VERSION = 1
+#: 2: sessions carry a public id, and ephemeral owners are public ids (format 1 had one id
+#: that was both name and credential; such snapshots are refused, not converted).
+FORMAT_VERSION = 2
 
 
 def encode(tree: DataTree, sessions: SessionTable, last_zxid: int) -> bytes:
@@ -25,7 +27,7 @@ def encode(tree: DataTree, sessions: SessionTable, last_zxid: int) -> bytes:
          n.version, n.cversion, n.ephemeral_owner, n.seq]
         for path, n in sorted(tree, key=lambda item: item[0])
     ]
-    table = [[s.session_id, s.client_id, s.ttl_ms] for s in sessions.all()]
+    table = [[s.session_id, s.public_id, s.client_id, s.ttl_ms] for s in sessions.all()]
     state: dict[str, Any] = {"format": FORMAT_VERSION, "last_zxid": last_zxid, "nodes": nodes, "sessions": table}
     return msgpack.packb(state, use_bin_type=True)
 
@@ -44,8 +46,8 @@ def decode(data: bytes) -> tuple[DataTree, SessionTable, int]:
             tree.insert_restored(path, node)
         tree.link_restored()
         sessions = SessionTable()
-        for session_id, client_id, ttl_ms in state["sessions"]:
-            sessions.insert_restored(Session(session_id, client_id, ttl_ms))
+        for session_id, public_id, client_id, ttl_ms in state["sessions"]:
+            sessions.insert_restored(Session(session_id, public_id, client_id, ttl_ms))
         return tree, sessions, int(state["last_zxid"])
     except BadRequest:
         raise

@@ -71,7 +71,7 @@ def test_sessions_and_ephemeral_nodes(cluster: LocalCluster) -> None:
     assert "session" in cli(cluster, "session", "heartbeat", sid).output
     assert cli(cluster, "children", "/cli-svc").output.split() == ["web-0000000000"]
     got = cli_json(cluster, "get", "/cli-svc/web-0000000000")
-    assert got["data"] == "10.0.0.5:80" and got["stat"]["ephemeral_owner"] == sid
+    assert got["data"] == "10.0.0.5:80" and got["stat"]["ephemeral_owner"] == opened["public_id"] != sid
     cli(cluster, "session", "close", sid)
     assert cli_json(cluster, "children", "/cli-svc")["children"] == []
     gone = cli(cluster, "session", "heartbeat", sid, ok=False)
@@ -182,19 +182,24 @@ def test_global_options_after_the_command(cluster: LocalCluster) -> None:
 
 
 def test_lock_lockinfo_unlock(cluster: LocalCluster) -> None:
-    a = cli_json(cluster, "session", "create", "locker-a")["session_id"]
+    opened_a = cli_json(cluster, "session", "create", "locker-a")
+    a = opened_a["session_id"]
     b = cli_json(cluster, "session", "create", "locker-b")["session_id"]
     assert "free" in cli(cluster, "lockinfo", "cli-lock").output
     out = cli(cluster, "lock", "cli-lock", a, "--owner", "job-a").output
     assert out.startswith("acquired cli-lock: lock id lock-")
+    lock_id = out.split("lock id ")[1].split()[0]
     info = cli_json(cluster, "lockinfo", "cli-lock")
-    lock_id, token = info["holder"]["lock_id"], info["holder"]["token"]
-    assert info["holder"]["owner"] == "job-a" and info["holder"]["session_id"] == a
-    assert f"holder: {lock_id}  token {token}" in cli(cluster, "lockinfo", "cli-lock").output
+    entry, token = info["holder"]["entry"], info["holder"]["token"]
+    assert lock_id.startswith(entry + ".") and lock_id not in str(info)
+    assert info["holder"]["owner"] == "job-a" and info["holder"]["session"] == opened_a["public_id"]
+    assert f"holder: {entry}  token {token}  session {opened_a['public_id']}" in cli(cluster, "lockinfo", "cli-lock").output
     busy = cli(cluster, "lock", "cli-lock", b, "--timeout", "0.5", ok=False)
     assert busy.exit_code == 1 and busy.output.startswith("Error: Timeout: ")
     refused = cli(cluster, "unlock", "cli-lock", lock_id, "--session", b, ok=False)
     assert refused.output.startswith("Error: NotOwner: ")
+    shown = cli(cluster, "unlock", "cli-lock", entry, ok=False)  # what lockinfo shows is not enough
+    assert shown.output.startswith("Error: NotOwner: ")
     assert cli(cluster, "unlock", "cli-lock", lock_id).output.startswith(f"released {lock_id}")
     assert cli(cluster, "unlock", "cli-lock", lock_id, ok=False).output.startswith("Error: NoNode: ")
     second = cli_json(cluster, "lock", "cli-lock", b)

@@ -76,7 +76,8 @@ def test_lock_errors(api: Rest) -> None:
     _error(api.delete("/v1/locks/contended", {"lock_id": held.body["lock_id"], "session_id": other}),
            403, "NotOwner")
     _error(api.delete("/v1/locks/contended", {"lock_id": "lock-0000009999"}), 404, "NoNode")
-    assert api.get("/v1/locks/contended").body["holder"]["session_id"] == holder
+    _error(api.delete("/v1/locks/contended", {"lock_id": held.body["lock_id"].split(".")[0]}), 403, "NotOwner")
+    assert api.get("/v1/locks/contended").body["holder"]["token"] == held.body["token"]
     for session_id in (holder, other):
         api.delete(f"/v1/session/{session_id}")
 

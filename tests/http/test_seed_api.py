@@ -83,7 +83,8 @@ def test_binary_data_round_trips_as_base64(api: Rest) -> None:
 
 
 def test_sequential_and_ephemeral_nodes_with_a_session(api: Rest) -> None:
-    session_id = api.session("owner")
+    opened = api.post("/v1/session", {"client_id": "owner", "ttl_seconds": 30}).body
+    session_id = opened["session_id"]
     api.put("/v1/nodes/queue", {"data": ""})
     first = api.put("/v1/nodes/queue/item-", {"data": "a", "sequential": True})
     second = api.put("/v1/nodes/queue/item-", {"data": "b", "sequential": True})
@@ -91,7 +92,8 @@ def test_sequential_and_ephemeral_nodes_with_a_session(api: Rest) -> None:
     assert second.body["path"].startswith("/queue/item-") and len(second.body["path"]) == len("/queue/item-") + 10
 
     eph = api.put("/v1/nodes/alive", {"data": "x", "ephemeral": True, "session_id": session_id})
-    assert eph.status == 201 and eph.body["stat"]["ephemeral_owner"] == session_id
+    # others see the session's public id, never its id (a credential)
+    assert eph.status == 201 and eph.body["stat"]["ephemeral_owner"] == opened["public_id"] != session_id
     api.delete(f"/v1/session/{session_id}")
     assert api.get("/v1/nodes/alive").status == 404  # closing the session removed its ephemeral
 
@@ -105,7 +107,8 @@ def test_lock_acquire_info_release_with_only_the_lock_id(api: Rest) -> None:
 
     info = api.get("/v1/locks/seed-lock")
     assert info.status == 200
-    assert info.body["holder"]["lock_id"] == lock_id and info.body["holder"]["token"] == token
+    assert lock_id.startswith(info.body["holder"]["entry"] + ".") and info.body["holder"]["token"] == token
+    assert lock_id not in str(info.body) and session_id not in str(info.body)
     assert info.body["waiters"] == []
 
     released = api.delete("/v1/locks/seed-lock", {"lock_id": lock_id})  # the seed sends only lock_id

@@ -97,7 +97,7 @@ def test_plain_writes_under_locks_are_refused(raw: RawClient) -> None:
     session = raw.call("session.open", client_id="holder", ttl_ms=10000)["ok"]["session_id"]
     grant = raw.call("lock.acquire", name="guarded", session_id=session, owner="holder",
                      timeout_ms=1000, request_id="r1")["ok"]
-    lock_path = f"/locks/guarded/{grant['lock_id']}"
+    lock_path = f"/locks/guarded/{grant['lock_id'].split('.')[0]}"
     assert error_code(raw.call("delete", path=lock_path)) == "BadPath"
     assert error_code(raw.call("set", path=lock_path, data=b"mine")) == "BadPath"
     assert error_code(raw.call("create", path="/locks/guarded/lock-0000000000", ephemeral=True,
@@ -105,7 +105,7 @@ def test_plain_writes_under_locks_are_refused(raw: RawClient) -> None:
     assert error_code(raw.call("create", path="/locks/other")) == "BadPath"
     assert error_code(raw.call("multi", ops=[{"op": "delete", "path": lock_path}])) == "BadPath"
     info = raw.call("lock.info", name="guarded")["ok"]
-    assert info["holder"]["lock_id"] == grant["lock_id"] and info["holder"]["token"] == grant["token"]
+    assert lock_path.endswith(info["holder"]["entry"]) and info["holder"]["token"] == grant["token"]
     assert "ok" in raw.call("get", path=lock_path)  # reading and watching stay allowed
 
 

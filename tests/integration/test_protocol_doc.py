@@ -61,7 +61,7 @@ def test_the_documented_exchange_and_every_op_family(cluster: LocalCluster) -> N
         assert opened["ttl_ms"] == 10000
         assert a.call("create", path="/services")["path"] == "/services"
         created = a.call("create", path="/services/a", data="up", ephemeral=True, session_id=sid)
-        assert created["stat"]["ephemeral_owner"] == sid
+        assert created["stat"]["ephemeral_owner"] == opened["public_id"] != sid
         got = a.call("get", path="/services/a", watch=True)
         assert got["data"] == b"up" and got["zxid"] >= created["stat"]["czxid"]
         changed = b.call("set", path="/services/a", data=b"busy")
@@ -89,7 +89,8 @@ def test_the_documented_exchange_and_every_op_family(cluster: LocalCluster) -> N
         grant = a.call("lock.acquire", name="doc", session_id=sid, owner="svc-a", timeout_ms=5000,
                        request_id=uuid.uuid4().hex)
         assert grant["lock_id"].startswith("lock-") and grant["token"] > 0
-        assert b.call("lock.info", name="doc")["holder"]["lock_id"] == grant["lock_id"]
+        holder = b.call("lock.info", name="doc")["holder"]
+        assert holder["session"] == opened["public_id"] and grant["lock_id"].startswith(holder["entry"] + ".")
         assert a.call("lock.release", name="doc", session_id=sid, lock_id=grant["lock_id"])["released"]
 
         status = b.call("cluster.status")

@@ -55,6 +55,10 @@ class Driver:
     def open(self, sid: str, ttl_ms: int = 10_000) -> dict[str, Any]:
         return self.ok(commands.open_session(sid, "client-" + sid, ttl_ms, now_ms=self.now_ms))
 
+    def public(self, sid: str) -> str:
+        """The public id of open session ``sid`` (what other clients see of it)."""
+        return self.sm.session(sid)["public_id"]
+
     def acquire(self, name: str, sid: str, request_id: str = "r1", owner: str = "") -> dict[str, Any]:
         return self.ok(commands.lock_acquire(name, session_id=sid, owner=owner or sid,
                                              request_id=request_id, now_ms=self.now_ms))

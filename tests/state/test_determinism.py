@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skylock.state import StateMachine, commands
+from skylock.state import StateMachine, commands, locks
 
 from .conftest import content
 
@@ -58,15 +58,19 @@ def random_command(rng: random.Random, sm: StateMachine, now: int) -> Any:
         queue = ([info["holder"]] if info["holder"] else []) + info["waiters"]
         if queue and rng.random() < 0.8:
             target = rng.choice(queue)
-            sid = target["session_id"] if rng.random() < 0.85 else rng.choice(SESSIONS)
-            return commands.lock_release(name, session_id=sid, lock_id=target["lock_id"])
+            secret = {s["public_id"]: s["session_id"] for s in sm.sessions()}[target["session"]]
+            lock_id = locks.lock_id_for(secret, name, target["entry"])
+            sid = rng.choice([secret] * 6 + [None] * 2 + SESSIONS)  # mostly the owner's, or none
+            if rng.random() < 0.1:
+                lock_id = target["entry"]  # what lock.info shows: never enough
+            return commands.lock_release(name, session_id=sid, lock_id=lock_id)
         return commands.lock_release(name, session_id=rng.choice(SESSIONS), lock_id="lock-0000000000")
     return rng.choice([commands.noop(), {"op": "nope"}, {"op": "create", "path": 5}, "garbage"])
 
 
 def check_invariants(sm: StateMachine) -> None:
     """Structural facts that must hold after every entry."""
-    live = {s["session_id"] for s in sm.sessions()}
+    live = {s["public_id"] for s in sm.sessions()}
     stack = ["/"]
     seen_ephemerals: dict[str, list[str]] = {}
     while stack:
@@ -77,8 +81,8 @@ def check_invariants(sm: StateMachine) -> None:
             assert stat.ephemeral_owner in live and not names
             seen_ephemerals.setdefault(stat.ephemeral_owner, []).append(path)
         stack.extend(path.rstrip("/") + "/" + n for n in names)
-    for sid in live:
-        assert sm.session(sid)["ephemerals"] == sorted(seen_ephemerals.get(sid, []))
+    for session in sm.sessions():
+        assert session["ephemerals"] == sorted(seen_ephemerals.get(session["public_id"], []))
 
 
 def run_stream(seed: int, steps: int, snapshot_at: int | None = None) -> None:

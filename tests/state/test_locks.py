@@ -4,7 +4,7 @@ import msgpack
 import pytest
 
 from skylock.errors import BadRequest, NoNode, NotOwner, SessionExpired
-from skylock.state import EventType, commands
+from skylock.state import EventType, commands, locks
 
 
 @pytest.fixture
@@ -16,23 +16,24 @@ def d3(d):
 
 def test_first_acquire_creates_parents_and_holds(d3):
     result = d3.acquire("db", "s1", request_id="req-1", owner="worker-1")
-    assert result == {"lock_id": "lock-0000000000", "token": d3.zxid, "holder": True, "predecessor": None}
+    assert result == {"lock_id": locks.lock_id_for("s1", "db", "lock-0000000000"), "entry": "lock-0000000000",
+                      "token": d3.zxid, "holder": True, "predecessor": None}
     assert d3.sm.exists("/locks").ephemeral_owner == ""
     assert d3.sm.exists("/locks/db").ephemeral_owner == ""
     data, stat = d3.sm.get("/locks/db/lock-0000000000")
-    assert stat.ephemeral_owner == "s1"
-    assert msgpack.unpackb(data) == {"owner": "worker-1", "session_id": "s1", "request_id": "req-1"}
+    assert stat.ephemeral_owner == d3.public("s1")
+    assert msgpack.unpackb(data) == {"owner": "worker-1", "session": d3.public("s1"), "request_id": "req-1"}
 
 
 def test_waiters_queue_fifo_each_watching_its_predecessor(d3):
     a = d3.acquire("db", "s1")
     b = d3.acquire("db", "s2")
     c = d3.acquire("db", "s3")
-    assert (b["holder"], b["predecessor"]) == (False, a["lock_id"])
-    assert (c["holder"], c["predecessor"]) == (False, b["lock_id"])
+    assert (b["holder"], b["predecessor"]) == (False, a["entry"])
+    assert (c["holder"], c["predecessor"]) == (False, b["entry"])
     info = d3.sm.lock_info("db")
-    assert info["holder"]["session_id"] == "s1"
-    assert [w["session_id"] for w in info["waiters"]] == ["s2", "s3"]
+    assert info["holder"]["session"] == d3.public("s1")
+    assert [w["session"] for w in info["waiters"]] == [d3.public("s2"), d3.public("s3")]
 
 
 def test_release_by_holder_grants_the_next_in_line(d3):
@@ -40,9 +41,9 @@ def test_release_by_holder_grants_the_next_in_line(d3):
     b = d3.acquire("db", "s2")
     applied = d3.apply(commands.lock_release("db", session_id="s1", lock_id=a["lock_id"]))
     assert applied.result == {"released": a["lock_id"], "next_holder": {
-        "lock_id": b["lock_id"], "owner": "s2", "session_id": "s2", "token": b["token"]}}
+        "entry": b["entry"], "owner": "s2", "session": d3.public("s2"), "token": b["token"]}}
     assert [(e.type, e.path) for e in applied.events] == [
-        (EventType.DELETED, "/locks/db/" + a["lock_id"]), (EventType.CHILDREN_CHANGED, "/locks/db")]
+        (EventType.DELETED, "/locks/db/" + a["entry"]), (EventType.CHILDREN_CHANGED, "/locks/db")]
 
 
 def test_release_by_a_waiter_leaves_the_holder_and_reports_no_grant(d3):
@@ -50,7 +51,7 @@ def test_release_by_a_waiter_leaves_the_holder_and_reports_no_grant(d3):
     b = d3.acquire("db", "s2")
     c = d3.acquire("db", "s3")
     assert d3.ok(commands.lock_release("db", session_id="s2", lock_id=b["lock_id"]))["next_holder"] is None
-    assert [w["lock_id"] for w in d3.sm.lock_info("db")["waiters"]] == [c["lock_id"]]
+    assert [w["entry"] for w in d3.sm.lock_info("db")["waiters"]] == [c["entry"]]
 
 
 def test_release_of_the_last_entry_leaves_the_lock_free(d3):
@@ -102,7 +103,7 @@ def test_fencing_token_increases_with_every_grant(d3):
 
 def test_token_is_the_czxid_of_the_lock_node(d3):
     got = d3.acquire("db", "s1")
-    assert got["token"] == d3.sm.exists("/locks/db/" + got["lock_id"]).czxid
+    assert got["token"] == d3.sm.exists("/locks/db/" + got["entry"]).czxid
 
 
 def test_acquire_needs_a_live_session(d):
@@ -125,7 +126,7 @@ def test_closing_the_holder_session_wakes_the_next_waiter(d3):
     d3.acquire("db", "s1")
     d3.acquire("db", "s2")
     result = d3.ok(commands.close_session("s1"))
-    assert [g["holder"]["session_id"] for g in result["lock_grants"]] == ["s2"]
+    assert [g["holder"]["session"] for g in result["lock_grants"]] == [d3.public("s2")]
 
 
 def test_stray_nodes_in_a_lock_dir_neither_hold_nor_block(d3):

@@ -5,14 +5,16 @@ from skylock.state import EventType, WatchEvent, commands
 
 
 def test_open_session_registers_it(d):
-    assert d.ok(commands.open_session("s1", "c1", 5000, now_ms=1)) == {"session_id": "s1", "ttl_ms": 5000}
-    assert d.sm.session("s1") == {"session_id": "s1", "client_id": "c1", "ttl_ms": 5000, "ephemerals": []}
+    opened = d.ok(commands.open_session("s1", "c1", 5000, now_ms=1))
+    assert opened == {"session_id": "s1", "public_id": f"{d.zxid:016x}", "ttl_ms": 5000}
+    assert d.sm.session("s1") == {"session_id": "s1", "public_id": opened["public_id"], "client_id": "c1",
+                                  "ttl_ms": 5000, "ephemerals": []}
     assert d.sm.sessions() == [d.sm.session("s1")]
 
 
 def test_open_session_is_idempotent_and_returns_the_existing_session(d):
-    d.ok(commands.open_session("s1", "c1", 5000, now_ms=1))
-    assert d.ok(commands.open_session("s1", "other", 9999, now_ms=2)) == {"session_id": "s1", "ttl_ms": 5000}
+    first = d.ok(commands.open_session("s1", "c1", 5000, now_ms=1))
+    assert d.ok(commands.open_session("s1", "other", 9999, now_ms=2)) == first
     assert d.sm.session("s1")["client_id"] == "c1"
 
 
@@ -29,6 +31,7 @@ def test_close_session_deletes_its_ephemerals_and_emits_events(d):
     d.ok(d.create("/a/e1", ephemeral=True, session_id="s1"))
     d.ok(d.create("/e2", ephemeral=True, session_id="s1"))
     d.ok(d.create("/other", ephemeral=True, session_id="s2"))
+    public = d.public("s1")
     applied = d.apply(commands.close_session("s1"))
     z = d.zxid
     assert applied.error is None
@@ -36,7 +39,7 @@ def test_close_session_deletes_its_ephemerals_and_emits_events(d):
     assert applied.events == [
         WatchEvent(EventType.DELETED, "/a/e1", z), WatchEvent(EventType.CHILDREN_CHANGED, "/a", z, child="e1"),
         WatchEvent(EventType.DELETED, "/e2", z), WatchEvent(EventType.CHILDREN_CHANGED, "/", z, child="e2"),
-        WatchEvent(EventType.SESSION_CLOSED, "", z, session_id="s1", reason="closed"),
+        WatchEvent(EventType.SESSION_CLOSED, "", z, session_id=public, reason="closed"),  # never the secret
     ]
     assert d.sm.session("s1") is None
     assert d.sm.exists("/other") is not None
@@ -50,19 +53,20 @@ def test_expire_removes_several_sessions_in_one_entry(d):
     for sid in ["s1", "s2", "s3"]:
         d.open(sid)
         d.ok(d.create("/" + sid, ephemeral=True, session_id=sid))
+    p1, p2 = d.public("s1"), d.public("s2")
     applied = d.apply(commands.expire_session(["s2", "s1"]))
-    assert applied.result["sessions"] == ["s2", "s1"]
+    assert applied.result["sessions"] == [p2, p1]
     closed = [e for e in applied.events if e.type is EventType.SESSION_CLOSED]
-    assert [(e.session_id, e.reason) for e in closed] == [("s2", "expired"), ("s1", "expired")]
+    assert [(e.session_id, e.reason) for e in closed] == [(p2, "expired"), (p1, "expired")]
     assert {e.zxid for e in applied.events} == {d.zxid}
     assert d.sm.children("/")[0] == ["s3"]
     assert [s["session_id"] for s in d.sm.sessions()] == ["s3"]
 
 
 def test_expire_of_unknown_or_repeated_ids_is_ignored(d):
-    d.open("s1")
+    public = d.open("s1")["public_id"]
     result = d.ok(commands.expire_session(["ghost", "s1", "s1"]))
-    assert result["sessions"] == ["s1"]
+    assert result["sessions"] == [public]
     assert d.ok(commands.expire_session(["s1"])) == {"sessions": [], "deleted": [], "lock_grants": []}
 
 
@@ -79,12 +83,13 @@ def test_expire_releases_locks_and_reports_the_next_holder(d):
     first = d.acquire("db", "s1")
     second = d.acquire("db", "s2")
     d.acquire("other", "s1")
+    p2 = d.public("s2")
     result = d.ok(commands.expire_session(["s1"]))
     assert result["lock_grants"] == [{"name": "db", "holder": {
-        "lock_id": second["lock_id"], "owner": "s2", "session_id": "s2", "token": second["token"]}}]
-    assert d.sm.lock_info("db")["holder"]["session_id"] == "s2"
+        "entry": second["entry"], "owner": "s2", "session": p2, "token": second["token"]}}]
+    assert d.sm.lock_info("db")["holder"]["session"] == p2
     assert d.sm.lock_info("other")["holder"] is None
-    assert first["lock_id"] in result["deleted"][0]
+    assert result["deleted"][0].endswith("/" + first["entry"])
 
 
 def test_session_reopened_after_expiry_is_a_fresh_session(d):
