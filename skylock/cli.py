@@ -394,15 +394,20 @@ def _holder_line(h: dict[str, Any]) -> str:
 @click.option("--timeout", "wait", default=30.0, show_default=True, help="Seconds to wait for the lock.")
 @click.pass_context
 def lock(ctx: click.Context, name: str, session_id: str, owner: str, wait: float) -> None:
-    """Acquire lock NAME for SESSION_ID, waiting in FIFO order; print its lock id and fencing token.
+    """Acquire lock NAME for SESSION_ID, waiting in FIFO order; print its lock id (alone on
+    stdout: it is the secret that releases the entry) and, on stderr, the fencing token.
 
     The lock is held until `skylock unlock` or the end of the session (its TTL
     without heartbeats), not until this command exits.
 
     Example: skylock lock my-lock 3f2a9c... --owner batch-job --timeout 60
     """
-    _run(ctx, lambda c: c.lock_acquire(name, owner=owner, timeout=wait, session_id=session_id),
-         lambda r: click.echo(f"acquired {name}: lock id {r['lock_id']}  token {r['token']}"))
+    def human(r: dict[str, Any]) -> None:
+        click.echo(r["lock_id"])  # alone on stdout, so L=$(skylock lock ...) keeps it
+        click.echo(f"acquired {name}: fencing token {r['token']}; release with: skylock unlock {name} "
+                   f"{r['lock_id']}", err=True)
+
+    _run(ctx, lambda c: c.lock_acquire(name, owner=owner, timeout=wait, session_id=session_id), human)
 
 
 @main.command()

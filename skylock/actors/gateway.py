@@ -107,6 +107,8 @@ class Gateway:
             self.outbox.error(ReplyTo(conn_id, request_id), BadRequest(f"request failed: {exc}"))  # type: ignore[arg-type]
 
     def _route(self, reply: ReplyTo, op: str, args: dict[str, Any]) -> None:
+        if args.get("session_id") is not None:
+            validate_session_id(args["session_id"])  # a malformed id is answered here, never logged
         if op == "ping":
             self.outbox.ok(reply, {"node_id": self.node_id})
         elif op in self._writes:
@@ -123,7 +125,7 @@ class Gateway:
                 reply, time.monotonic(),
             ))
         elif op == "session.heartbeat":
-            self.sessions.tell(Heartbeat(validate_session_id(args["session_id"]), reply))
+            self.sessions.tell(Heartbeat(args["session_id"], reply))
         elif op == "watch.remove":
             self.watches.tell(RemoveWatch(args["watch_id"], reply))
         elif op in ("cluster.status", "cluster.leader"):
@@ -184,6 +186,7 @@ class Gateway:
                     validate_path(inner["path"])
                 elif inner["op"] == "check_lock":
                     validate_lock_name(inner["name"])
+                    validate_session_id(inner["session_id"])
                 elif inner["op"] == "delete":
                     self._deletable(inner["path"])
                 else:

@@ -186,9 +186,10 @@ def test_lock_lockinfo_unlock(cluster: LocalCluster) -> None:
     a = opened_a["session_id"]
     b = cli_json(cluster, "session", "create", "locker-b")["session_id"]
     assert "free" in cli(cluster, "lockinfo", "cli-lock").output
-    out = cli(cluster, "lock", "cli-lock", a, "--owner", "job-a").output
-    assert out.startswith("acquired cli-lock: lock id lock-")
-    lock_id = out.split("lock id ")[1].split()[0]
+    acquired = cli(cluster, "lock", "cli-lock", a, "--owner", "job-a")
+    lock_id = acquired.stdout.strip()  # alone on stdout, so L=$(skylock lock ...) keeps it
+    assert lock_id.startswith("lock-") and "\n" not in lock_id
+    assert "acquired cli-lock: fencing token " in acquired.stderr
     info = cli_json(cluster, "lockinfo", "cli-lock")
     entry, token = info["holder"]["entry"], info["holder"]["token"]
     assert lock_id.startswith(entry + ".") and lock_id not in str(info)

@@ -99,9 +99,10 @@ def check_rest(out: str) -> None:
 def check_cli(result: subprocess.CompletedProcess[str]) -> None:
     out = result.stdout
     for expected in ("leader: node ", "/my/path\n", "some data\n", "/services/web-1\n", "version 1 ",
-                     "deleted /my/path\n", "deleted /my\n", "acquired my-lock: lock id lock-", "holder: lock-",
+                     "deleted /my/path\n", "deleted /my\n", "holder: lock-",
                      "released lock-", " renewed\n", " closed\n"):
         assert expected in out, f"{expected!r} not in the CLI tour's output:\n{out}"
+    assert "acquired my-lock: fencing token " in result.stderr, result.stderr
     assert "watching /services (recursive)" in result.stderr, result.stderr
 
 

@@ -41,7 +41,7 @@ def test_single_member_config_elects_itself_and_serves(tmp_path: Path) -> None:
             client.start_session("solo", ttl=5.0)
             client.create("/solo/eph", b"", ephemeral=True)
             grant = client.lock_acquire("solo-lock", owner="me", timeout=5.0)
-            assert client.lock_info("solo-lock")["holder"]["lock_id"] == grant["lock_id"]
+            assert client.lock_info("solo-lock")["holder"]["entry"] == grant["lock_id"].split(".")[0]
             client.lock_release("solo-lock", grant["lock_id"])
             assert client.lock_info("solo-lock")["holder"] is None
         assert (tmp_path / "data" / "wal").is_dir()  # data_dir resolved against the config's directory
