@@ -115,6 +115,18 @@ class InternalError(SkyLockError):
     code = "InternalError"
 
 
+class Unauthenticated(SkyLockError):
+    """Secure mode: the request carried no token, or one that names no user."""
+
+    code = "Unauthenticated"
+
+
+class PermissionDenied(SkyLockError):
+    """Secure mode: the token's user has no role granting this op on this path."""
+
+    code = "PermissionDenied"
+
+
 def _all_subclasses(cls: type[SkyLockError]) -> list[type[SkyLockError]]:
     found: list[type[SkyLockError]] = []
     for sub in cls.__subclasses__():

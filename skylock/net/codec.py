@@ -297,6 +297,21 @@ class Request:
     id: int
     op: str
     args: dict[str, Any]
+    #: the caller's bearer token (secure mode), or None; never part of ``args``, so it is never logged
+    token: str | None = None
+
+
+#: Longest bearer token a frame may carry.
+MAX_TOKEN_LENGTH = 512
+
+
+def _check_token(msg: dict[Any, Any], req_id: int) -> str | None:
+    token = msg.get("token")
+    if token is None:
+        return None
+    if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_LENGTH:
+        raise BadRequest(f"'token' must be a non-empty string of at most {MAX_TOKEN_LENGTH} characters", id=req_id)
+    return token
 
 
 def _check_version(msg: dict[Any, Any], req_id: int | None) -> None:
@@ -323,7 +338,7 @@ def parse_request(frame: bytes, *, max_size: int) -> Request:
             raise BadRequest("frame has no request 'id'")
         raise BadRequest(f"request 'id' must be int, got {type(req_id).__name__}")
     _check_version(msg, req_id)
-    extra = [k for k in msg if k not in ("v", "id", "op", "args")]
+    extra = [k for k in msg if k not in ("v", "id", "op", "args", "token")]
     if extra:
         raise BadRequest(f"unknown frame field(s) {', '.join(repr(k) for k in extra)}", id=req_id)
     op = msg.get("op")
@@ -335,11 +350,14 @@ def parse_request(frame: bytes, *, max_size: int) -> Request:
     args = msg.get("args", {})
     if not isinstance(args, dict):
         raise BadRequest(f"request 'args' must be a map, got {type(args).__name__}", id=req_id)
-    return Request(req_id, op, _check_args(spec, args, req_id))
+    return Request(req_id, op, _check_args(spec, args, req_id), _check_token(msg, req_id))
 
 
-def encode_request(id: int, op: str, args: dict[str, Any]) -> bytes:
-    return encode({"v": PROTOCOL_VERSION, "id": id, "op": op, "args": args})
+def encode_request(id: int, op: str, args: dict[str, Any], token: str | None = None) -> bytes:
+    frame: dict[str, Any] = {"v": PROTOCOL_VERSION, "id": id, "op": op, "args": args}
+    if token is not None:
+        frame["token"] = token
+    return encode(frame)
 
 
 def encode_reply(id: int, result: Any) -> bytes:

@@ -45,6 +45,8 @@ from skylock.errors import (
     NotEmpty,
     NotLeader,
     NotOwner,
+    PermissionDenied,
+    Unauthenticated,
     SessionExpired,
     SkyLockError,
     Timeout,
@@ -72,7 +74,7 @@ _STATUS: list[tuple[type[SkyLockError], int]] = [  # most specific first
     (BadRequest, 400),  # and BadPath
     (NoNode, 404),
     (NodeExists, 409), (BadVersion, 409), (NotEmpty, 409), (NoChildrenForEphemerals, 409),
-    (NotOwner, 403),
+    (NotOwner, 403), (PermissionDenied, 403), (Unauthenticated, 401),
     (SessionExpired, 410), (Compacted, 410),
     (NoLeader, 503), (NotLeader, 503), (ConnectionLost, 503),
     (Timeout, 504),
