@@ -206,6 +206,9 @@ class StateMachine:
         return {"session_id": session.session_id, "client_id": session.client_id,
                 "ttl_ms": session.ttl_ms, "ephemerals": self._tree.ephemerals_of(session_id)}
 
+    def session_count(self) -> int:
+        return len(self._sessions)
+
     def sessions(self) -> list[dict[str, Any]]:
         return [self.session(s.session_id) for s in self._sessions.all()]  # type: ignore[misc]
 

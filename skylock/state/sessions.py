@@ -30,6 +30,9 @@ class SessionTable:
     def __contains__(self, session_id: str) -> bool:
         return session_id in self._sessions
 
+    def __len__(self) -> int:
+        return len(self._sessions)
+
     def all(self) -> list[Session]:
         """Every open session, sorted by id."""
         return [self._sessions[sid] for sid in sorted(self._sessions)]
