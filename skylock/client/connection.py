@@ -46,6 +46,14 @@ _OUT = "out"
 #: the connection was closed or lost (the monitor runs on the I/O thread).
 SYNC_POLL_SLICE = 0.05
 
+#: Longest frame read from a server: replies carry node data (1 MiB by default) or long
+#: child lists. A longer one drops the connection instead of being read whole.
+MAX_REPLY_SIZE = 64 << 20
+#: The I/O thread's socket pings when it sent nothing for this long, so the server,
+#: which ends the watches of a connection silent for ``server.watch_idle_timeout``
+#: (30 s by default), keeps those of a client that only watches.
+KEEPALIVE_INTERVAL = 5.0
+
 
 class Connection:
     def __init__(
@@ -73,7 +81,10 @@ class Connection:
         #: replies discarded on a synchronous socket because their caller had stopped waiting
         self.stale_replies = 0
         self._dealer: zmq.Socket | None = None
-        self._io: IOThread[str] = IOThread(f"client-{address}", self._open, self._deliver, context=context)
+        self._last_sent = time.monotonic()  # I/O thread only
+        self._io: IOThread[str] = IOThread(f"client-{address}", self._open, self._deliver, context=context,
+                                           after_poll=self._keepalive)
+        self._io.poll_timeout_ms = max(1, int(KEEPALIVE_INTERVAL * 1000))
         self._io.start()
 
     @property
@@ -128,6 +139,7 @@ class Connection:
         dealer.setsockopt(zmq.ROUTING_ID, uuid.uuid4().bytes)
         dealer.setsockopt(zmq.RECONNECT_IVL, 50)
         dealer.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
+        dealer.setsockopt(zmq.MAXMSGSIZE, MAX_REPLY_SIZE)
         dealer.connect(tcp_endpoint(self.address))
 
     def _release(self, sock: zmq.Socket) -> None:
@@ -217,8 +229,14 @@ class Connection:
             except Exception:  # noqa: BLE001 - the owner's handler must not kill the I/O thread
                 log.exception("connection-lost handler failed")
 
+    def _keepalive(self) -> None:
+        """After every wake-up of the I/O thread (at least every ``KEEPALIVE_INTERVAL``)."""
+        if time.monotonic() - self._last_sent >= KEEPALIVE_INTERVAL:
+            self._deliver(_OUT, [codec.encode_request(next(self._ids), "ping", {})])  # its reply is ignored
+
     def _deliver(self, _key: str, frames: list[bytes]) -> None:
         assert self._dealer is not None
+        self._last_sent = time.monotonic()
         for frame in frames:
             try:
                 self._dealer.send(frame, zmq.NOBLOCK)
