@@ -164,6 +164,20 @@ class ServerConfig:
     #: how long a write or read may wait for the cluster before the client gets ``Timeout``
     #: (shorter than the client's own default of 10 s, so the client hears the typed error)
     request_timeout: float = _kind("duration", 6.0)
+    # -- limits on what clients can make a node hold (each refused with a typed error) --
+    #: reply/event bytes held back for one connection that reads too slowly; beyond it
+    #: they are dropped and its watches end with resync "overflow"
+    max_backlog_bytes: int = _kind("size", 16 << 20)
+    #: watches one connection may hold, and all connections together (LimitExceeded)
+    max_watches_per_connection: int = _kind("int", 10000)
+    max_watches: int = _kind("int", 100000)
+    #: a connection holding watches that sends nothing for this long is taken for gone:
+    #: its watches end (clients ping; the SDK does every few seconds)
+    watch_idle_timeout: float = _kind("duration", 30.0)
+    #: open sessions in the cluster, checked by the node that receives session.open
+    max_sessions: int = _kind("int", 100000)
+    #: bytes of a session's client_id (it is written to the log)
+    max_client_id_size: int = _kind("size", 256)
 
 
 @dataclass(frozen=True)
@@ -369,6 +383,12 @@ def _validate(cfg: NodeConfig) -> None:
         ("server.max_request_size", sv.max_request_size),
         ("server.max_data_size", sv.max_data_size),
         ("server.request_timeout", sv.request_timeout),
+        ("server.max_backlog_bytes", sv.max_backlog_bytes),
+        ("server.max_watches_per_connection", sv.max_watches_per_connection),
+        ("server.max_watches", sv.max_watches),
+        ("server.watch_idle_timeout", sv.watch_idle_timeout),
+        ("server.max_sessions", sv.max_sessions),
+        ("server.max_client_id_size", sv.max_client_id_size),
         ("raft.heartbeat_interval", r.heartbeat_interval),
         ("raft.max_inflight_msgs", r.max_inflight_msgs),
         ("raft.max_size_per_msg", r.max_size_per_msg),

@@ -45,6 +45,15 @@ class TooLarge(BadRequest):
     code = "TooLarge"
 
 
+class LimitExceeded(SkyLockError):
+    """A configured cap on what clients may make a node hold (open sessions, watches
+    per connection or in total) is reached; ``limit`` names the config key. Not retried
+    by the client: the caller frees something (closes a session, cancels watches) or
+    the operator raises the limit."""
+
+    code = "LimitExceeded"
+
+
 class NoNode(SkyLockError):
     code = "NoNode"
 

@@ -23,10 +23,12 @@ from typing import Any
 import zmq
 
 from skylock.actors.gateway import Gateway
+from skylock.actors.gauge import Gauge
 from skylock.actors.messages import (
     CheckLocks,
     CheckSessions,
     ConnectionOverflowed,
+    ConnectionsSeen,
     PeerRaftMessage,
     PeerStatus,
     PeerStatusRequest,
@@ -35,6 +37,7 @@ from skylock.actors.messages import (
     PeerUnreachable,
     Propose,
     RestoreSnapshot,
+    SweepWatches,
     Tick,
 )
 from skylock.actors.lock_manager import LockManager
@@ -43,11 +46,11 @@ from skylock.actors.pending import PendingRequests
 from skylock.actors.raft_node import RaftNode
 from skylock.actors.session_manager import SessionManager
 from skylock.actors.store import Store
-from skylock.actors.watch_hub import WatchHub
+from skylock.actors.watch_hub import WatchHub, WatchLimits
 from skylock.config import NodeConfig
 from skylock.errors import Timeout
-from skylock.net.client_server import ClientServer
 from skylock.net import peer_codec
+from skylock.net.client_server import ClientServer, frame_limit
 from skylock.net.http_gateway import HttpGateway
 from skylock.net.peer_transport import PeerTransport
 from skylock.raft import Config as RaftConfig
@@ -83,6 +86,8 @@ def lost_state_message(node_id: int, data_dir: Path, exc: StateLost) -> str:
         "an empty data directory). Check that --config / storage.data_dir / --data-dir point "
         "where this node's data really is."
     )
+#: How often the WatchHub looks for connections silent past ``server.watch_idle_timeout``.
+WATCH_SWEEP_INTERVAL = 1.0
 
 
 @dataclass
@@ -148,7 +153,10 @@ class Node:
         self._context = zmq.Context()
         self.pending = PendingRequests()
         self.client_server = ClientServer(cfg.me.client_address, self._on_client_frame,
-                                          on_overflow=self._on_client_overflow, context=self._context)
+                                          on_overflow=self._on_client_overflow, on_seen=self._on_clients_seen,
+                                          context=self._context, max_frame=frame_limit(cfg.server.max_request_size),
+                                          max_backlog_bytes=cfg.server.max_backlog_bytes)
+        self.open_sessions = Gauge()
         self.outbox = Outbox(self.client_server.send)
         self._peer_limits = peer_codec.PeerLimits.for_batches_of(cfg.raft.max_size_per_msg)
         self.transport = PeerTransport(
@@ -182,9 +190,11 @@ class Node:
             cfg.storage.keep_entries, self.request_timeout, self._on_fatal,
         )
         self.store = Store.start(
-            self.node_id, machine, 0, self.outbox, self.pending, cfg.storage.snapshot_entries
+            self.node_id, machine, 0, self.outbox, self.pending, cfg.storage.snapshot_entries, self.open_sessions
         )
-        self.watches = WatchHub.start(self.node_id, self.outbox, cfg.storage.watch_history, start_index)
+        sv = cfg.server
+        limits = WatchLimits(sv.max_watches_per_connection, sv.max_watches, sv.watch_idle_timeout)
+        self.watches = WatchHub.start(self.node_id, self.outbox, cfg.storage.watch_history, start_index, limits)
         self.sessions = SessionManager.start(self.node_id, self.outbox, self.transport.send,
                                              cfg.session.check_interval)
         self.locks = LockManager.start(self.node_id, self.outbox, self.pending, self.request_timeout)
@@ -201,6 +211,8 @@ class Node:
             max_request_size=cfg.server.max_request_size, max_data_size=cfg.server.max_data_size,
             default_ttl=cfg.session.default_ttl, min_ttl=cfg.session.min_ttl, max_ttl=cfg.session.max_ttl,
             request_timeout=self.request_timeout,
+            max_sessions=sv.max_sessions, max_client_id_size=sv.max_client_id_size,
+            open_sessions=self.open_sessions,
         )
         self.transport.start()
         self.client_server.start()
@@ -255,7 +267,7 @@ class Node:
     def _tick_loop(self) -> None:
         tick = self.cfg.raft.tick_interval
         check = self.cfg.session.check_interval
-        next_tick = next_check = time.monotonic()
+        next_tick = next_check = next_sweep = time.monotonic()
         while not self._stop.is_set():
             now = time.monotonic()
             if now >= next_tick:
@@ -273,7 +285,10 @@ class Node:
                     # earlier attempt may still commit (only a first attempt can say NoLeader)
                     self.raft.tell(Propose(waiting.data))
                 next_check = now + check
-            self._stop.wait(max(0.0, min(next_tick, next_check) - time.monotonic()))
+            if now >= next_sweep:
+                self.watches.tell(SweepWatches())
+                next_sweep = now + WATCH_SWEEP_INTERVAL
+            self._stop.wait(max(0.0, min(next_tick, next_check, next_sweep) - time.monotonic()))
 
     # ---- I/O thread callbacks (must be quick: decode and tell) -----------------------------------
 
@@ -286,6 +301,8 @@ class Node:
 
     def _on_peer_undelivered(self, to: int, payloads: list[bytes]) -> None:
         self.raft.tell(PeerUnreachable(to, any(peer_protocol.is_snapshot(p) for p in payloads)))
+    def _on_clients_seen(self, conn_ids: frozenset[bytes]) -> None:
+        self.watches.tell(ConnectionsSeen(conn_ids))
 
     def _on_peer_payload(self, frm: int, payload: bytes) -> None:
         """``frm`` is the member the transport saw on the connection; a payload that fails

@@ -32,10 +32,11 @@ from skylock.actors.messages import (
     StatusRequest,
     WaitForLock,
 )
+from skylock.actors.gauge import Gauge
 from skylock.actors.outbox import Outbox
 from skylock.actors.pending import PendingRequests
 from skylock.actors.proposals import propose_for
-from skylock.errors import BadPath, BadRequest, SkyLockError, TooLarge
+from skylock.errors import BadPath, BadRequest, LimitExceeded, SkyLockError, TooLarge
 from skylock.net import codec
 from skylock.state import commands, validate_path
 from skylock.state.locks import LOCKS_ROOT, validate_lock_id, validate_lock_name
@@ -70,6 +71,9 @@ class Gateway:
         min_ttl: float,
         max_ttl: float,
         request_timeout: float,
+        max_sessions: int = 100000,
+        max_client_id_size: int = 256,
+        open_sessions: Gauge | None = None,
     ) -> None:
         self.node_id = node_id
         self.raft, self.store, self.sessions, self.watches, self.locks = raft, store, sessions, watches, locks
@@ -81,6 +85,10 @@ class Gateway:
         self.min_ttl_ms = int(min_ttl * 1000)
         self.max_ttl_ms = int(max_ttl * 1000)
         self.request_timeout = request_timeout
+        self.max_sessions = max_sessions
+        self.max_client_id_size = max_client_id_size
+        #: published by the Store as it applies opens and closes
+        self.open_sessions = open_sessions if open_sessions is not None else Gauge()
         self._writes: dict[str, Callable[[dict[str, Any], int], dict[str, Any]]] = {
             "create": self._create,
             "set": self._set,
@@ -200,9 +208,21 @@ class Gateway:
         return commands.multi(ops, now_ms=now_ms)
 
     def _session_open(self, args: dict[str, Any], now_ms: int) -> dict[str, Any]:
+        self._check_session_limits(args["client_id"])
         ttl_ms = args["ttl_ms"] or self.default_ttl_ms
         ttl_ms = max(self.min_ttl_ms, min(self.max_ttl_ms, ttl_ms))
         return commands.open_session(secrets.token_hex(SESSION_SECRET_BYTES), args["client_id"], ttl_ms, now_ms=now_ms)
+
+    def _check_session_limits(self, client_id: str) -> None:
+        """Refused here, before the log: a session is a log entry and a table row on every
+        node. The count is this node's applied one, so opens in flight may overshoot it a little."""
+        size = len(client_id.encode())
+        if size > self.max_client_id_size:
+            raise TooLarge(f"client_id is {size} bytes; the limit is {self.max_client_id_size} "
+                           "(server.max_client_id_size)", limit="server.max_client_id_size")
+        if self.open_sessions.value >= self.max_sessions:
+            raise LimitExceeded(f"{self.open_sessions.value} sessions are open, the limit "
+                                "(server.max_sessions); close some first", limit="server.max_sessions")
 
     def _session_close(self, args: dict[str, Any], now_ms: int) -> dict[str, Any]:
         return commands.close_session(args["session_id"])

@@ -235,6 +235,9 @@ class AddWatch:
     from_zxid: int | None
     current_zxid: int
     reply: ReplyTo | None
+    #: a read that sets the watch: the hub answers ``reply`` with it once the watch is
+    #: accepted (or with ``LimitExceeded``), so a refused watch never looks set
+    result: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,9 +262,21 @@ class HistoryReset:
 
 @dataclass(frozen=True, slots=True)
 class ConnectionOverflowed:
-    """A client reads its connection too slowly: frames to it are being held back."""
+    """A client read its connection too slowly: frames held back for it were dropped."""
 
     conn_id: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionsSeen:
+    """These connections sent something lately (reported by the client server's I/O thread)."""
+
+    conn_ids: frozenset[bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class SweepWatches:
+    """Timer: end the watches of connections silent for longer than the idle limit."""
 
 
 # ---- to LockManager ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Any
 import pykka
 
 from skylock.actors.base import NodeActor
+from skylock.actors.gauge import Gauge
 from skylock.actors.messages import (
     AddWatch,
     ApplyEntries,
@@ -54,6 +55,7 @@ class Store(NodeActor):
         outbox: Outbox,
         pending: PendingRequests,
         snapshot_entries: int,
+        session_count: Gauge | None = None,
     ) -> None:
         super().__init__(node_id)
         self.machine = machine
@@ -61,6 +63,8 @@ class Store(NodeActor):
         self.outbox = outbox
         self.pending = pending
         self.snapshot_entries = snapshot_entries
+        #: open sessions, published for the gateway's limit
+        self.session_count = session_count if session_count is not None else Gauge()
         self._last_snapshot_index = applied_index
         self.applied_tags = AppliedTags()
         self._parked: list[tuple[int, int, Query]] = []  # heap of (index, seq, query)
@@ -85,6 +89,7 @@ class Store(NodeActor):
     ) -> None:
         self.raft, self.watches, self.sessions, self.locks = raft, watches, sessions, locks
         sessions.tell(self._all_sessions())
+        self.session_count.value = self.machine.session_count()
 
     # ---- applying the log ----------------------------------------------------------------
 
@@ -120,6 +125,7 @@ class Store(NodeActor):
             self.watches.tell(PublishEvents(tuple(events)))
         if opened or closed:
             self.sessions.tell(SessionsChanged(opened=opened, closed=tuple(closed), public=public))
+            self.session_count.value = self.machine.session_count()
         self._report_locks({n for ev in events if (n := lock_name_of(ev.path)) is not None})
         self._serve_parked()
         self._maybe_snapshot()
@@ -156,6 +162,7 @@ class Store(NodeActor):
         assert self.watches is not None and self.sessions is not None
         self.watches.tell(HistoryReset(meta.index))
         self.sessions.tell(self._all_sessions())
+        self.session_count.value = self.machine.session_count()
         self._report_locks(set(self.machine.children(LOCKS_ROOT)[0]) if self.machine.exists(LOCKS_ROOT) else set())
         self._serve_parked()
 
@@ -210,25 +217,19 @@ class Store(NodeActor):
         if q.op == "get":
             data, stat = m.get(args["path"])
             result: dict[str, Any] = {"data": data, "stat": stat.to_wire(), "zxid": self.applied_index}
-            if args.get("watch"):
-                result["watch_id"] = self._add_watch(q, args["path"], "data")
-            return result
+            return self._watched(q, result, "data") if args.get("watch") else result
         if q.op == "exists":
             stat = m.exists(args["path"])
             result = {"stat": stat.to_wire() if stat else None, "zxid": self.applied_index}
-            if args.get("watch"):
-                result["watch_id"] = self._add_watch(q, args["path"], "exists")
-            return result
+            return self._watched(q, result, "exists") if args.get("watch") else result
         if q.op == "children":
             names, stat = m.children(args["path"])
             result = {"children": names, "zxid": self.applied_index}
             if args.get("stat"):
                 result["stat"] = stat.to_wire()
-            if args.get("watch"):
-                result["watch_id"] = self._add_watch(q, args["path"], "children")
-            return result
+            return self._watched(q, result, "children") if args.get("watch") else result
         if q.op == "watch.add":
-            self._add_watch(q, args["path"], args["kind"], from_zxid=args.get("from_zxid"), reply_by_hub=True)
+            self._add_watch(q, args["path"], args["kind"], from_zxid=args.get("from_zxid"))
             return None
         if q.op == "session.check":
             return self._check_session(args["session_id"])
@@ -250,11 +251,21 @@ class Store(NodeActor):
         self.sessions.tell(Heartbeat(session_id, None))
         return {"session_id": session_id, "ttl_ms": session["ttl_ms"]}
 
+    def _watched(self, q: Query, result: dict[str, Any], kind: str) -> None:
+        """A read that sets a watch: the WatchHub answers it once the watch is accepted
+        (a watch over its limits makes the read fail, rather than look set)."""
+        self._add_watch(q, q.args["path"], kind, result=result)
+
     def _add_watch(
-        self, q: Query, path: str, kind: str, *, from_zxid: int | None = None, reply_by_hub: bool = False
-    ) -> int:
+        self, q: Query, path: str, kind: str, *, from_zxid: int | None = None,
+        result: dict[str, Any] | None = None,
+    ) -> None:
+        """Tell the WatchHub, which answers the client (``result`` with the watch id, or
+        just the watch id)."""
         validate_path(path)
         watch_id = next(self._watch_ids)
+        if result is not None:
+            result = {**result, "watch_id": watch_id}
         assert self.watches is not None
         self.watches.tell(
             AddWatch(
@@ -266,7 +277,7 @@ class Store(NodeActor):
                 session_id=self.machine.public_id(q.args.get("session_id") or ""),
                 from_zxid=from_zxid,
                 current_zxid=self.applied_index,
-                reply=q.reply if reply_by_hub else None,
+                reply=q.reply,
+                result=result,
             )
         )
-        return watch_id

@@ -6,18 +6,35 @@ child is added or removed, or the node is deleted) and ``recursive`` (persistent
 every create, change and delete at or below the path). Every event carries its
 zxid. The hub keeps the most recent events so a client that reconnects can
 resume from the last zxid it saw; asking for older history gets ``Compacted``.
+
+Watches cost the node memory and every event a scan, so they are bounded: per
+connection and in total (``LimitExceeded``). They belong to the connection that
+set them, and a ROUTER never says when a peer is gone, so a connection silent
+for longer than ``idle_timeout`` (clients ping, see docs/PROTOCOL.md) is taken
+for gone: its watches end with a resync event (reason ``idle``), which a live
+but silent client still sees.
 """
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from skylock.actors.base import NodeActor
-from skylock.actors.messages import AddWatch, ConnectionOverflowed, HistoryReset, PublishEvents, RemoveWatch
+from skylock.actors.messages import (
+    AddWatch,
+    ConnectionOverflowed,
+    ConnectionsSeen,
+    HistoryReset,
+    PublishEvents,
+    RemoveWatch,
+    SweepWatches,
+)
 from skylock.actors.outbox import Outbox
-from skylock.errors import BadRequest, Compacted
+from skylock.errors import BadRequest, Compacted, LimitExceeded
 from skylock.state import EventType, WatchEvent
 
 KINDS = ("data", "exists", "children", "recursive")
@@ -46,13 +63,29 @@ def _is_under(path: str, root: str) -> bool:
     return path == root or root == "/" or path.startswith(root + "/")
 
 
+@dataclass(frozen=True)
+class WatchLimits:
+    per_connection: int = 10000
+    total: int = 100000
+    #: seconds a connection holding watches may stay silent
+    idle_timeout: float = 30.0
+
+
 class WatchHub(NodeActor):
-    def __init__(self, node_id: int, outbox: Outbox, history_size: int, start_zxid: int) -> None:
+    def __init__(
+        self, node_id: int, outbox: Outbox, history_size: int, start_zxid: int,
+        limits: WatchLimits = WatchLimits(), clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__(node_id)
         self.outbox = outbox
+        self.limits = limits
+        self._clock = clock
         self._regs: dict[int, Registration] = {}
         self._by_path: dict[str, set[int]] = defaultdict(set)
         self._recursive: set[int] = set()
+        self._by_conn: dict[bytes, set[int]] = {}
+        #: when each connection holding watches was last heard from
+        self._last_seen: dict[bytes, float] = {}
         self._history: deque[WatchEvent] = deque(maxlen=history_size)
         #: Events with zxid <= this are not retained (before startup or trimmed).
         self._floor = start_zxid
@@ -62,6 +95,8 @@ class WatchHub(NodeActor):
             PublishEvents: self._on_publish,
             HistoryReset: self._on_history_reset,
             ConnectionOverflowed: self._on_overflow,
+            ConnectionsSeen: self._on_seen,
+            SweepWatches: self._on_sweep,
         }
 
     # ---- registration ---------------------------------------------------------------
@@ -76,21 +111,42 @@ class WatchHub(NodeActor):
                 oldest_zxid=self._history_floor(),
             ))
             return
+        over = self._over_limit(msg.conn_id)
+        if over is not None:
+            self._refuse(msg, over)
+            return
         after = msg.from_zxid if msg.from_zxid is not None else msg.current_zxid
         reg = Registration(msg.watch_id, msg.conn_id, msg.path, msg.kind, msg.session_id, after)
         if msg.reply is not None:
-            self.outbox.ok(msg.reply, {"watch_id": msg.watch_id, "zxid": msg.current_zxid})
+            self.outbox.ok(msg.reply, msg.result or {"watch_id": msg.watch_id, "zxid": msg.current_zxid})
         if msg.from_zxid is not None:
             for event in self._history:
                 if event.zxid > msg.from_zxid and self._matches(reg, event):
                     self._deliver(reg, event)
                     if reg.kind != "recursive":
                         return  # a one-shot watch fired while the client was away
+        self._register(reg)
+
+    def _register(self, reg: Registration) -> None:
         self._regs[reg.watch_id] = reg
+        self._by_conn.setdefault(reg.conn_id, set()).add(reg.watch_id)
+        self._last_seen[reg.conn_id] = self._clock()  # the request that set it was just heard
         if reg.kind == "recursive":
             self._recursive.add(reg.watch_id)
         else:
             self._by_path[reg.path].add(reg.watch_id)
+
+    def _over_limit(self, conn_id: bytes) -> LimitExceeded | None:
+        held = len(self._by_conn.get(conn_id, ()))
+        if held >= self.limits.per_connection:
+            return LimitExceeded(
+                f"this connection holds {held} watches, the limit (server.max_watches_per_connection); "
+                "remove some first", limit="server.max_watches_per_connection")
+        if len(self._regs) >= self.limits.total:
+            return LimitExceeded(
+                f"this node holds {len(self._regs)} watches, the limit (server.max_watches); "
+                "try another node or later", limit="server.max_watches")
+        return None
 
     def _refuse(self, msg: AddWatch, err: Exception) -> None:
         if msg.reply is not None:
@@ -118,6 +174,12 @@ class WatchHub(NodeActor):
                 ids.discard(watch_id)
                 if not ids:
                     del self._by_path[reg.path]
+        mine = self._by_conn.get(reg.conn_id)
+        if mine is not None:
+            mine.discard(watch_id)
+            if not mine:
+                del self._by_conn[reg.conn_id]
+                self._last_seen.pop(reg.conn_id, None)
         return True
 
     # ---- events ---------------------------------------------------------------------------
@@ -165,19 +227,43 @@ class WatchHub(NodeActor):
         self._floor = msg.zxid
         resync = {"type": "resync", "path": "", "zxid": msg.zxid}
         for reg in list(self._regs.values()):
-            self.outbox.event(reg.conn_id, reg.watch_id, {**resync, "path": reg.path})
+            self.outbox.event(reg.conn_id, reg.watch_id, {**resync, "path": reg.path}, keep=True)
             self._drop(reg.watch_id)
 
     def _on_overflow(self, msg: ConnectionOverflowed) -> None:
-        """A client that cannot keep up would lose events: its watches end now with a
+        """A client that could not keep up lost frames: its watches end now with a
         resync event (reason ``overflow``), queued behind what it has not read yet."""
+        ended = self._end_connection(msg.conn_id, "overflow")
+        if ended:
+            self.log.warning("node=%s connection %r overflowed: its %d watch(es) ended with resync",
+                             self.node_id, msg.conn_id[:16], ended)
+
+    def _on_seen(self, msg: ConnectionsSeen) -> None:
+        now = self._clock()
+        for conn_id in msg.conn_ids:
+            if conn_id in self._last_seen:
+                self._last_seen[conn_id] = now
+
+    def _on_sweep(self, _msg: SweepWatches) -> None:
+        """Connections silent past the idle limit are taken for gone: their watches end."""
+        cutoff = self._clock() - self.limits.idle_timeout
+        for conn_id in [c for c, seen in self._last_seen.items() if seen < cutoff]:
+            self._last_seen.pop(conn_id)
+            ended = self._end_connection(conn_id, "idle")
+            self.log.info("node=%s connection %r silent for over %gs: its %d watch(es) ended",
+                          self.node_id, conn_id[:16], self.limits.idle_timeout, ended)
+
+    def _end_connection(self, conn_id: bytes, reason: str) -> int:
+        """End every watch of a connection with a resync event giving ``reason``."""
         zxid = self._history[-1].zxid if self._history else self._floor
-        for reg in [r for r in self._regs.values() if r.conn_id == msg.conn_id]:
-            self.outbox.event(reg.conn_id, reg.watch_id,
-                              {"type": "resync", "path": reg.path, "zxid": zxid, "reason": "overflow"})
-            self._drop(reg.watch_id)
-        self.log.warning("node=%s connection %r overflowed: its watches ended with resync",
-                         self.node_id, msg.conn_id[:16])
+        ids = sorted(self._by_conn.get(conn_id, ()))
+        for watch_id in ids:
+            reg = self._regs[watch_id]
+            resync = {"type": "resync", "path": reg.path, "zxid": zxid, "reason": reason}
+            self.outbox.event(conn_id, watch_id, resync, keep=True)
+            self._drop(watch_id)
+        return len(ids)
 
     def stats(self) -> dict[str, Any]:
-        return {"watches": len(self._regs), "history": len(self._history), "floor": self._history_floor()}
+        return {"watches": len(self._regs), "connections": len(self._by_conn), "history": len(self._history),
+                "floor": self._history_floor()}

@@ -58,6 +58,14 @@ UNSENT_RETRY_MS = 10
 #: the connection was closed or lost (the monitor runs on the I/O thread).
 SYNC_POLL_SLICE = 0.05
 
+#: Longest frame read from a server: replies carry node data (1 MiB by default) or long
+#: child lists. A longer one drops the connection instead of being read whole.
+MAX_REPLY_SIZE = 64 << 20
+#: The I/O thread's socket pings when it sent nothing for this long, so the server,
+#: which ends the watches of a connection silent for ``server.watch_idle_timeout``
+#: (30 s by default), keeps those of a client that only watches.
+KEEPALIVE_INTERVAL = 5.0
+
 
 class Connection:
     def __init__(
@@ -89,8 +97,10 @@ class Connection:
         self._dealer: zmq.Socket | None = None
         #: on the I/O thread: requests held until the server is connected, with their give-up time
         self._unsent: dict[int, tuple[list[bytes], float]] = {}
+        self._last_sent = time.monotonic()  # I/O thread only
         self._io: IOThread[int] = IOThread(f"client-{address}", self._open, self._deliver, context=context,
-                                           after_poll=self._retry_unsent)
+                                           after_poll=self._after_poll)
+        self._io.poll_timeout_ms = max(1, int(KEEPALIVE_INTERVAL * 1000))
         self._io.start()
 
     @property
@@ -148,6 +158,7 @@ class Connection:
         dealer.setsockopt(zmq.IMMEDIATE, 1)  # no queueing for a server that is not there
         dealer.setsockopt(zmq.RECONNECT_IVL, 50)
         dealer.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
+        dealer.setsockopt(zmq.MAXMSGSIZE, MAX_REPLY_SIZE)
         dealer.connect(tcp_endpoint(self.address))
 
     def _release(self, sock: zmq.Socket) -> None:
@@ -251,6 +262,17 @@ class Connection:
         self._unsent[request_id] = (frames, time.monotonic() + self.connect_timeout)
         self._retry_unsent()
 
+    def _after_poll(self) -> None:
+        """After every wake-up of the I/O thread (at least every ``KEEPALIVE_INTERVAL``)."""
+        self._retry_unsent()
+        self._keepalive()
+
+    def _keepalive(self) -> None:
+        """A connection silent for ``KEEPALIVE_INTERVAL`` pings (its reply is ignored), so the
+        server does not take it for gone and drop its watches (``server.watch_idle_timeout``)."""
+        if not self._unsent and time.monotonic() - self._last_sent >= KEEPALIVE_INTERVAL:
+            self._send_now([codec.encode_request(next(self._ids), "ping", {})])
+
     def _send_now(self, frames: list[bytes]) -> bool:
         """False when the socket is not connected (``IMMEDIATE``): nothing was sent."""
         assert self._dealer is not None
@@ -259,6 +281,7 @@ class Connection:
                 self._dealer.send(frame, zmq.NOBLOCK)
             except zmq.Again:
                 return False  # one frame per request: nothing of it left
+        self._last_sent = time.monotonic()
         return True
 
     def _retry_unsent(self) -> None:
@@ -276,7 +299,7 @@ class Connection:
                 self._fail_unsent(request_id)
             else:
                 blocked = True
-        self._io.poll_timeout_ms = UNSENT_RETRY_MS if self._unsent else None
+        self._io.poll_timeout_ms = UNSENT_RETRY_MS if self._unsent else int(KEEPALIVE_INTERVAL * 1000)
 
     def _fail_unsent(self, request_id: int) -> None:
         with self._lock:

@@ -6,6 +6,7 @@ cannot disagree. Errors are ``{"error": {"code", "message"}}`` with the status
 from ``status_of``: 400 bad input (415 with code ``BadRequest`` for a body not
 declared JSON), 413 too large, 404 no node, 409 conflicts
 (exists, version, not empty, children of an ephemeral), 403 not the lock owner,
+429 a configured limit reached (``LimitExceeded``: open sessions, watches),
 410 gone (``SessionExpired``: the session is unknown, closed or expired; and
 ``Compacted`` watch history), 408 a lock wait that timed out, 504 any other
 timeout, 503 no leader or node unreachable, 500 anything else.
@@ -38,6 +39,7 @@ from skylock.errors import (
     BadVersion,
     Compacted,
     ConnectionLost,
+    LimitExceeded,
     NoChildrenForEphemerals,
     NodeExists,
     NoLeader,
@@ -75,6 +77,7 @@ _STATUS: list[tuple[type[SkyLockError], int]] = [  # most specific first
     (NoNode, 404),
     (NodeExists, 409), (BadVersion, 409), (NotEmpty, 409), (NoChildrenForEphemerals, 409),
     (NotOwner, 403), (PermissionDenied, 403), (Unauthenticated, 401),
+    (LimitExceeded, 429),
     (SessionExpired, 410), (Compacted, 410),
     (NoLeader, 503), (NotLeader, 503), (ConnectionLost, 503),
     (Timeout, 504),

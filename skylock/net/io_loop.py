@@ -45,6 +45,7 @@ class IOThread(Generic[K]):
         *,
         context: zmq.Context | None = None,
         queue_limit: int = 10000,
+        queue_bytes: int | None = None,
         after_poll: Callable[[], None] | None = None,
     ) -> None:
         self.name = name
@@ -57,8 +58,12 @@ class IOThread(Generic[K]):
         self._own_context = context is None
         self._context = context if context is not None else zmq.Context()
         self._queue_limit = queue_limit
+        #: bytes queued per key at most (None: no bound), so a producer faster than this
+        #: thread cannot pile up memory between two of its wake-ups
+        self._queue_bytes = queue_bytes
         self._lock = threading.Lock()
         self._outbox: dict[K, list[bytes]] = {}
+        self._outbox_bytes: dict[K, int] = {}
         self._wake_pending = False
         self._wake_tx: zmq.Socket | None = None
         self._stopping = False
@@ -110,23 +115,37 @@ class IOThread(Generic[K]):
         elif thread is not threading.current_thread():
             thread.join()
 
-    def post(self, key: K, frames: Iterable[bytes]) -> int:
-        """Queue frames for ``key``; returns how many were dropped because its queue was full."""
+    def post(self, key: K, frames: Iterable[bytes], *, force: bool = False) -> int:
+        """Queue frames for ``key``; returns how many were dropped because its queue was
+        full (in frames or bytes). ``force`` queues them regardless."""
         with self._lock:
             batch = list(frames)
             if self._stopping or not batch:
                 return 0
             queue = self._outbox.setdefault(key, [])
-            room = self._queue_limit - len(queue)
-            dropped = max(0, len(batch) - room)
+            size = self._outbox_bytes.get(key, 0)
+            fits = len(batch) if force else self._fitting(batch, len(queue), size)
+            dropped = len(batch) - fits
             if dropped:
-                batch = batch[: max(room, 0)]
+                batch = batch[:fits]
                 self.dropped_full += dropped
             if batch:
                 queue.extend(batch)
+                self._outbox_bytes[key] = size + sum(len(frame) for frame in batch)
                 if not self._wake_pending:
                     self._poke_locked()
             return dropped
+
+    def _fitting(self, batch: list[bytes], queued: int, size: int) -> int:
+        """How many frames of ``batch`` fit behind ``queued`` frames of ``size`` bytes."""
+        fits = max(0, min(len(batch), self._queue_limit - queued))
+        if self._queue_bytes is None:
+            return fits
+        for i in range(fits):
+            size += len(batch[i])
+            if size > self._queue_bytes:
+                return i
+        return fits
 
     @property
     def running(self) -> bool:
@@ -194,6 +213,7 @@ class IOThread(Generic[K]):
                 if self._stopping:
                     return
                 outbox, self._outbox = self._outbox, {}
+                self._outbox_bytes = {}
                 self._wake_pending = False
             for key, frames in outbox.items():
                 try:
@@ -234,13 +254,14 @@ class IOService(ABC, Generic[K]):
     """
 
     def __init__(
-        self, name: str, counters: Iterable[str], *, context: zmq.Context | None, queue_limit: int
+        self, name: str, counters: Iterable[str], *, context: zmq.Context | None, queue_limit: int,
+        queue_bytes: int | None = None,
     ) -> None:
         self._address: str | None = None
         self._counts_lock = threading.Lock()
         self._counts = dict.fromkeys(counters, 0)
         self._io: IOThread[K] = IOThread(name, self._open, self._deliver, context=context, queue_limit=queue_limit,
-                                         after_poll=self._after_poll)
+                                         queue_bytes=queue_bytes, after_poll=self._after_poll)
 
     def start(self) -> None:
         """Bind, connect and start the I/O thread; raises if an address cannot be bound."""

@@ -216,6 +216,9 @@ class StateMachine:
         session = self._sessions.get(session_id)
         return session.public_id if session is not None else None
 
+    def session_count(self) -> int:
+        return len(self._sessions)
+
     def sessions(self) -> list[dict[str, Any]]:
         return [self.session(s.session_id) for s in self._sessions.all()]  # type: ignore[misc]
 

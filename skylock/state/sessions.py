@@ -74,6 +74,9 @@ class SessionTable:
     def __contains__(self, session_id: str) -> bool:
         return session_id in self._sessions
 
+    def __len__(self) -> int:
+        return len(self._sessions)
+
     def all(self) -> list[Session]:
         """Every open session, sorted by public id (the order they were opened in)."""
         return [self._sessions[self._by_public[pid]] for pid in sorted(self._by_public)]
