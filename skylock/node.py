@@ -22,6 +22,7 @@ from typing import Any
 
 import zmq
 
+from skylock.actors.access import Access
 from skylock.actors.gateway import Gateway
 from skylock.actors.messages import (
     CheckLocks,
@@ -181,8 +182,10 @@ class Node:
             self.transport.send, self.outbox, self.pending, members,
             cfg.storage.keep_entries, self.request_timeout, self._on_fatal,
         )
+        access = Access(enabled=cfg.auth.enabled, root_token_sha256=cfg.auth.root_token_sha256)
         self.store = Store.start(
-            self.node_id, machine, 0, self.outbox, self.pending, cfg.storage.snapshot_entries
+            self.node_id, machine, 0, self.outbox, self.pending, cfg.storage.snapshot_entries,
+            publish_auth=access.publish,
         )
         self.watches = WatchHub.start(self.node_id, self.outbox, cfg.storage.watch_history, start_index)
         self.sessions = SessionManager.start(self.node_id, self.outbox, self.transport.send,
@@ -200,7 +203,7 @@ class Node:
             outbox=self.outbox, pending=self.pending,
             max_request_size=cfg.server.max_request_size, max_data_size=cfg.server.max_data_size,
             default_ttl=cfg.session.default_ttl, min_ttl=cfg.session.min_ttl, max_ttl=cfg.session.max_ttl,
-            request_timeout=self.request_timeout,
+            request_timeout=self.request_timeout, access=access,
         )
         self.transport.start()
         self.client_server.start()
