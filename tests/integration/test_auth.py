@@ -50,7 +50,10 @@ def test_without_a_valid_token_every_op_but_ping_is_unauthenticated(secure: Loca
             ("get", {"path": "/"}), ("children", {"path": "/"}), ("create", {"path": "/x"}),
             ("set", {"path": "/", "data": b"x"}), ("multi", {"ops": []}),
             ("watch.add", {"path": "/", "kind": "recursive"}),
-            ("session.open", {"client_id": "c"}), ("lock.info", {"name": "l"}),
+            ("delete", {"path": "/x"}), ("session.open", {"client_id": "c"}),
+            ("session.heartbeat", {"session_id": "s1"}), ("lock.info", {"name": "l"}),
+            ("lock.acquire", {"name": "l", "session_id": "s1", "request_id": "r"}),
+            ("lock.release", {"name": "l", "lock_id": "lock-0000000001"}), ("watch.remove", {"watch_id": 1}),
             ("cluster.status", {}), ("auth.whoami", {}), ("auth.user_list", {}), ("debug.state_hash", {}),
         ]:
             denied(lambda: anon.call(op, **args), Unauthenticated)
