@@ -25,6 +25,7 @@ from typing import Any
 
 import click
 
+from skylock import cli_auth
 from skylock.config import ConfigError, load_config
 
 DEFAULT_SERVERS = "127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003"
@@ -43,10 +44,12 @@ def configure_logging(level: str) -> None:
               help="Comma-separated host:port client addresses of the cluster (env SKYLOCK_SERVERS).")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON (for scripts).")
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for the cluster.")
+@click.option("--token", envvar="SKYLOCK_TOKEN", default=None,
+              help="Bearer token for a secure cluster (env SKYLOCK_TOKEN).")
 @click.pass_context
-def main(ctx: click.Context, servers: str, as_json: bool, timeout: float) -> None:
+def main(ctx: click.Context, servers: str, as_json: bool, timeout: float, token: str | None) -> None:
     """SkyLock: a coordination service (Raft, sessions, ephemeral nodes, locks, watches)."""
-    ctx.obj = {"servers": servers, "json": as_json, "timeout": timeout}
+    ctx.obj = {"servers": servers, "json": as_json, "timeout": timeout, "token": token}
 
 
 @main.command()
@@ -105,7 +108,7 @@ def _one_line(err: Any) -> click.ClickException:
 def _client(ctx: click.Context) -> Any:
     from skylock.client import Client
 
-    return Client(ctx.obj["servers"], request_timeout=ctx.obj["timeout"])
+    return Client(ctx.obj["servers"], request_timeout=ctx.obj["timeout"], token=ctx.obj.get("token"))
 
 
 def _run(ctx: click.Context, fn: Any, human: Any) -> None:
@@ -524,6 +527,8 @@ def _global_options() -> list[click.Option]:
                      help="As before the command: print results as JSON."),
         click.Option(["--timeout"], type=float, callback=_override, expose_value=False, default=None,
                      help="As before the command: seconds to wait for the cluster."),
+        click.Option(["--token"], callback=_override, expose_value=False, default=None,
+                     help="As before the command: bearer token for a secure cluster."),
     ]
 
 
@@ -541,6 +546,7 @@ def _accept_global_options(group: click.Group) -> None:
         command.params.extend(o for o in _global_options() if not set(o.opts) & taken)
 
 
+main.add_command(cli_auth.auth)
 _accept_global_options(main)
 
 

@@ -108,6 +108,14 @@ def _parse_str(value: Any) -> str:
     raise ValueError(f"expected a non-empty string, got {value!r}")
 
 
+def _parse_sha256(value: Any) -> str:
+    if value == "":
+        return ""  # unset (how to_dict() writes the default)
+    if isinstance(value, str) and re.fullmatch(r"[0-9a-fA-F]{64}", value.strip()):
+        return value.strip().lower()
+    raise ValueError("expected the sha256 of a token as 64 hex digits (e.g. from `sha256sum`)")
+
+
 def _parse_address(value: Any) -> str:
     split_address(value)
     return value
@@ -125,6 +133,7 @@ _PARSERS = {
     "str": _parse_str,
     "address": _parse_address,
     "path": _parse_path,
+    "sha256": _parse_sha256,
 }
 _FORMATTERS = {"duration": format_duration, "size": format_size, "path": str}
 
@@ -235,12 +244,26 @@ class StorageConfig:
     watch_history: int = _kind("int", 100000)
 
 
+@dataclass(frozen=True)
+class AuthConfig:
+    """Secure mode's authorization. Off (the default): every request is allowed, as in open
+    mode. On: every op but ``ping`` needs a bearer token naming the root user or a user of
+    the replicated auth table, and a grant for what it does (see docs/PROTOCOL.md)."""
+
+    enabled: bool = _kind("bool", False)
+    #: sha256 (hex) of the root user's token. The root user lives in the configs, not in the
+    #: log, so that a cluster always has an administrator; rotating its token means writing
+    #: the new hash into every node's config and restarting the nodes.
+    root_token_sha256: str = _kind("sha256", "")
+
+
 _SECTIONS: dict[str, type] = {
     "cluster": ClusterConfig,
     "server": ServerConfig,
     "raft": RaftConfig,
     "session": SessionConfig,
     "storage": StorageConfig,
+    "auth": AuthConfig,
 }
 
 
@@ -253,6 +276,7 @@ class NodeConfig:
     raft: RaftConfig = RaftConfig()
     session: SessionConfig = SessionConfig()
     storage: StorageConfig = StorageConfig()
+    auth: AuthConfig = AuthConfig()
 
     @property
     def me(self) -> Member:
@@ -424,6 +448,11 @@ def _validate(cfg: NodeConfig) -> None:
             f"raft.election_timeout_min: {format_duration(r.election_timeout_min)} must be at least twice "
             f"raft.heartbeat_interval ({format_duration(r.heartbeat_interval)})"
         )
+    if cfg.auth.enabled and not cfg.auth.root_token_sha256:
+        raise ConfigError(
+            "auth.root_token_sha256: required when auth.enabled is true (the sha256 of the root user's "
+            "token, e.g. `printf %s TOKEN | sha256sum`)"
+        )
     if not s.min_ttl <= s.default_ttl <= s.max_ttl:
         raise ConfigError(
             f"session.default_ttl: {format_duration(s.default_ttl)} must lie between session.min_ttl "
@@ -491,6 +520,7 @@ __all__ = [
     "RaftConfig",
     "SessionConfig",
     "StorageConfig",
+    "AuthConfig",
     "NodeConfig",
     "load_config",
     "write_config",

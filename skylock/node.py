@@ -22,6 +22,7 @@ from typing import Any
 
 import zmq
 
+from skylock.actors.access import Access
 from skylock.actors.gateway import Gateway
 from skylock.actors.gauge import Gauge
 from skylock.actors.messages import (
@@ -189,8 +190,10 @@ class Node:
             self.transport.send, self.outbox, self.pending, members,
             cfg.storage.keep_entries, self.request_timeout, self._on_fatal,
         )
+        access = Access(enabled=cfg.auth.enabled, root_token_sha256=cfg.auth.root_token_sha256)
         self.store = Store.start(
-            self.node_id, machine, 0, self.outbox, self.pending, cfg.storage.snapshot_entries, self.open_sessions
+            self.node_id, machine, 0, self.outbox, self.pending, cfg.storage.snapshot_entries, self.open_sessions,
+            publish_auth=access.publish,
         )
         sv = cfg.server
         limits = WatchLimits(sv.max_watches_per_connection, sv.max_watches, sv.watch_idle_timeout)
@@ -210,7 +213,7 @@ class Node:
             outbox=self.outbox, pending=self.pending,
             max_request_size=cfg.server.max_request_size, max_data_size=cfg.server.max_data_size,
             default_ttl=cfg.session.default_ttl, min_ttl=cfg.session.min_ttl, max_ttl=cfg.session.max_ttl,
-            request_timeout=self.request_timeout,
+            request_timeout=self.request_timeout, access=access,
             max_sessions=sv.max_sessions, max_client_id_size=sv.max_client_id_size,
             open_sessions=self.open_sessions,
         )

@@ -249,3 +249,30 @@ cluster:
     - {id: 2, peer_address: "127.0.0.1:0", client_address: "127.0.0.1:0", http_port: 0}
 """
     assert load_text(tmp_path, text).peers == {1: "127.0.0.1:0"}
+
+
+# ---- auth ---------------------------------------------------------------------------------
+
+ROOT_HASH = "ab" * 32
+
+
+def test_auth_is_off_by_default_and_needs_no_root_hash_then(tmp_path):
+    cfg = load_text(tmp_path, "cluster: {node_id: 1}\n")
+    assert cfg.auth.enabled is False and cfg.auth.root_token_sha256 == ""
+
+
+def test_auth_enabled_reads_the_root_token_hash(tmp_path):
+    cfg = load_text(tmp_path, f"auth: {{enabled: true, root_token_sha256: {ROOT_HASH.upper()}}}\n")
+    assert cfg.auth.enabled and cfg.auth.root_token_sha256 == ROOT_HASH
+    write_config(cfg.to_dict(), tmp_path / "out.yaml")
+    assert load_config(tmp_path / "out.yaml").auth == cfg.auth
+
+
+@pytest.mark.parametrize("text,key", [
+    ("auth: {enabled: true}\n", "auth.root_token_sha256: required"),
+    ("auth: {enabled: true, root_token_sha256: abc}\n", "auth.root_token_sha256: expected the sha256"),
+    ("auth: {enabled: maybe, root_token_sha256: " + ROOT_HASH + "}\n", "auth.enabled:"),
+    ("auth: {root_token: x}\n", "auth.root_token: unknown key"),
+])
+def test_auth_config_errors_name_their_key(tmp_path, text, key):
+    assert key in config_error(tmp_path, text)

@@ -10,7 +10,12 @@ then tells exactly one actor:
 - local reads go straight to the Store;
 - lock acquires go to the LockManager, which may make them wait;
 - heartbeats go to the SessionManager; watch removal to the WatchHub;
-- cluster status to RaftNode.
+- cluster status to RaftNode;
+- auth reads are answered here from the auth view the Store publishes (``Access``),
+  auth changes are proposed like writes.
+
+In secure mode (``auth.enabled``) ``Access.check`` decides first, on this thread, whether
+the request's token may do what it asks: a denied request never reaches an actor.
 """
 
 from __future__ import annotations
@@ -33,12 +38,14 @@ from skylock.actors.messages import (
     WaitForLock,
 )
 from skylock.actors.gauge import Gauge
+from skylock.actors.access import Access, token_sha256
 from skylock.actors.outbox import Outbox
 from skylock.actors.pending import PendingRequests
 from skylock.actors.proposals import propose_for
 from skylock.errors import BadPath, BadRequest, LimitExceeded, SkyLockError, TooLarge
 from skylock.net import codec
 from skylock.state import commands, validate_path
+from skylock.state.auth import Principal, make_grant, validate_name
 from skylock.state.locks import LOCKS_ROOT, validate_lock_id, validate_lock_name
 from skylock.state.sessions import validate_session_id
 
@@ -47,6 +54,10 @@ log = logging.getLogger("skylock.gateway")
 #: Random bytes in a new session id: the id is a bearer credential (whoever presents it
 #: acts as the session), so it must be unguessable; others only ever see its public id.
 SESSION_SECRET_BYTES = 16
+#: Random bytes in a token the node generates for ``auth.user_add``.
+TOKEN_BYTES = 32
+#: Shortest token an administrator may choose for a user (a token is the whole credential).
+MIN_TOKEN_LENGTH = 16
 
 READS = frozenset({"get", "exists", "children", "lock.info", "watch.add"})
 #: Client op names inside ``multi`` (``codec.MULTI_OPS``) -> state machine op names.
@@ -74,8 +85,10 @@ class Gateway:
         max_sessions: int = 100000,
         max_client_id_size: int = 256,
         open_sessions: Gauge | None = None,
+        access: Access | None = None,
     ) -> None:
         self.node_id = node_id
+        self.access = access or Access(enabled=False)
         self.raft, self.store, self.sessions, self.watches, self.locks = raft, store, sessions, watches, locks
         self.outbox = outbox
         self.pending = pending
@@ -105,7 +118,11 @@ class Gateway:
         try:
             request = codec.parse_request(frame, max_size=self.max_request_size)
             request_id = request.id
-            self._route(ReplyTo(conn_id, request.id), request.op, request.args)
+            principal = self.access.check(request.token, request.op, request.args)
+            if request.op.startswith("auth."):
+                self._auth(ReplyTo(conn_id, request.id), request.op, request.args, principal)
+            else:
+                self._route(ReplyTo(conn_id, request.id), request.op, request.args)
         except SkyLockError as err:
             if request_id is None:
                 request_id = err.details.get("id")
@@ -231,6 +248,55 @@ class Gateway:
         validate_lock_name(args["name"])
         validate_lock_id(args["lock_id"])
         return commands.lock_release(args["name"], session_id=args["session_id"], lock_id=args["lock_id"])
+
+    # ---- auth -----------------------------------------------------------------------------
+
+    def _auth(self, reply: ReplyTo, op: str, args: dict[str, Any], principal: Principal | None) -> None:
+        """Reads come from the view this node enforces; changes go through the log."""
+        view = self.access.view
+        if op == "auth.whoami":
+            self.outbox.ok(reply, {"auth_enabled": self.access.enabled,
+                                   "user": principal.name if principal else None,
+                                   "grants": [g.to_wire() for g in principal.grants] if principal else []})
+        elif op == "auth.user_list":
+            self.outbox.ok(reply, {"users": view.user_list()})
+        elif op == "auth.role_list":
+            self.outbox.ok(reply, {"roles": view.role_list()})
+        elif op == "auth.user_add":
+            self._user_add(reply, self._check_auth_args(op, args))
+        else:
+            self._propose(reply, op, commands.auth(op, **self._check_auth_args(op, args)))
+
+    @staticmethod
+    def _check_auth_args(op: str, args: dict[str, Any]) -> dict[str, Any]:
+        """Bad names and grants are answered here, never logged (apply checks them again)."""
+        validate_name("role" if op.startswith("auth.role_") else "user", args["name"])
+        if "role" in args:
+            validate_name("role", args["role"])
+        if "permission" in args:
+            make_grant(args["permission"], args["prefix"])
+        return args
+
+    def _user_add(self, reply: ReplyTo, args: dict[str, Any]) -> None:
+        """Only the token's hash enters the log; a generated token is in the reply, once."""
+        token = args["token"]
+        if token is not None and len(token) < MIN_TOKEN_LENGTH:
+            raise BadRequest(f"a token must have at least {MIN_TOKEN_LENGTH} characters (leave it out to get one)")
+        generated = secrets.token_urlsafe(TOKEN_BYTES) if token is None else None
+        digest = token_sha256(token or generated or "")
+        if self.access.is_root_hash(digest):
+            raise BadRequest("that is the root token; give the user a token of its own")
+        answer = {"name": args["name"], **({"token": generated} if generated else {})}
+
+        def on_result(result: Any, error: SkyLockError | None) -> None:
+            if error is not None:
+                self.outbox.error(reply, error)
+            else:
+                self.outbox.ok(reply, answer)
+
+        propose_for(reply, "auth.user_add", commands.auth("auth.user_add", name=args["name"], token_sha256=digest),
+                    node_id=self.node_id, raft=self.raft, pending=self.pending,
+                    deadline=time.monotonic() + self.request_timeout, on_result=on_result)
 
     # ---- reads ----------------------------------------------------------------------------
 

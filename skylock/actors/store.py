@@ -5,13 +5,18 @@ the same tree), answers the client whose proposal this node made, serves reads
 at the right index, registers watches in the same order as the events it
 publishes (so a watch set by a read misses nothing after that read), and hands
 a snapshot to RaftNode every ``snapshot_entries`` entries.
+
+It also owns the auth table (users, roles, grants: part of the replicated state) and
+publishes an immutable copy of it through ``publish_auth`` whenever it changes, before
+answering the change's client: the gateway checks requests against that copy without
+ever asking this actor.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-from typing import Any
+from typing import Any, Callable
 
 import pykka
 
@@ -38,7 +43,8 @@ from skylock.actors.pending import PendingRequests
 from skylock.actors.proposals import AppliedTags, decode_proposal, decode_store_snapshot, encode_store_snapshot
 from skylock.errors import BadRequest, NoLeader, SessionExpired, SkyLockError
 from skylock.raft import EntryType
-from skylock.state import EventType, StateMachine, validate_path
+from skylock.state import EventType, StateMachine, commands, validate_path
+from skylock.state.auth import AuthView
 from skylock.state.locks import LOCKS_ROOT, lock_name_of
 
 #: Local reads a node answers only once it has caught up with a leader since it started
@@ -56,6 +62,7 @@ class Store(NodeActor):
         pending: PendingRequests,
         snapshot_entries: int,
         session_count: Gauge | None = None,
+        publish_auth: Callable[[AuthView], None] | None = None,
     ) -> None:
         super().__init__(node_id)
         self.machine = machine
@@ -65,6 +72,7 @@ class Store(NodeActor):
         self.snapshot_entries = snapshot_entries
         #: open sessions, published for the gateway's limit
         self.session_count = session_count if session_count is not None else Gauge()
+        self.publish_auth = publish_auth or (lambda view: None)
         self._last_snapshot_index = applied_index
         self.applied_tags = AppliedTags()
         self._parked: list[tuple[int, int, Query]] = []  # heap of (index, seq, query)
@@ -90,6 +98,7 @@ class Store(NodeActor):
         self.raft, self.watches, self.sessions, self.locks = raft, watches, sessions, locks
         sessions.tell(self._all_sessions())
         self.session_count.value = self.machine.session_count()
+        self.publish_auth(self.machine.auth_view())
 
     # ---- applying the log ----------------------------------------------------------------
 
@@ -111,6 +120,8 @@ class Store(NodeActor):
             if tag and not self.applied_tags.first_time(origin, tag):
                 continue  # the same proposal sent again: applied once already
             applied = self.machine.apply(entry.index, command)
+            if applied.error is None and command.get("op") in commands.AUTH_OPS:
+                self.publish_auth(self.machine.auth_view())  # before its client hears "done"
             events.extend(applied.events)
             if applied.error is None and command.get("op") == "open_session":
                 opened[applied.result["session_id"]] = int(applied.result["ttl_ms"])
@@ -163,6 +174,7 @@ class Store(NodeActor):
         self.watches.tell(HistoryReset(meta.index))
         self.sessions.tell(self._all_sessions())
         self.session_count.value = self.machine.session_count()
+        self.publish_auth(self.machine.auth_view())
         self._report_locks(set(self.machine.children(LOCKS_ROOT)[0]) if self.machine.exists(LOCKS_ROOT) else set())
         self._serve_parked()
 

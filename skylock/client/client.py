@@ -120,12 +120,13 @@ class Client:
         request_timeout: float = 10.0,
         attempt_timeout: float = 2.0,
         connect_timeout: float = CONNECT_TIMEOUT,
+        token: str | None = None,
     ) -> None:
         """``servers``: "host:port" addresses, tried in order. ``request_timeout``: seconds
         one call may take in all, failovers included. ``attempt_timeout``: seconds without
         a reply before the server is pinged to tell slow from gone. ``connect_timeout``:
         seconds a request waits for its server to be connected before it goes, unsent,
-        to the next one."""
+        to the next one. ``token``: the bearer token sent with every request (secure mode)."""
         if isinstance(servers, str):
             servers = [s.strip() for s in servers.split(",") if s.strip()]
         if not servers:
@@ -134,6 +135,7 @@ class Client:
         self.request_timeout = request_timeout
         self.attempt_timeout = attempt_timeout
         self.connect_timeout = connect_timeout
+        self.token = token
         self._context = zmq.Context()
         self._lock = threading.RLock()
         self._next_server = 0
@@ -163,7 +165,8 @@ class Client:
                 address = self.servers[self._next_server % len(self.servers)]
                 self._next_server += 1
                 self._conn = Connection(address, self._on_event, on_lost=self._on_connection_lost,
-                                        context=self._context, connect_timeout=self.connect_timeout)
+                                        context=self._context, connect_timeout=self.connect_timeout,
+                                        token=self.token)
                 self._rewatch(self._conn)
             return self._conn
 

@@ -76,8 +76,11 @@ class Connection:
         on_lost: Callable[["Connection"], None] | None = None,
         context: zmq.Context | None = None,
         connect_timeout: float = CONNECT_TIMEOUT,
+        token: str | None = None,
     ) -> None:
         self.address = address
+        #: the bearer token sent in every frame (secure mode), or None
+        self.token = token
         self.connect_timeout = connect_timeout
         self._on_event = on_event
         self._on_lost = on_lost
@@ -193,7 +196,7 @@ class Connection:
                 return future
             self._waiting[request_id] = future
         future.add_done_callback(lambda _f: self._forget(request_id))
-        self._io.post(request_id, (codec.encode_request(request_id, op, args),))
+        self._io.post(request_id, (codec.encode_request(request_id, op, args, token=self.token),))
         return future
 
     def _forget(self, request_id: int) -> None:
@@ -374,7 +377,7 @@ class SyncRequest:
         sock = self._sock
         assert sock is not None
         try:
-            sock.send(codec.encode_request(request_id, op, args), zmq.NOBLOCK)
+            sock.send(codec.encode_request(request_id, op, args, token=self._conn.token), zmq.NOBLOCK)
         except zmq.ZMQError as exc:  # Again (queue full) or the context is terminating: not sent
             sock.close(linger=0)  # not back to the pool: cancel counts it out
             if request_id == self.id:

@@ -133,6 +133,7 @@ _NONE = type(None)
 _CONSISTENCY = ArgSpec("consistency", (str,), "linearizable", ("linearizable", "local"))
 #: a watch set by a read ends with this session (it is told once when the session closes)
 _WATCH_SESSION = ArgSpec("session_id", (str, type(None)), None)
+_PERMISSION = ArgSpec("permission", (str,), _REQUIRED, ("read", "write", "lock", "admin"))
 
 
 def _path() -> ArgSpec:
@@ -198,6 +199,20 @@ OPS: dict[str, OpSpec] = dict(
             ArgSpec("lock_id", (str,))),
         _op("lock.info", ArgSpec("name", (str,))),
         _op("debug.state_hash"),
+        # authorization (secure mode): users, roles and grants in the replicated state
+        _op("auth.whoami"),
+        _op("auth.user_list"),
+        _op("auth.role_list"),
+        # ``token`` is the new user's bearer token; the node stores only its sha256, and
+        # generates one (returned once, in the reply) when it is left out
+        _op("auth.user_add", ArgSpec("name", (str,)), ArgSpec("token", (str, _NONE), None)),
+        _op("auth.user_delete", ArgSpec("name", (str,))),
+        _op("auth.user_grant_role", ArgSpec("name", (str,)), ArgSpec("role", (str,))),
+        _op("auth.user_revoke_role", ArgSpec("name", (str,)), ArgSpec("role", (str,))),
+        _op("auth.role_add", ArgSpec("name", (str,))),
+        _op("auth.role_delete", ArgSpec("name", (str,))),
+        _op("auth.role_grant", ArgSpec("name", (str,)), _PERMISSION, ArgSpec("prefix", (str,))),
+        _op("auth.role_revoke", ArgSpec("name", (str,)), _PERMISSION, ArgSpec("prefix", (str,))),
     ]
 )
 

@@ -62,7 +62,19 @@ _SPECS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
     },
     "lock_release": {"name": (_STR, _REQUIRED), "session_id": (_OPT_STR, None), "lock_id": (_STR, _REQUIRED)},
     "noop": {},
+    # auth: the table of users, roles and grants (skylock/state/auth.py)
+    "auth.user_add": {"name": (_STR, _REQUIRED), "token_sha256": (_STR, _REQUIRED)},
+    "auth.user_delete": {"name": (_STR, _REQUIRED)},
+    "auth.user_grant_role": {"name": (_STR, _REQUIRED), "role": (_STR, _REQUIRED)},
+    "auth.user_revoke_role": {"name": (_STR, _REQUIRED), "role": (_STR, _REQUIRED)},
+    "auth.role_add": {"name": (_STR, _REQUIRED)},
+    "auth.role_delete": {"name": (_STR, _REQUIRED)},
+    "auth.role_grant": {"name": (_STR, _REQUIRED), "permission": (_STR, _REQUIRED), "prefix": (_STR, _REQUIRED)},
+    "auth.role_revoke": {"name": (_STR, _REQUIRED), "permission": (_STR, _REQUIRED), "prefix": (_STR, _REQUIRED)},
 }
+
+#: The commands that change the auth table; after one applies, the node enforces the new table.
+AUTH_OPS = frozenset(op for op in _SPECS if op.startswith("auth."))
 
 #: Ops allowed inside ``multi``; they inherit the multi's ``now_ms``.
 MULTI_OPS = frozenset({"create", "set_data", "delete", "check", "check_lock"})
@@ -136,6 +148,14 @@ def noop() -> dict[str, Any]:
     which its tests use as the one always-valid command. (A new leader's empty entry is a
     Raft entry with no data, which the Store skips; it never carries this command.)"""
     return {"op": "noop"}
+
+
+def auth(op: str, **args: str) -> dict[str, Any]:
+    """An auth command, e.g. ``auth("auth.role_grant", name="r", permission="read", prefix="/app")``.
+    A user is added with the sha256 of its token, never the token."""
+    if op not in AUTH_OPS:
+        raise ValueError(f"{op!r} is not an auth command")
+    return {"op": op, **args}
 
 
 # ---- encoding ---------------------------------------------------------------

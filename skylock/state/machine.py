@@ -15,6 +15,7 @@ from typing import Any, Callable
 from skylock.errors import BadRequest, InternalError, SessionExpired, SkyLockError, TooLarge
 
 from . import commands, locks, snapshot
+from .auth import AuthTable, AuthView
 from .events import EventType, WatchEvent
 from .journal import Txn, UndoLog
 from .paths import validate_path
@@ -39,6 +40,7 @@ class StateMachine:
         self.max_data_size = max_data_size
         self._tree = DataTree()
         self._sessions = SessionTable()
+        self._auth = AuthTable()
         self._undo = UndoLog()
         self._last_zxid = 0
         self._handlers: dict[str, Callable[[Txn, dict[str, Any]], dict[str, Any]]] = {
@@ -54,6 +56,14 @@ class StateMachine:
             "lock_acquire": self._lock_acquire,
             "lock_release": self._lock_release,
             "noop": lambda txn, args: {},
+            "auth.user_add": lambda txn, a: self._auth.user_add(txn, a["name"], a["token_sha256"]),
+            "auth.user_delete": lambda txn, a: self._auth.user_delete(txn, a["name"]),
+            "auth.user_grant_role": lambda txn, a: self._auth.user_grant_role(txn, a["name"], a["role"]),
+            "auth.user_revoke_role": lambda txn, a: self._auth.user_revoke_role(txn, a["name"], a["role"]),
+            "auth.role_add": lambda txn, a: self._auth.role_add(txn, a["name"]),
+            "auth.role_delete": lambda txn, a: self._auth.role_delete(txn, a["name"]),
+            "auth.role_grant": lambda txn, a: self._auth.role_grant(txn, a["name"], a["permission"], a["prefix"]),
+            "auth.role_revoke": lambda txn, a: self._auth.role_revoke(txn, a["name"], a["permission"], a["prefix"]),
         }
 
     # ---- applying -----------------------------------------------------------
@@ -70,7 +80,7 @@ class StateMachine:
         try:
             op, args = commands.parse(cmd, allowed=commands.TOP_LEVEL_OPS)
             txn.now_ms = args.get("now_ms", 0)
-            result = self._handlers[op](txn, args)
+            result = self._handlers[op](txn, args) or {}
         except SkyLockError as exc:
             return self._fail(zxid, exc)
         except Exception as exc:  # a bug, not bad input: still roll back and keep the replica alive
@@ -225,14 +235,18 @@ class StateMachine:
     def lock_info(self, name: str) -> dict[str, Any]:
         return locks.info(self._tree, name)
 
+    def auth_view(self) -> AuthView:
+        """An immutable copy of the users, roles and grants, safe to hand to another thread."""
+        return self._auth.view()
+
     # ---- snapshots ----------------------------------------------------------
 
     def snapshot(self) -> bytes:
-        return snapshot.encode(self._tree, self._sessions, self._last_zxid)
+        return snapshot.encode(self._tree, self._sessions, self._auth, self._last_zxid)
 
     def restore(self, data: bytes) -> None:
         """Replace the whole state with a snapshot's; on bad bytes raise ``BadRequest``, keep the old state."""
-        self._tree, self._sessions, self._last_zxid = snapshot.decode(data)
+        self._tree, self._sessions, self._auth, self._last_zxid = snapshot.decode(data)
 
     def state_hash(self) -> str:
         return sha256(self.snapshot()).hexdigest()

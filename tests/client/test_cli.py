@@ -50,6 +50,14 @@ def _commands(group: click.Group = main, prefix: list[str] | None = None) -> lis
     return found
 
 
+def _command(words: list[str]) -> click.Command:
+    command: click.Command = main
+    for word in words:
+        assert isinstance(command, click.Group)
+        command = command.commands[word]
+    return command
+
+
 def test_every_command_has_an_example_in_its_help() -> None:
     commands = _commands()
     assert len(commands) >= 16
@@ -175,7 +183,7 @@ def test_global_options_after_the_command(cluster: LocalCluster) -> None:
                                        "--servers", servers, "--timeout", "10"])
     assert before.exit_code == 0 and before.output.startswith("node "), before.output
     for words in _commands():
-        if words in (["serve"], ["session"]):  # serve talks to no cluster; session is a group
+        if words == ["serve"] or isinstance(_command(words), click.Group):  # serve talks to no cluster
             continue
         text = CliRunner().invoke(main, [*words, "--help"]).output
         assert "--servers" in text and "--json" in text and "--timeout" in text, words
@@ -291,3 +299,44 @@ def test_one_shot_watch_is_armed_again_and_resumes_from_zxid(cluster: LocalClust
         assert watch.interrupt() == 0
     finally:
         watch.stop()
+
+
+def test_auth_commands_manage_users_and_roles_of_a_secure_cluster(tmp_path: Path) -> None:
+    from hashlib import sha256
+
+    from tests.integration.cluster import running_cluster
+
+    root_token = "cli-root-token-0123456789"
+    sections = {"auth": {"enabled": True, "root_token_sha256": sha256(root_token.encode()).hexdigest()}}
+    with running_cluster(tmp_path, sections=sections, token=root_token) as secure:
+        def as_(token: str | None, *args: str, ok: bool = True) -> Result:
+            env = {"SKYLOCK_TOKEN": token} if token else {}
+            result = CliRunner(env=env).invoke(main, ["--servers", ",".join(secure.servers), *args])
+            if ok:
+                assert result.exit_code == 0, (result.output, result.exception)
+            return result
+
+        refused = as_(None, "get", "/", ok=False)
+        assert refused.exit_code == 1 and refused.output.startswith("Error: Unauthenticated: ")
+        assert as_(root_token, "auth", "whoami").stdout == "root\n  admin  /\n"
+        as_(root_token, "auth", "role", "add", "app-reader")
+        as_(root_token, "auth", "role", "grant", "app-reader", "read", "/app")
+        token = as_(root_token, "auth", "user", "add", "alice").stdout.strip()
+        assert len(token) >= 32 and "\n" not in token  # alone on stdout: T=$(skylock auth user add ...)
+        chosen = as_(root_token, "auth", "user", "add", "bob", "--token", "bob-token-0123456789").stdout
+        assert chosen.strip() == "bob-token-0123456789"
+        as_(root_token, "auth", "user", "grant-role", "alice", "app-reader")
+        assert "alice                    app-reader" in as_(root_token, "auth", "user", "list").stdout
+        assert "  read   /app" in as_(root_token, "auth", "role", "list").stdout
+        as_(root_token, "create", "/app/x", "1")
+        assert as_(token, "get", "/app/x").exit_code == 0
+        assert as_(None, "--token", token, "auth", "whoami").stdout.startswith("alice\n  read   /app")
+        assert as_(None, "auth", "whoami", "--token", token).stdout.startswith("alice")  # after the command too
+        denied = as_(token, "set", "/app/x", "2", ok=False)
+        assert denied.output.startswith("Error: PermissionDenied: ")
+        assert as_(token, "auth", "user", "list", ok=False).output.startswith("Error: PermissionDenied: ")
+        as_(root_token, "auth", "user", "revoke-role", "alice", "app-reader")
+        as_(root_token, "auth", "role", "revoke", "app-reader", "read", "/app")
+        as_(root_token, "auth", "role", "delete", "app-reader")
+        as_(root_token, "auth", "user", "delete", "alice")
+        assert as_(token, "auth", "whoami", ok=False).output.startswith("Error: Unauthenticated: ")

@@ -64,8 +64,11 @@ def running_cluster(root: Path, **kwargs: Any) -> Iterator["LocalCluster"]:
 
 
 class LocalCluster:
-    def __init__(self, root: Path, nodes: int = 3, sections: dict[str, dict[str, Any]] | None = None) -> None:
+    def __init__(self, root: Path, nodes: int = 3, sections: dict[str, dict[str, Any]] | None = None,
+                 token: str | None = None) -> None:
         self.root = root
+        #: the token its clients send unless told otherwise (a secure cluster's root token)
+        self.token = token
         self.size = nodes
         merged = {k: dict(v) for k, v in TEST_SECTIONS.items()}
         for key, values in (sections or {}).items():
@@ -137,6 +140,7 @@ class LocalCluster:
     def client(self, *servers: str, **kwargs: Any) -> Client:
         kwargs.setdefault("request_timeout", 10.0)
         kwargs.setdefault("attempt_timeout", 1.0)
+        kwargs.setdefault("token", self.token)
         client = Client(list(servers) or self.servers, **kwargs)
         self._clients.append(client)
         return client

@@ -32,6 +32,17 @@ MINIMAL_ARGS: dict[str, dict] = {
     "lock.release": {"name": "L", "session_id": "s1", "lock_id": "k1"},
     "lock.info": {"name": "L"},
     "debug.state_hash": {},
+    "auth.whoami": {},
+    "auth.user_list": {},
+    "auth.role_list": {},
+    "auth.user_add": {"name": "u"},
+    "auth.user_delete": {"name": "u"},
+    "auth.user_grant_role": {"name": "u", "role": "r"},
+    "auth.user_revoke_role": {"name": "u", "role": "r"},
+    "auth.role_add": {"name": "r"},
+    "auth.role_delete": {"name": "r"},
+    "auth.role_grant": {"name": "r", "permission": "read", "prefix": "/a"},
+    "auth.role_revoke": {"name": "r", "permission": "lock", "prefix": "/locks/x"},
 }
 
 

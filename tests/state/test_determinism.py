@@ -16,6 +16,9 @@ from .conftest import content
 NAMES = ["a", "b", "c"]
 SESSIONS = ["s0", "s1", "s2", "s3"]
 LOCKS = ["x", "y"]
+USERS = ["u1", "u2"]
+ROLES = ["r1", "r2"]
+TOKEN_HASHES = ["%064x" % i for i in range(3)]
 
 
 def random_path(rng: random.Random) -> str:
@@ -36,11 +39,29 @@ def random_data_op(rng: random.Random, now: int) -> dict[str, Any]:
     return commands.check(random_path(rng), version=rng.choice([-1, 0]))
 
 
+def random_auth_command(rng: random.Random) -> dict[str, Any]:
+    """Any auth change, valid or not (a refused one must change nothing on every replica)."""
+    user, role = rng.choice(USERS), rng.choice(ROLES)
+    grant = {"permission": rng.choice(["read", "write", "lock", "admin", "bad"]), "prefix": random_path(rng)}
+    return rng.choice([
+        commands.auth("auth.user_add", name=user, token_sha256=rng.choice(TOKEN_HASHES)),
+        commands.auth("auth.user_delete", name=user),
+        commands.auth("auth.user_grant_role", name=user, role=role),
+        commands.auth("auth.user_revoke_role", name=user, role=role),
+        commands.auth("auth.role_add", name=role),
+        commands.auth("auth.role_delete", name=role),
+        commands.auth("auth.role_grant", name=role, **grant),
+        commands.auth("auth.role_revoke", name=role, **grant),
+    ])
+
+
 def random_command(rng: random.Random, sm: StateMachine, now: int) -> Any:
     """A command for the next entry; may look at ``sm`` (every replica's state is the same)."""
     kind = rng.random()
-    if kind < 0.45:
+    if kind < 0.41:
         return random_data_op(rng, now)
+    if kind < 0.45:
+        return random_auth_command(rng)
     if kind < 0.6:
         return commands.multi([random_data_op(rng, now) for _ in range(rng.randint(0, 4))], now_ms=now)
     if kind < 0.68:
@@ -111,6 +132,7 @@ def run_stream(seed: int, steps: int, snapshot_at: int | None = None) -> None:
             check_invariants(a)
     check_invariants(a)
     assert a.state_hash() == b.state_hash()
+    assert a.auth_view().role_list() == b.auth_view().role_list()
     if c is not None:
         assert c.state_hash() == a.state_hash()
 
