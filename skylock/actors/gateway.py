@@ -15,6 +15,8 @@ then tells exactly one actor:
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import secrets
 import time
@@ -35,7 +37,7 @@ from skylock.actors.messages import (
 from skylock.actors.outbox import Outbox
 from skylock.actors.pending import PendingRequests
 from skylock.actors.proposals import propose_for
-from skylock.errors import BadPath, BadRequest, SkyLockError, TooLarge
+from skylock.errors import BadPath, BadRequest, SkyLockError, TooLarge, Unauthenticated
 from skylock.net import codec
 from skylock.state import commands, validate_path
 from skylock.state.locks import LOCKS_ROOT, validate_lock_id, validate_lock_name
@@ -70,7 +72,9 @@ class Gateway:
         min_ttl: float,
         max_ttl: float,
         request_timeout: float,
+        root_token_sha256: str | None = None,
     ) -> None:
+        """``root_token_sha256``: when set (``auth.enabled``), a frame must carry that token."""
         self.node_id = node_id
         self.raft, self.store, self.sessions, self.watches, self.locks = raft, store, sessions, watches, locks
         self.outbox = outbox
@@ -81,6 +85,7 @@ class Gateway:
         self.min_ttl_ms = int(min_ttl * 1000)
         self.max_ttl_ms = int(max_ttl * 1000)
         self.request_timeout = request_timeout
+        self._root_token_sha256 = root_token_sha256
         self._writes: dict[str, Callable[[dict[str, Any], int], dict[str, Any]]] = {
             "create": self._create,
             "set": self._set,
@@ -97,6 +102,10 @@ class Gateway:
         try:
             request = codec.parse_request(frame, max_size=self.max_request_size)
             request_id = request.id
+            if self._root_token_sha256 is not None and not hmac.compare_digest(
+                    hashlib.sha256((request.token or "").encode()).hexdigest(), self._root_token_sha256):
+                raise Unauthenticated("this node requires a valid bearer token" if request.token
+                                      else "this node requires a bearer token ('token' in the frame)")
             self._route(ReplyTo(conn_id, request.id), request.op, request.args)
         except SkyLockError as err:
             if request_id is None:

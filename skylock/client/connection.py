@@ -21,6 +21,11 @@ connect within ``connect_timeout`` fails with ``ConnectionLost(sent=False)``: it
 cannot have taken effect, so the client sends it, whatever the op, to the next
 server. Without this a dead server's socket would queue the request and the
 caller could only wait for a reply that never comes, not knowing if it was sent.
+
+Secure mode: given the server's CURVE public key (``server_key``), every socket is a
+CURVE client with ``keys`` (a pair made for this process when not given), so the
+traffic is encrypted and the server proven to be the one holding that key; every
+frame then carries ``token``, the caller's bearer token.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from zmq.utils.monitor import parse_monitor_message
 from skylock.errors import BadRequest, ConnectionLost
 from skylock.net import codec
 from skylock.net.address import tcp_endpoint
+from skylock.net.curve import KeyPair, connect_curve
 from skylock.net.io_loop import IOThread
 
 log = logging.getLogger("skylock.client")
@@ -68,9 +74,16 @@ class Connection:
         on_lost: Callable[["Connection"], None] | None = None,
         context: zmq.Context | None = None,
         connect_timeout: float = CONNECT_TIMEOUT,
+        server_key: bytes | None = None,
+        keys: KeyPair | None = None,
+        token: str | None = None,
     ) -> None:
         self.address = address
         self.connect_timeout = connect_timeout
+        self._server_key = server_key
+        self._keys = (keys or KeyPair.generate()) if server_key is not None else None
+        #: sent in every frame unless a request names its own (the HTTP link: each caller's)
+        self.token = token
         self._on_event = on_event
         self._on_lost = on_lost
         self._ids = itertools.count(1)
@@ -148,6 +161,9 @@ class Connection:
         dealer.setsockopt(zmq.IMMEDIATE, 1)  # no queueing for a server that is not there
         dealer.setsockopt(zmq.RECONNECT_IVL, 50)
         dealer.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
+        if self._server_key is not None:
+            assert self._keys is not None
+            connect_curve(dealer, self._keys, self._server_key)
         dealer.connect(tcp_endpoint(self.address))
 
     def _release(self, sock: zmq.Socket) -> None:
@@ -168,9 +184,10 @@ class Connection:
 
     # ---- the I/O thread's socket ---------------------------------------------------------
 
-    def request(self, op: str, args: dict[str, Any]) -> Future[Any]:
+    def request(self, op: str, args: dict[str, Any], *, token: str | None = None) -> Future[Any]:
         """Send one request through the I/O thread; the future holds the result or raises
         the typed error. For requests tied to this connection's identity (watches).
+        ``token`` replaces the connection's own for this request.
         Never blocks: a request the I/O thread cannot send until the server is connected
         waits there up to ``connect_timeout``, then fails with ``ConnectionLost(sent=False)``."""
         future: Future[Any] = Future()
@@ -182,7 +199,8 @@ class Connection:
                 return future
             self._waiting[request_id] = future
         future.add_done_callback(lambda _f: self._forget(request_id))
-        self._io.post(request_id, (codec.encode_request(request_id, op, args),))
+        frame = codec.encode_request(request_id, op, args, token=token if token is not None else self.token)
+        self._io.post(request_id, (frame,))
         return future
 
     def _forget(self, request_id: int) -> None:
@@ -351,7 +369,7 @@ class SyncRequest:
         sock = self._sock
         assert sock is not None
         try:
-            sock.send(codec.encode_request(request_id, op, args), zmq.NOBLOCK)
+            sock.send(codec.encode_request(request_id, op, args, token=self._conn.token), zmq.NOBLOCK)
         except zmq.ZMQError as exc:  # Again (queue full) or the context is terminating: not sent
             sock.close(linger=0)  # not back to the pool: cancel counts it out
             if request_id == self.id:

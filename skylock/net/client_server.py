@@ -20,6 +20,7 @@ from collections.abc import Callable
 import zmq
 
 from skylock.net.address import bound_address, tcp_endpoint
+from skylock.net.curve import CLIENT_DOMAIN, KeyPair, serve_curve
 from skylock.net.io_loop import IOService, IOThread
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,10 @@ class ClientServer(IOService[bytes]):
         on_overflow: Callable[[bytes], None] | None = None,
         context: zmq.Context | None = None,
         sndhwm: int = SNDHWM,
+        curve: KeyPair | None = None,
     ) -> None:
+        """``curve``: the node's key pair in secure mode; the socket is then a CURVE server
+        that takes any client key (the token in each frame identifies the caller)."""
         super().__init__(
             f"client-io-{bind}",
             ("received", "sent", "dropped_malformed", "dropped_unreachable", "overflows", "dropped_backlog"),
@@ -56,6 +60,7 @@ class ClientServer(IOService[bytes]):
         self._on_request = on_request
         self._on_overflow = on_overflow
         self._sndhwm = sndhwm
+        self._curve = curve
         self._router: zmq.Socket | None = None
         self._backlog: dict[bytes, list[bytes]] = {}  # I/O thread only
 
@@ -72,6 +77,8 @@ class ClientServer(IOService[bytes]):
         router.setsockopt(zmq.ROUTER_MANDATORY, 1)
         router.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a client reconnecting with its own id takes over
         router.setsockopt(zmq.SNDHWM, self._sndhwm)
+        if self._curve is not None:
+            serve_curve(router, self._curve, CLIENT_DOMAIN)
         router.bind(tcp_endpoint(self._bind))
         self._address = bound_address(router)
         self._router = router
