@@ -48,6 +48,7 @@ from skylock.config import NodeConfig
 from skylock.errors import Timeout
 from skylock.net.client_server import ClientServer
 from skylock.net.curve import start_authenticator
+from skylock.actors import peer_protocol
 from skylock.net import peer_codec
 from skylock.net.http_gateway import HttpGateway
 from skylock.net.peer_transport import PeerTransport
