@@ -19,6 +19,7 @@ Keys are Z85 text, in the files ``zmq.auth.create_certificates`` writes
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,9 @@ import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
 log = logging.getLogger(__name__)
+
+#: seconds between two log lines about refused handshakes (a stranger retries every 100 ms)
+REFUSAL_LOG_INTERVAL = 10.0
 
 PEER_DOMAIN = "peer"
 CLIENT_DOMAIN = "client"
@@ -88,13 +92,19 @@ class _Allow:
 
     def __init__(self, member_keys: set[bytes]) -> None:
         self._members = member_keys
+        self._refused = 0
+        self._next_log = 0.0
 
     def callback(self, domain: str, key: bytes) -> bool:
         if domain == CLIENT_DOMAIN:
             return True
         allowed = domain == PEER_DOMAIN and key in self._members
         if not allowed:
-            log.warning("refused a CURVE handshake on the %s socket from key %r", domain, key[:8])
+            self._refused += 1
+            if time.monotonic() >= self._next_log:
+                self._next_log = time.monotonic() + REFUSAL_LOG_INTERVAL
+                log.warning("refused CURVE handshakes on the %s socket from keys that are no member's "
+                            "(%d so far; last key %r)", domain, self._refused, key.decode(errors="replace"))
         return allowed
 
 
