@@ -2,10 +2,16 @@
 
     python start_cluster.py                      # the 3 nodes of configs/node1..3.yaml
     python start_cluster.py --nodes 5 --data-dir /tmp/sky   # another layout, generated configs
+    python start_cluster.py --secure             # CURVE, HTTPS and a root token (see below)
 
 A fresh data directory bootstraps a new cluster; an existing one recovers it.
 Each node's line gives its PID. A node that exits is reported with its exit code
 and the command that restarts it; the other nodes keep running.
+
+``--secure`` generates the configs in the data directory (default ./data) with
+``security.mode: secure`` and ``auth.enabled``; on the first start it also makes the
+CURVE keys, a CA and node certificates and a root token there (``skylock.security``),
+later starts reuse them. It prints the two ``export`` lines a client shell needs.
 """
 
 from __future__ import annotations
@@ -38,12 +44,12 @@ def run_node(config_path: str, data_dir: str | None, log_level: str) -> None:
     node.stop()
 
 
-def wait_for_leader(servers: list[str], timeout: float) -> dict | None:
+def wait_for_leader(servers: list[str], timeout: float, credentials: Path | None = None) -> dict | None:
     from skylock.client import Client
     from skylock.errors import SkyLockError
 
     deadline = time.monotonic() + timeout
-    with Client(servers, request_timeout=2.0, attempt_timeout=0.5) as client:
+    with Client(servers, credentials=credentials, request_timeout=2.0, attempt_timeout=0.5) as client:
         while time.monotonic() < deadline:
             try:
                 return client.leader()
@@ -78,13 +84,18 @@ def exit_description(code: int | None) -> str:
 @click.option("--base-port", type=int, default=None,
               help="Generate the layout instead of using configs/: client ports start here, peers at +100, "
                    "HTTP at +200 (default 7001, with HTTP from 8080). Implied by --nodes other than 3.")
+@click.option("--secure", is_flag=True,
+              help="Secure mode: CURVE on every ZeroMQ socket, HTTPS, a root token; keys, certificates "
+                   "and credentials.yaml are made in the data directory on the first start and reused.")
 @click.option("--log-level", default="info", show_default=True)
-def main(nodes: int, data_dir: str | None, base_port: int | None, log_level: str) -> None:
+def main(nodes: int, data_dir: str | None, base_port: int | None, secure: bool, log_level: str) -> None:
     """Start a local cluster and keep it running until Ctrl-C."""
     from skylock.config import load_config
     from skylock.layout import local_cluster
+    from skylock.security import CREDENTIALS_FILE
 
-    if nodes == 3 and base_port is None:
+    credentials = None
+    if nodes == 3 and base_port is None and not secure:
         configs = [HERE / "configs" / f"node{i}.yaml" for i in (1, 2, 3)]
         data_dirs = [str(Path(data_dir) / f"node{i}") if data_dir else None for i in (1, 2, 3)]
     else:
@@ -93,8 +104,10 @@ def main(nodes: int, data_dir: str | None, base_port: int | None, log_level: str
         base_port = base_port or 7001
         ports = list(range(base_port, base_port + nodes))
         configs = local_cluster(nodes, root, client_ports=ports, peer_ports=[p + 100 for p in ports],
-                                http_ports=[http_base + i for i in range(nodes)])
+                                http_ports=[http_base + i for i in range(nodes)], secure=secure)
         data_dirs = [None] * nodes
+        if secure:
+            credentials = (root / CREDENTIALS_FILE).absolute()
     ctx = multiprocessing.get_context("spawn")
     procs = []
     restart = {}
@@ -116,12 +129,19 @@ def main(nodes: int, data_dir: str | None, base_port: int | None, log_level: str
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    leader = wait_for_leader(servers, timeout=30.0)
+    leader = wait_for_leader(servers, timeout=30.0, credentials=credentials)
     if leader:
         click.echo(f"leader: node {leader['leader_id']} at {leader['client_address']} (term {leader['term']})")
     else:
         click.echo("no leader elected yet (is a majority of the nodes up?)", err=True)
     click.echo(f"cluster running; servers={','.join(servers)}; Ctrl-C to stop")
+    if credentials is not None:
+        from skylock.security import load_credentials
+
+        creds = load_credentials(credentials)
+        click.echo(f"secure mode: HTTPS {' '.join(creds.http)} (CA {creds.ca_cert}); for clients:")
+        click.echo(f"export SKYLOCK_CREDENTIALS={credentials}")
+        click.echo(f"export SKYLOCK_TOKEN={creds.token}")
     reported: set[int] = set()
     while not stopping:
         for me, proc in procs:

@@ -3,6 +3,7 @@
     python bench/run.py                 # every workload, appends a table to bench/RESULTS.md
     python bench/run.py -w W1 -w W2     # a subset
     python bench/run.py --no-record     # print only
+    python bench/run.py --secure        # the same against a secure-mode cluster (CURVE, token)
 
 W1 single-client write latency (p50/p99)    W2 writes/s, 16 concurrent clients
 W3 linearizable and local reads/s           W4 lock cycles/s (1 client), contended handoffs/s (8 clients)
@@ -42,14 +43,16 @@ PAYLOAD = b"x" * 100
 # ---- load generation in child processes ----------------------------------------------------
 
 
-def _client_worker(servers: list[str], kind: str, threads: int, seconds: float, out: Any, worker: int) -> None:
+def _client_worker(servers: list[str], kind: str, threads: int, seconds: float, out: Any, worker: int,
+                   credentials: str | None = None) -> None:
     """One process, ``threads`` closed-loop clients; puts (ops, latencies sample) on ``out``."""
     counts = [0] * threads
     lat: list[float] = []
     stop_at = time.monotonic() + seconds
 
     def loop(t: int) -> None:
-        client = Client(servers[(worker * threads + t) % len(servers):] + servers[:(worker * threads + t) % len(servers)])
+        client = Client(servers[(worker * threads + t) % len(servers):] + servers[:(worker * threads + t) % len(servers)],
+                        credentials=credentials)
         path = f"/bench/{kind}-{worker}-{t}"
         try:
             client.create(path, PAYLOAD)
@@ -75,11 +78,14 @@ def _client_worker(servers: list[str], kind: str, threads: int, seconds: float, 
     out.put((sum(counts), lat))
 
 
-def run_clients(servers: list[str], kind: str, clients: int, seconds: float, procs: int = 4) -> tuple[float, list[float]]:
+def run_clients(cluster: LocalCluster, kind: str, clients: int, seconds: float,
+                procs: int = 4) -> tuple[float, list[float]]:
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
     per = clients // procs
-    ps = [ctx.Process(target=_client_worker, args=(servers, kind, per, seconds, out, w)) for w in range(procs)]
+    creds = str(cluster.credentials) if cluster.credentials else None
+    ps = [ctx.Process(target=_client_worker, args=(cluster.servers, kind, per, seconds, out, w, creds))
+          for w in range(procs)]
     for p in ps:
         p.start()
     results = [out.get(timeout=seconds + 60) for _ in ps]
@@ -111,14 +117,14 @@ def w1(cluster: LocalCluster, rows: list[tuple[str, str]], seconds: float) -> No
 
 
 def w2(cluster: LocalCluster, rows: list[tuple[str, str]], seconds: float) -> None:
-    rate, lat = run_clients(cluster.servers, "write", 16, seconds)
+    rate, lat = run_clients(cluster, "write", 16, seconds)
     rows.append(("W2 writes/s, 16 clients (100 B set)", f"{rate:,.0f}/s (p50 {pct(lat, 0.5):.1f} ms)"))
 
 
 def w3(cluster: LocalCluster, rows: list[tuple[str, str]], seconds: float) -> None:
-    rate, _ = run_clients(cluster.servers, "linear", 16, seconds)
+    rate, _ = run_clients(cluster, "linear", 16, seconds)
     rows.append(("W3 linearizable reads/s, 16 clients", f"{rate:,.0f}/s"))
-    rate, _ = run_clients(cluster.servers, "local", 16, seconds)
+    rate, _ = run_clients(cluster, "local", 16, seconds)
     rows.append(("W3 local reads/s, 16 clients", f"{rate:,.0f}/s"))
 
 
@@ -192,7 +198,7 @@ def w5(cluster: LocalCluster, rows: list[tuple[str, str]], seconds: float) -> No
 OWNER = """
 import sys, threading
 from skylock.client import Client
-c = Client(sys.argv[1].split(","))
+c = Client(sys.argv[1].split(","), credentials=sys.argv[3] or None)
 c.start_session("w6", ttl=float(sys.argv[2]))
 c.create("/bench/w6", b"x", ephemeral=True)
 print("ready", flush=True)
@@ -202,7 +208,8 @@ threading.Event().wait()
 
 def w6(cluster: LocalCluster, rows: list[tuple[str, str]], seconds: float) -> None:
     ttl = 2.0
-    proc = subprocess.Popen([sys.executable, "-c", OWNER, ",".join(cluster.servers), str(ttl)],
+    proc = subprocess.Popen([sys.executable, "-c", OWNER, ",".join(cluster.servers), str(ttl),
+                             str(cluster.credentials or "")],
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
     probe = cluster.client()
@@ -245,14 +252,16 @@ def machine() -> str:
               help="Run only these (repeatable). Default: all.")
 @click.option("--seconds", default=5.0, show_default=True, help="Measured time per workload.")
 @click.option("--record/--no-record", default=True, help="Append the table to bench/RESULTS.md.")
-def main(chosen: tuple[str, ...], seconds: float, record: bool) -> None:
+@click.option("--secure", is_flag=True, help="Run the cluster in secure mode (CURVE, root token).")
+def main(chosen: tuple[str, ...], seconds: float, record: bool, secure: bool) -> None:
     """Start a 3-node cluster on free loopback ports and run the workloads."""
     names = list(chosen) or list(WORKLOADS)
     rows: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory(prefix="skylock-bench-") as tmp:
         cluster = LocalCluster(Path(tmp), sections={"raft": {"heartbeat_interval": "50ms",
                                                              "election_timeout_min": "500ms",
-                                                             "election_timeout_max": "1000ms"}})
+                                                             "election_timeout_max": "1000ms"}},
+                               secure=secure)
         cluster.start()
         try:
             cluster.leader()
@@ -271,7 +280,8 @@ def main(chosen: tuple[str, ...], seconds: float, record: bool) -> None:
         with open(ROOT / "bench" / "RESULTS.md", "a", encoding="utf-8") as f:
             f.write(f"\n## Cluster workloads, {date.today().isoformat()}\n\nMachine: {machine()}. "
                     f"Command: `python bench/run.py {' '.join(f'-w {n}' for n in chosen)} "
-                    f"--seconds {seconds:g}`. Cluster: 3 nodes from this command on loopback, fsync on.\n\n"
+                    f"--seconds {seconds:g}{' --secure' if secure else ''}`. Cluster: 3 nodes from this command "
+                    f"on loopback, fsync on{', secure mode' if secure else ''}.\n\n"
                     f"{table}\n")
 
 

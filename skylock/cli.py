@@ -40,16 +40,20 @@ def configure_logging(level: str) -> None:
 
 
 @click.group()
-@click.option("--servers", envvar="SKYLOCK_SERVERS", default=DEFAULT_SERVERS, show_default=True,
-              help="Comma-separated host:port client addresses of the cluster (env SKYLOCK_SERVERS).")
+@click.option("--servers", envvar="SKYLOCK_SERVERS", default=None,
+              help="Comma-separated host:port client addresses of the cluster (env SKYLOCK_SERVERS; "
+                   f"default: those of SKYLOCK_CREDENTIALS, else {DEFAULT_SERVERS}).")
+@click.option("--token", envvar="SKYLOCK_TOKEN", default=None,
+              help="Bearer token sent with every request (env SKYLOCK_TOKEN; default: SKYLOCK_CREDENTIALS's).")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON (for scripts).")
 @click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for the cluster.")
-@click.option("--token", envvar="SKYLOCK_TOKEN", default=None,
-              help="Bearer token for a secure cluster (env SKYLOCK_TOKEN).")
 @click.pass_context
-def main(ctx: click.Context, servers: str, as_json: bool, timeout: float, token: str | None) -> None:
-    """SkyLock: a coordination service (Raft, sessions, ephemeral nodes, locks, watches)."""
-    ctx.obj = {"servers": servers, "json": as_json, "timeout": timeout, "token": token}
+def main(ctx: click.Context, servers: str | None, token: str | None, as_json: bool, timeout: float) -> None:
+    """SkyLock: a coordination service (Raft, sessions, ephemeral nodes, locks, watches).
+
+    A secure cluster: export SKYLOCK_CREDENTIALS=<file> (and SKYLOCK_TOKEN), as
+    start_cluster.py --secure prints."""
+    ctx.obj = {"servers": servers, "token": token, "json": as_json, "timeout": timeout}
 
 
 @main.command()
@@ -108,7 +112,17 @@ def _one_line(err: Any) -> click.ClickException:
 def _client(ctx: click.Context) -> Any:
     from skylock.client import Client
 
-    return Client(ctx.obj["servers"], request_timeout=ctx.obj["timeout"], token=ctx.obj.get("token"))
+    import os
+
+    from skylock.security import CREDENTIALS_ENV
+
+    credentials = os.environ.get(CREDENTIALS_ENV) or None
+    servers = ctx.obj["servers"] or (None if credentials else DEFAULT_SERVERS)
+    try:
+        return Client(servers, token=ctx.obj.get("token"), credentials=credentials,
+                      request_timeout=ctx.obj["timeout"])
+    except ValueError as err:  # unreadable credentials, a server without a key
+        raise click.ClickException(str(err)) from None
 
 
 def _run(ctx: click.Context, fn: Any, human: Any) -> None:
@@ -523,12 +537,12 @@ def _global_options() -> list[click.Option]:
     return [
         click.Option(["--servers"], callback=_override, expose_value=False, default=None,
                      help="As before the command: host:port client addresses, comma-separated."),
+        click.Option(["--token"], callback=_override, expose_value=False, default=None,
+                     help="As before the command: bearer token for every request."),
         click.Option(["--json"], is_flag=True, default=False, callback=_override, expose_value=False,
                      help="As before the command: print results as JSON."),
         click.Option(["--timeout"], type=float, callback=_override, expose_value=False, default=None,
                      help="As before the command: seconds to wait for the cluster."),
-        click.Option(["--token"], callback=_override, expose_value=False, default=None,
-                     help="As before the command: bearer token for a secure cluster."),
     ]
 
 

@@ -13,6 +13,11 @@ default ``./data/node{node_id}`` when a file gives none) is relative to the
 directory of that file, so a node finds its data whatever directory it is started
 from; a ``storage.data_dir`` override (``skylock serve --data-dir``) is relative
 to the current directory, like any path typed on a command line.
+
+``security`` chooses open mode (the default: anyone who reaches a port is served) or
+secure mode (CURVE on every ZeroMQ socket, HTTPS, see ``skylock.net.curve``); its
+relative paths are relative to the config file's directory too. ``auth`` turns on
+bearer-token checks in the gateway.
 """
 
 from __future__ import annotations
@@ -114,6 +119,14 @@ def _parse_sha256(value: Any) -> str:
     if isinstance(value, str) and re.fullmatch(r"[0-9a-fA-F]{64}", value.strip()):
         return value.strip().lower()
     raise ValueError("expected the sha256 of a token as 64 hex digits (e.g. from `sha256sum`)")
+def _parse_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    raise ValueError(f"expected a string, got {value!r}")
+
+
+def _parse_optional_path(value: Any) -> Path | None:
+    return None if value is None else _parse_path(value)
 
 
 def _parse_address(value: Any) -> str:
@@ -134,8 +147,11 @@ _PARSERS = {
     "address": _parse_address,
     "path": _parse_path,
     "sha256": _parse_sha256,
+    "text": _parse_text,
+    "optional_path": _parse_optional_path,
 }
-_FORMATTERS = {"duration": format_duration, "size": format_size, "path": str}
+_FORMATTERS = {"duration": format_duration, "size": format_size, "path": str,
+               "optional_path": lambda v: None if v is None else str(v)}
 
 
 def _kind(kind: str, default: Any) -> Any:
@@ -244,6 +260,33 @@ class StorageConfig:
     watch_history: int = _kind("int", 100000)
 
 
+SECURITY_MODES = ("open", "secure")
+
+
+@dataclass(frozen=True)
+class SecurityConfig:
+    """Transport security. ``open``: no encryption and no authentication of peers or
+    clients (a trusted network only). ``secure``: CURVE on the peer and client sockets,
+    HTTPS for REST; every key below is then required."""
+
+    mode: str = _kind("str", "open")
+    #: this node's ``.key_secret`` file (zmq.auth format): its CURVE key pair
+    curve_secret_key: Path | None = _kind("optional_path", None)
+    #: a directory with ``node{id}.key`` for every member: the only keys let in on the peer port
+    curve_public_keys: Path | None = _kind("optional_path", None)
+    #: PEM certificate (chain) and private key of the HTTPS server
+    tls_cert: Path | None = _kind("optional_path", None)
+    tls_key: Path | None = _kind("optional_path", None)
+
+    @property
+    def secure(self) -> bool:
+        return self.mode == "secure"
+
+    def member_key_file(self, member_id: int) -> Path:
+        assert self.curve_public_keys is not None
+        return self.curve_public_keys / f"node{member_id}.key"
+
+
 @dataclass(frozen=True)
 class AuthConfig:
     """Secure mode's authorization. Off (the default): every request is allowed, as in open
@@ -263,8 +306,10 @@ _SECTIONS: dict[str, type] = {
     "raft": RaftConfig,
     "session": SessionConfig,
     "storage": StorageConfig,
+    "security": SecurityConfig,
     "auth": AuthConfig,
 }
+_SECURITY_PATHS = ("curve_secret_key", "curve_public_keys", "tls_cert", "tls_key")
 
 
 @dataclass(frozen=True)
@@ -276,6 +321,7 @@ class NodeConfig:
     raft: RaftConfig = RaftConfig()
     session: SessionConfig = SessionConfig()
     storage: StorageConfig = StorageConfig()
+    security: SecurityConfig = SecurityConfig()
     auth: AuthConfig = AuthConfig()
 
     @property
@@ -345,8 +391,9 @@ def _parse_members(raw: Any, node_id: int) -> tuple[Member, ...]:
     return tuple(members)
 
 
-def _build(raw: dict[str, Any], base_dir: Path | None = None) -> NodeConfig:
-    """``base_dir``: where a relative data_dir from the file (or the default) lives."""
+def _build(raw: dict[str, Any], base_dir: Path | None = None, file_dir: Path | None = None) -> NodeConfig:
+    """``base_dir``: where a relative data_dir from the file (or the default) lives;
+    ``file_dir``: the config file's directory, for the relative paths of ``security``."""
     sections: dict[str, Any] = {}
     for name, value in raw.items():
         if name not in _SECTIONS:
@@ -366,6 +413,12 @@ def _build(raw: dict[str, Any], base_dir: Path | None = None) -> NodeConfig:
     if base_dir is not None and not storage.data_dir.is_absolute():
         storage = dataclasses.replace(storage, data_dir=Path(os.path.normpath(base_dir / storage.data_dir)))
     sections["storage"] = storage
+    if file_dir is not None:
+        security = sections["security"]
+        sections["security"] = dataclasses.replace(security, **{
+            key: Path(os.path.normpath(file_dir / value))
+            for key in _SECURITY_PATHS if (value := getattr(security, key)) is not None and not value.is_absolute()
+        })
     cfg = NodeConfig(**sections)
     _validate(cfg)
     return cfg
@@ -453,11 +506,35 @@ def _validate(cfg: NodeConfig) -> None:
             "auth.root_token_sha256: required when auth.enabled is true (the sha256 of the root user's "
             "token, e.g. `printf %s TOKEN | sha256sum`)"
         )
+    _validate_security(cfg)
     if not s.min_ttl <= s.default_ttl <= s.max_ttl:
         raise ConfigError(
             f"session.default_ttl: {format_duration(s.default_ttl)} must lie between session.min_ttl "
             f"{format_duration(s.min_ttl)} and session.max_ttl {format_duration(s.max_ttl)}"
         )
+
+
+def _validate_security(cfg: NodeConfig) -> None:
+    """Secure mode needs every key and certificate, readable now, not at the first handshake."""
+    sec, auth = cfg.security, cfg.auth
+    if sec.mode not in SECURITY_MODES:
+        raise ConfigError(f"security.mode: must be one of {', '.join(SECURITY_MODES)}, got {sec.mode!r}")
+    if auth.root_token_sha256 and not re.fullmatch(r"[0-9a-f]{64}", auth.root_token_sha256):
+        raise ConfigError("auth.root_token_sha256: must be 64 lowercase hex digits (sha256 of the root token)")
+    if not sec.secure:
+        return
+    for key in _SECURITY_PATHS:
+        path = getattr(sec, key)
+        if path is None:
+            raise ConfigError(f"security.{key}: required when security.mode is secure")
+        if not path.exists():
+            raise ConfigError(f"security.{key}: {path} does not exist")
+    if not sec.curve_public_keys.is_dir():  # type: ignore[union-attr]
+        raise ConfigError(f"security.curve_public_keys: {sec.curve_public_keys} is not a directory")
+    for m in cfg.cluster.members:
+        if not sec.member_key_file(m.id).is_file():
+            raise ConfigError(f"security.curve_public_keys: no public key {sec.member_key_file(m.id)} "
+                              f"for member {m.id} (every member's node{{id}}.key is needed)")
 
 
 def _apply_overrides(raw: dict[str, Any], overrides: dict[str, Any]) -> None:
@@ -485,6 +562,7 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
     """
     raw: Any = {}
     base_dir: Path | None = None
+    file_dir: Path | None = None
     if path is not None:
         try:
             text = Path(path).read_text(encoding="utf-8")
@@ -498,12 +576,12 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
             raw = {}
         if not isinstance(raw, dict):
             raise ConfigError(f"{path}: the top level must be a mapping of sections, got {type(raw).__name__}")
-        base_dir = Path(path).absolute().parent
+        base_dir = file_dir = Path(path).absolute().parent
     if overrides:
         _apply_overrides(raw, overrides)
         if "storage.data_dir" in overrides:
             base_dir = None
-    return _build(raw, base_dir)
+    return _build(raw, base_dir, file_dir)
 
 
 def write_config(cfg: dict[str, Any] | NodeConfig, path: str | Path) -> None:
@@ -520,6 +598,7 @@ __all__ = [
     "RaftConfig",
     "SessionConfig",
     "StorageConfig",
+    "SecurityConfig",
     "AuthConfig",
     "NodeConfig",
     "load_config",

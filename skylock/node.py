@@ -42,6 +42,7 @@ from skylock.actors.messages import (
     Tick,
 )
 from skylock.actors.lock_manager import LockManager
+from skylock.actors import peer_protocol
 from skylock.actors.outbox import Outbox
 from skylock.actors.pending import PendingRequests
 from skylock.actors.raft_node import RaftNode
@@ -52,10 +53,12 @@ from skylock.config import NodeConfig
 from skylock.errors import Timeout
 from skylock.net import peer_codec
 from skylock.net.client_server import ClientServer, frame_limit
-from skylock.net.http_gateway import HttpGateway
+from skylock.net.curve import start_authenticator
+from skylock.net.http_gateway import HttpGateway, server_tls
 from skylock.net.peer_transport import PeerTransport
 from skylock.raft import Config as RaftConfig
 from skylock.raft import ConfState, MemoryStorage, RawNode, Snapshot, StateLost
+from skylock.security import node_curve
 from skylock.state import StateMachine
 from skylock.storage import WAL, SnapshotStore, private_dir
 
@@ -152,18 +155,22 @@ class Node:
         self._stop = threading.Event()
         self._ticker: threading.Thread | None = None
         self._context = zmq.Context()
+        #: secure mode: this node's CURVE keys and the members' public keys
+        self.curve = node_curve(cfg) if cfg.security.secure else None
+        self._authenticator: Any = None
         self.pending = PendingRequests()
         self.client_server = ClientServer(cfg.me.client_address, self._on_client_frame,
                                           on_overflow=self._on_client_overflow, on_seen=self._on_clients_seen,
                                           context=self._context, max_frame=frame_limit(cfg.server.max_request_size),
-                                          max_backlog_bytes=cfg.server.max_backlog_bytes)
+                                          max_backlog_bytes=cfg.server.max_backlog_bytes,
+                                          curve=self.curve.keys if self.curve else None)
         self.open_sessions = Gauge()
         self.outbox = Outbox(self.client_server.send)
         self._peer_limits = peer_codec.PeerLimits.for_batches_of(cfg.raft.max_size_per_msg)
         self.transport = PeerTransport(
             self.node_id, cfg.me.peer_address, cfg.peers, self._on_peer_payload, context=self._context,
             on_undelivered=self._on_peer_undelivered,
-            max_message_size=cfg.raft.max_peer_message_size,
+            max_message_size=cfg.raft.max_peer_message_size, curve=self.curve,
         )
         self.gateway: Gateway | None = None
         self.http: HttpGateway | None = None
@@ -217,11 +224,16 @@ class Node:
             max_sessions=sv.max_sessions, max_client_id_size=sv.max_client_id_size,
             open_sessions=self.open_sessions,
         )
+        if self.curve is not None:  # before any CURVE socket binds: it vets every handshake
+            self._authenticator = start_authenticator(self._context, set(self.curve.members.values()))
         self.transport.start()
         self.client_server.start()
         # the REST API is a client of this node, so it opens after the client server
         self.http = HttpGateway(self.node_id, self.client_server.address, cfg.me.http_port,
-                                max_body=2 * cfg.server.max_request_size)
+                                max_body=2 * cfg.server.max_request_size,
+                                ssl_context=server_tls(cfg.security.tls_cert, cfg.security.tls_key)
+                                if self.curve else None,
+                                server_key=self.curve.keys.public if self.curve else None)
         self.http.start()
         self._ticker = threading.Thread(target=self._tick_loop, name=f"ticker-{self.node_id}", daemon=True)
         self._ticker.start()
@@ -239,6 +251,8 @@ class Node:
             self.http.stop()
         self.client_server.stop()
         self.transport.stop()
+        if self._authenticator is not None:
+            self._authenticator.stop()
         for ref in (self.locks, self.sessions, self.watches, self.store, self.raft):
             ref.stop(block=True, timeout=5)
         self._context.term()

@@ -87,6 +87,7 @@ class Gateway:
         open_sessions: Gauge | None = None,
         access: Access | None = None,
     ) -> None:
+        """``root_token_sha256``: when set (``auth.enabled``), a frame must carry that token."""
         self.node_id = node_id
         self.access = access or Access(enabled=False)
         self.raft, self.store, self.sessions, self.watches, self.locks = raft, store, sessions, watches, locks

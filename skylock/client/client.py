@@ -18,6 +18,7 @@ answered ``NoLeader`` and nothing since could have applied, the caller gets that
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
@@ -31,6 +32,8 @@ import zmq
 
 from skylock.client.connection import CONNECT_TIMEOUT, Connection, SyncRequest
 from skylock.errors import ConnectionLost, NoLeader, NoNode, SessionExpired, SkyLockError, Timeout
+from skylock.net.curve import KeyPair
+from skylock.security import CREDENTIALS_ENV, TOKEN_ENV, Credentials, load_credentials
 
 log = logging.getLogger("skylock.client")
 
@@ -115,18 +118,35 @@ class WatchHandle:
 class Client:
     def __init__(
         self,
-        servers: str | Sequence[str],
+        servers: str | Sequence[str] | None = None,
         *,
+        token: str | None = None,
+        credentials: str | os.PathLike[str] | Credentials | None = None,
         request_timeout: float = 10.0,
         attempt_timeout: float = 2.0,
         connect_timeout: float = CONNECT_TIMEOUT,
-        token: str | None = None,
     ) -> None:
         """``servers``: "host:port" addresses, tried in order. ``request_timeout``: seconds
         one call may take in all, failovers included. ``attempt_timeout``: seconds without
         a reply before the server is pinged to tell slow from gone. ``connect_timeout``:
         seconds a request waits for its server to be connected before it goes, unsent,
-        to the next one. ``token``: the bearer token sent with every request (secure mode)."""
+        to the next one.
+
+        Secure clusters: ``credentials`` (a credentials file or ``Credentials``) gives the
+        servers (unless ``servers`` does), each server's CURVE public key and a token;
+        ``token`` is sent with every request and wins over the file's. With no
+        ``servers`` and no ``credentials``, the environment is read (``from_env``)."""
+        if servers is None and credentials is None:
+            credentials = os.environ.get(CREDENTIALS_ENV) or None
+            token = token or os.environ.get(TOKEN_ENV) or None
+            if credentials is None:
+                raise ValueError(f"no servers given and {CREDENTIALS_ENV} is not set")
+        if credentials is not None and not isinstance(credentials, Credentials):
+            credentials = load_credentials(credentials)
+        self.credentials = credentials
+        self.token = token or (credentials.token if credentials else None)
+        if servers is None and credentials is not None:
+            servers = list(credentials.servers)
         if isinstance(servers, str):
             servers = [s.strip() for s in servers.split(",") if s.strip()]
         if not servers:
@@ -135,7 +155,11 @@ class Client:
         self.request_timeout = request_timeout
         self.attempt_timeout = attempt_timeout
         self.connect_timeout = connect_timeout
-        self.token = token
+        if credentials is not None and (unknown := [s for s in self.servers if s not in credentials.server_keys]):
+            # never fall back to plaintext (and send the token in clear) for a server without a key
+            raise ValueError(f"the credentials have no CURVE public key for server(s) {', '.join(unknown)}")
+        #: this client's CURVE key pair in secure mode (made for it; the token says who it is)
+        self._keys = KeyPair.generate() if credentials is not None else None
         self._context = zmq.Context()
         self._lock = threading.RLock()
         self._next_server = 0
@@ -155,6 +179,15 @@ class Client:
         #: (lock name, session id) -> lock id whose release may or may not have applied
         self._unconfirmed_releases: dict[tuple[str, str], str] = {}
 
+    @classmethod
+    def from_env(cls, **kwargs: Any) -> "Client":
+        """A client of the cluster that ``SKYLOCK_CREDENTIALS`` (a credentials file) names,
+        with ``SKYLOCK_TOKEN`` as its token if set (else the file's)."""
+        path = os.environ.get(CREDENTIALS_ENV)
+        if not path:
+            raise ValueError(f"{CREDENTIALS_ENV} is not set (start_cluster.py --secure prints it)")
+        return cls(credentials=path, token=kwargs.pop("token", None) or os.environ.get(TOKEN_ENV) or None, **kwargs)
+
     # ---- connections and failover --------------------------------------------------------
 
     def _connection(self) -> Connection:
@@ -166,7 +199,8 @@ class Client:
                 self._next_server += 1
                 self._conn = Connection(address, self._on_event, on_lost=self._on_connection_lost,
                                         context=self._context, connect_timeout=self.connect_timeout,
-                                        token=self.token)
+                                        server_key=self.credentials.server_keys[address] if self.credentials else None,
+                                        keys=self._keys, token=self.token)
                 self._rewatch(self._conn)
             return self._conn
 

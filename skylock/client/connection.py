@@ -21,6 +21,11 @@ connect within ``connect_timeout`` fails with ``ConnectionLost(sent=False)``: it
 cannot have taken effect, so the client sends it, whatever the op, to the next
 server. Without this a dead server's socket would queue the request and the
 caller could only wait for a reply that never comes, not knowing if it was sent.
+
+Secure mode: given the server's CURVE public key (``server_key``), every socket is a
+CURVE client with ``keys`` (a pair made for this process when not given), so the
+traffic is encrypted and the server proven to be the one holding that key; every
+frame then carries ``token``, the caller's bearer token.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from zmq.utils.monitor import parse_monitor_message
 from skylock.errors import BadRequest, ConnectionLost
 from skylock.net import codec
 from skylock.net.address import tcp_endpoint
+from skylock.net.curve import KeyPair, connect_curve
 from skylock.net.io_loop import IOThread
 
 log = logging.getLogger("skylock.client")
@@ -76,12 +82,16 @@ class Connection:
         on_lost: Callable[["Connection"], None] | None = None,
         context: zmq.Context | None = None,
         connect_timeout: float = CONNECT_TIMEOUT,
+        server_key: bytes | None = None,
+        keys: KeyPair | None = None,
         token: str | None = None,
     ) -> None:
         self.address = address
-        #: the bearer token sent in every frame (secure mode), or None
-        self.token = token
         self.connect_timeout = connect_timeout
+        self._server_key = server_key
+        self._keys = (keys or KeyPair.generate()) if server_key is not None else None
+        #: sent in every frame unless a request names its own (the HTTP link: each caller's)
+        self.token = token
         self._on_event = on_event
         self._on_lost = on_lost
         self._ids = itertools.count(1)
@@ -162,6 +172,9 @@ class Connection:
         dealer.setsockopt(zmq.RECONNECT_IVL, 50)
         dealer.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
         dealer.setsockopt(zmq.MAXMSGSIZE, MAX_REPLY_SIZE)
+        if self._server_key is not None:
+            assert self._keys is not None
+            connect_curve(dealer, self._keys, self._server_key)
         dealer.connect(tcp_endpoint(self.address))
 
     def _release(self, sock: zmq.Socket) -> None:
@@ -182,9 +195,10 @@ class Connection:
 
     # ---- the I/O thread's socket ---------------------------------------------------------
 
-    def request(self, op: str, args: dict[str, Any]) -> Future[Any]:
+    def request(self, op: str, args: dict[str, Any], *, token: str | None = None) -> Future[Any]:
         """Send one request through the I/O thread; the future holds the result or raises
         the typed error. For requests tied to this connection's identity (watches).
+        ``token`` replaces the connection's own for this request.
         Never blocks: a request the I/O thread cannot send until the server is connected
         waits there up to ``connect_timeout``, then fails with ``ConnectionLost(sent=False)``."""
         future: Future[Any] = Future()
@@ -196,7 +210,8 @@ class Connection:
                 return future
             self._waiting[request_id] = future
         future.add_done_callback(lambda _f: self._forget(request_id))
-        self._io.post(request_id, (codec.encode_request(request_id, op, args, token=self.token),))
+        frame = codec.encode_request(request_id, op, args, token=token if token is not None else self.token)
+        self._io.post(request_id, (frame,))
         return future
 
     def _forget(self, request_id: int) -> None:

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable
 import zmq
 
 from skylock.net.address import bound_address, tcp_endpoint
+from skylock.net.curve import CLIENT_DOMAIN, KeyPair, serve_curve
 from skylock.net.io_loop import IOService, IOThread
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,10 @@ class ClientServer(IOService[bytes]):
         sndhwm: int = SNDHWM,
         max_frame: int = -1,
         max_backlog_bytes: int = MAX_BACKLOG_BYTES,
+        curve: KeyPair | None = None,
     ) -> None:
+        """``curve``: the node's key pair in secure mode; the socket is then a CURVE server
+        that takes any client key (the token in each frame identifies the caller)."""
         super().__init__(
             f"client-io-{bind}",
             ("received", "sent", "dropped_malformed", "dropped_unreachable", "overflows", "dropped_backlog"),
@@ -118,6 +122,7 @@ class ClientServer(IOService[bytes]):
         self._sndhwm = sndhwm
         self._max_frame = max_frame
         self._max_backlog_bytes = max_backlog_bytes
+        self._curve = curve
         self._router: zmq.Socket | None = None
         # I/O thread only
         self._backlog: dict[bytes, _Held] = {}
@@ -159,6 +164,8 @@ class ClientServer(IOService[bytes]):
         router.setsockopt(zmq.MAXMSGSIZE, self._max_frame)
         router.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_IVL_MS)
         router.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
+        if self._curve is not None:
+            serve_curve(router, self._curve, CLIENT_DOMAIN)
         router.bind(tcp_endpoint(self._bind))
         self._address = bound_address(router)
         self._router = router

@@ -259,8 +259,20 @@ def _node_path(request: web.Request) -> str:
     return "/" + request.match_info.get("path", "")
 
 
+def bearer_token(request: web.Request) -> str | None:
+    """The ``Authorization: Bearer <token>`` token, sent to the node as the frame's token
+    (the node decides whether one is needed); any other Authorization is 401."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
+    return token.strip()
+
+
 async def _call(request: web.Request, op: str, args: dict[str, Any], *, wait: float = 0.0) -> Any:
-    return await request.app[LINK].call(op, args, timeout=wait + CALL_MARGIN)
+    return await request.app[LINK].call(op, args, timeout=wait + CALL_MARGIN, token=bearer_token(request))
 
 
 # --------------------------------------------------------------------------- sessions
@@ -408,7 +420,8 @@ async def watch(request: web.Request) -> web.Response:
     from_zxid = _query_int(request, "from_zxid", None, minimum=0)
     timeout = _query_seconds(request, "timeout", 30.0, MAX_WATCH_TIMEOUT)
     events, start = await request.app[LINK].wait_events(
-        _node_path(request), kind, from_zxid, timeout=timeout, call_timeout=CALL_MARGIN
+        _node_path(request), kind, from_zxid, timeout=timeout, call_timeout=CALL_MARGIN,
+        token=bearer_token(request),
     )
     if not events:
         return web.Response(status=204, headers={"X-SkyLock-Zxid": str(start)})

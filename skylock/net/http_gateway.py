@@ -8,6 +8,9 @@ client address (see ``http_link``), so the REST API adds no logic of its own.
 
 It binds the host of the client address on ``http_port``; port 0 binds a free
 port, which ``port`` reports once ``start`` returns.
+
+Secure mode: it serves HTTPS only (``ssl_context``, see ``server_tls``), and its link
+to the node is a CURVE client of the node's own key (``server_key``), as any client.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import ssl
 import threading
+from pathlib import Path
 
 import zmq
 from aiohttp import web
@@ -32,13 +37,26 @@ SHUTDOWN_GRACE = 1.0
 ACCEPT_SETTLE = 0.05
 
 
+def server_tls(cert: Path | None, key: Path | None) -> ssl.SSLContext:
+    """The HTTPS server context: TLS 1.2 or later, with the node's certificate and key."""
+    if cert is None or key is None:
+        raise ValueError("HTTPS needs security.tls_cert and security.tls_key")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(cert), str(key))
+    return context
+
+
 class HttpGateway:
-    def __init__(self, node_id: int, client_address: str, http_port: int, *, max_body: int) -> None:
+    def __init__(self, node_id: int, client_address: str, http_port: int, *, max_body: int,
+                 ssl_context: ssl.SSLContext | None = None, server_key: bytes | None = None) -> None:
         self.node_id = node_id
         self.client_address = client_address
         self.host = split_address(client_address)[0]
         self.requested_port = http_port
         self.max_body = max_body
+        self.ssl_context = ssl_context
+        self.server_key = server_key
         #: the bound port, known once start() returns
         self.port: int | None = None
         self._thread: threading.Thread | None = None
@@ -93,17 +111,19 @@ class HttpGateway:
     async def _serve(self, loop: asyncio.AbstractEventLoop) -> None:
         self._stopping = asyncio.Event()
         context = zmq.Context()
-        link = NodeLink(self.client_address, loop, context=context)
+        link = NodeLink(self.client_address, loop, context=context, server_key=self.server_key)
         self.link = link
         # a client that hangs up ends its handler, so its watch is removed at once, not at its timeout
         runner = web.AppRunner(build_app(link, max_body=self.max_body), access_log=None,
                                shutdown_timeout=SHUTDOWN_GRACE, handler_cancellation=True)
         try:
             await runner.setup()
-            site = web.TCPSite(runner, self.host, self.requested_port, reuse_address=True)
+            site = web.TCPSite(runner, self.host, self.requested_port, reuse_address=True,
+                               ssl_context=self.ssl_context)
             await site.start()
             self.port = int(runner.addresses[0][1])
-            log.info("node=%s http on %s:%s", self.node_id, self.host, self.port)
+            log.info("node=%s %s on %s:%s", self.node_id, "https" if self.ssl_context else "http",
+                     self.host, self.port)
             self._ready.set()
             await self._stopping.wait()
             await site.stop()  # accept no more connections

@@ -11,6 +11,10 @@ The connection's failover rules hold here too: a request the link cannot get to
 the node (not reachable within the connect timeout) fails at once as never sent,
 ``ConnectionLost(sent=False)``, which the REST API answers 503, instead of being
 queued until the HTTP request's own timeout.
+
+Each request carries the token of the HTTP request it serves (``Authorization:
+Bearer``), so the node authenticates the HTTP caller, never the link itself; in
+secure mode the link is a CURVE client of the node's key (``server_key``).
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ class NodeLink:
     """One connection to the node; ``call`` and ``wait_events`` run on the gateway's loop."""
 
     def __init__(self, address: str, loop: asyncio.AbstractEventLoop, *, context: zmq.Context,
-                 connect_timeout: float = CONNECT_TIMEOUT) -> None:
+                 connect_timeout: float = CONNECT_TIMEOUT, server_key: bytes | None = None) -> None:
         self.address = address
         self._loop = loop
         # Reentrant: a watch.add reply already received runs its callback on the registering thread.
@@ -46,7 +50,8 @@ class NodeLink:
         #: None in a mailbox ends the wait early (the gateway is stopping)
         self._mailboxes: dict[int, asyncio.Queue[dict[str, Any] | None]] = {}
         self._ending = False
-        self._conn = Connection(address, self._on_event, context=context, connect_timeout=connect_timeout)
+        self._conn = Connection(address, self._on_event, context=context, connect_timeout=connect_timeout,
+                                server_key=server_key)
 
     def close(self) -> None:
         self._conn.close()
@@ -57,13 +62,13 @@ class NodeLink:
         with self._lock:
             return len(self._mailboxes)
 
-    async def call(self, op: str, args: dict[str, Any], *, timeout: float) -> Any:
+    async def call(self, op: str, args: dict[str, Any], *, timeout: float, token: str | None = None) -> Any:
         """Send one request and await its result; raises the node's typed error.
 
         ``timeout`` only guards against a node that never answers (it answers
         ``Timeout`` itself first), so it should exceed the op's own wait.
         """
-        return await self._await(self._conn.request(op, args), op, timeout)
+        return await self._await(self._conn.request(op, args, token=token), op, timeout)
 
     async def _await(self, future: Future[Any], op: str, timeout: float) -> Any:
         try:
@@ -72,7 +77,8 @@ class NodeLink:
             raise Timeout(f"the node did not answer {op} within {timeout:g}s") from None
 
     async def wait_events(
-        self, path: str, kind: str, from_zxid: int | None, *, timeout: float, call_timeout: float
+        self, path: str, kind: str, from_zxid: int | None, *, timeout: float, call_timeout: float,
+        token: str | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
         """Watch ``path`` until its first event(s) or ``timeout``; returns (events, zxid).
 
@@ -82,7 +88,7 @@ class NodeLink:
         """
         args = {"path": path, "kind": kind, "from_zxid": from_zxid, "session_id": None}
         with self._lock:
-            future = self._conn.request("watch.add", args)
+            future = self._conn.request("watch.add", args, token=token)
             future.add_done_callback(self._open_mailbox)
         registered = await self._await(future, "watch.add", call_timeout)
         watch_id = int(registered["watch_id"])
@@ -100,7 +106,7 @@ class NodeLink:
                 return [], start
             return await self._batch(first, mailbox), start
         finally:
-            self._close_mailbox(watch_id)
+            self._close_mailbox(watch_id, token)
 
     async def _batch(
         self, first: dict[str, Any], mailbox: asyncio.Queue[dict[str, Any] | None]
@@ -135,12 +141,12 @@ class NodeLink:
         with self._lock:
             self._mailboxes[int(future.result()["watch_id"])] = asyncio.Queue()
 
-    def _close_mailbox(self, watch_id: int) -> None:
+    def _close_mailbox(self, watch_id: int, token: str | None) -> None:
         """Forget the mailbox and remove the watch without waiting for the answer: a
         one-shot watch that fired is gone already, and a cancelled request cannot wait."""
         with self._lock:
             self._mailboxes.pop(watch_id, None)
-        self._conn.request("watch.remove", {"watch_id": watch_id})
+        self._conn.request("watch.remove", {"watch_id": watch_id}, token=token)
 
     def _on_event(self, _conn: Connection, watch_id: int, event: dict[str, Any]) -> None:
         with self._lock:

@@ -15,9 +15,12 @@ raises ``BadRequest`` for a payload that fails validation. Every refusal is drop
 and counted, and logged at most once per ``LOG_INTERVAL`` per kind, so a flood of
 bad frames costs neither a traceback nor a log line each.
 
-Without authentication (CURVE) a process that can reach the port can still pick a
-member's routing id and speak as that member; this stops strangers and malformed or
-out-of-range frames, not impersonation.
+In open mode a process that can reach the port can still pick a member's routing id
+and speak as that member; this stops strangers and malformed or out-of-range frames,
+not impersonation. In secure mode (``curve``) the ROUTER is a CURVE server that lets
+in only the members' public keys (``skylock.net.curve``), and each DEALER is a CURVE
+client with this node's key pair that knows its peer's public key, so a plaintext or
+unknown-key process cannot complete a handshake, let alone send a frame.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import zmq
 
 from skylock.errors import BadRequest
 from skylock.net.address import bound_address, tcp_endpoint
+from skylock.net.curve import PEER_DOMAIN, NodeCurve, connect_curve, serve_curve
 from skylock.net.io_loop import IOService, IOThread
 
 log = logging.getLogger(__name__)
@@ -86,6 +90,7 @@ class PeerTransport(IOService[int]):
         queue_limit: int = 10000,
         on_undelivered: OnUndelivered | None = None,
         max_message_size: int | None = None,
+        curve: NodeCurve | None = None,
     ) -> None:
         super().__init__(
             f"peer-io-{node_id}",
@@ -100,6 +105,9 @@ class PeerTransport(IOService[int]):
         #: exact routing ids of the members we accept frames from (b"2", never b" 2" or b"02")
         self._members = {str(pid).encode(): pid for pid in self._peers}
         self._max_message_size = max_message_size
+        self._curve = curve
+        if curve is not None and (missing := set(self._peers) - set(curve.members)):
+            raise ValueError(f"node {node_id}: no CURVE public key for peer(s) {sorted(missing)}")
         self._drops = _DropLog(node_id)
         self._on_receive = on_receive
         self._on_undelivered = on_undelivered
@@ -138,6 +146,8 @@ class PeerTransport(IOService[int]):
         if self._max_message_size is not None:
             # zmq refuses (and disconnects) a bigger frame from its header, before reading it
             router.setsockopt(zmq.MAXMSGSIZE, self._max_message_size)
+        if self._curve is not None:
+            serve_curve(router, self._curve.keys, PEER_DOMAIN)
         router.bind(tcp_endpoint(self._bind))
         self._address = bound_address(router)
         io.add_reader(router, self._on_message)
@@ -149,6 +159,8 @@ class PeerTransport(IOService[int]):
             dealer.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS)
             dealer.setsockopt(zmq.SNDHWM, SNDHWM)
             dealer.setsockopt(zmq.IMMEDIATE, 1)  # no queueing towards a peer that is not connected
+            if self._curve is not None:
+                connect_curve(dealer, self._curve.keys, self._curve.members[pid])
             dealer.connect(tcp_endpoint(addr))
             self._dealers[pid] = dealer
 

@@ -65,10 +65,13 @@ def running_cluster(root: Path, **kwargs: Any) -> Iterator["LocalCluster"]:
 
 class LocalCluster:
     def __init__(self, root: Path, nodes: int = 3, sections: dict[str, dict[str, Any]] | None = None,
-                 token: str | None = None) -> None:
+                 token: str | None = None, secure: bool = False) -> None:
+        """``secure``: secure mode (CURVE, HTTPS, a root token); ``client()`` then uses
+        ``root/credentials.yaml``, as ``credentials`` tells."""
         self.root = root
         #: the token its clients send unless told otherwise (a secure cluster's root token)
         self.token = token
+        self.credentials = root / "credentials.yaml" if secure else None
         self.size = nodes
         merged = {k: dict(v) for k, v in TEST_SECTIONS.items()}
         for key, values in (sections or {}).items():
@@ -77,7 +80,7 @@ class LocalCluster:
         self.client_ports = ports[:nodes]
         self.configs = local_cluster(
             nodes, root, client_ports=self.client_ports, peer_ports=ports[nodes:2 * nodes],
-            http_ports=ports[2 * nodes:], sections=merged,
+            http_ports=ports[2 * nodes:], sections=merged, secure=secure,
         )
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
         self._clients: list[Client] = []
@@ -141,6 +144,7 @@ class LocalCluster:
         kwargs.setdefault("request_timeout", 10.0)
         kwargs.setdefault("attempt_timeout", 1.0)
         kwargs.setdefault("token", self.token)
+        kwargs.setdefault("credentials", self.credentials)
         client = Client(list(servers) or self.servers, **kwargs)
         self._clients.append(client)
         return client
