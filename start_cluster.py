@@ -80,7 +80,8 @@ def exit_description(code: int | None) -> str:
 @click.command()
 @click.option("--nodes", default=3, show_default=True, help="How many nodes to run.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
-              help="Keep node data under this directory (default: each config's storage.data_dir).")
+              help="Keep node data under this directory (default: each config's storage.data_dir; "
+                   "with --secure, ./data/secure-cluster).")
 @click.option("--base-port", type=int, default=None,
               help="Generate the layout instead of using configs/: client ports start here, peers at +100, "
                    "HTTP at +200 (default 7001, with HTTP from 8080). Implied by --nodes other than 3.")
@@ -99,7 +100,8 @@ def main(nodes: int, data_dir: str | None, base_port: int | None, secure: bool, 
         configs = [HERE / "configs" / f"node{i}.yaml" for i in (1, 2, 3)]
         data_dirs = [str(Path(data_dir) / f"node{i}") if data_dir else None for i in (1, 2, 3)]
     else:
-        root = Path(data_dir or "./data")
+        # a secure cluster keeps its keys, certificates and data apart from the open one's
+        root = Path(data_dir or ("./data/secure-cluster" if secure else "./data"))
         http_base = 8080 if base_port is None else base_port + 200
         base_port = base_port or 7001
         ports = list(range(base_port, base_port + nodes))

@@ -53,11 +53,11 @@ class StartCluster:
     """One ``start_cluster.py`` process with a generated 3-node layout at ``base`` (clients
     base..base+2, HTTP base+200..base+202) and its data under ``data_dir``."""
 
-    def __init__(self, data_dir: Path, base: int | None = None) -> None:
+    def __init__(self, data_dir: Path, base: int | None = None, *extra_args: str) -> None:
         self.base = base or free_base_port()
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "start_cluster.py"), "--base-port", str(self.base),
-             "--data-dir", str(data_dir), "--log-level", "warning"],
+             "--data-dir", str(data_dir), "--log-level", "warning", *extra_args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=data_dir,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )

@@ -9,6 +9,8 @@ the cluster with ``--base-port`` on free ports and changes only where the comman
     line, which runs until Ctrl-C, runs under ``timeout --preserve-status -s INT`` (Ctrl-C after
     a few seconds, exit status 0).
   - SDK example: its server list becomes the cluster's.
+  - Security tour (on ``start_cluster.py --secure``): the credentials path becomes the one that
+    ``start_cluster.py`` printed, and ``localhost:8080`` node 1's HTTPS port.
 Each block runs under ``set -xeo pipefail``: the first failing line stops it, and is shown.
 """
 
@@ -120,3 +122,38 @@ def test_readme_tours_run_as_written_in_order_and_again(started: StartCluster) -
             with pytest.raises(NoNode):
                 client.get(gone)
         assert client.lock_info("my-lock")["holder"] is None
+
+
+@pytest.fixture(scope="module")
+def started_secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartCluster]:
+    cluster = StartCluster(tmp_path_factory.mktemp("readme-secure"), None, "--secure")
+    try:
+        assert cluster.wait_leader().startswith("leader: node ")
+        yield cluster
+        assert cluster.interrupt() == 0
+    finally:
+        cluster.close()
+
+
+def secure_tour(cluster: StartCluster) -> str:
+    script = block("tour: secure", "bash")
+    printed = cluster.wait_line(lambda line: line.startswith("export SKYLOCK_CREDENTIALS="))
+    readme_export = "export SKYLOCK_CREDENTIALS=$PWD/data/secure-cluster/credentials.yaml"
+    assert readme_export in script
+    script = script.replace(readme_export, printed)
+    assert "localhost:8080" in script
+    return script.replace("localhost:8080", f"localhost:{cluster.http_port}")
+
+
+def test_readme_security_tour_runs_as_written_and_again(started_secure: StartCluster) -> None:
+    env = {key: value for key, value in shell_env(started_secure).items()
+           if key not in ("SKYLOCK_SERVERS", "SKYLOCK_TOKEN", "SKYLOCK_CREDENTIALS")}
+    for _ in range(2):
+        result = run_bash(secure_tour(started_secure), env, started_secure)
+        out = result.stdout
+        assert "leader: node " in out and "v1\n" in out, out
+        assert "refused: alice may only read /app" in out, out
+        assert "Error: PermissionDenied: " in result.stderr, result.stderr
+        assert '"path": "/app/config", "data": "v1"' in out, out
+        assert '"code": "Unauthenticated"' in out, out
+        assert "user alice deleted" in out and "deleted /app\n" in out, out
