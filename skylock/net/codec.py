@@ -149,20 +149,23 @@ def _op(name: str, *args: ArgSpec) -> tuple[str, OpSpec]:
     return name, OpSpec(name, tuple(args))
 
 
+#: ``create``'s arguments, the same at the top level and inside a ``multi``.
+_CREATE_ARGS = (
+    _path(),
+    ArgSpec("data", (bytes,), b""),
+    ArgSpec("ephemeral", (bool,), False),
+    ArgSpec("sequential", (bool,), False),
+    ArgSpec("session_id", (str, _NONE), None),
+)
+
+
 OPS: dict[str, OpSpec] = dict(
     [
         _op("ping"),
         _op("session.open", ArgSpec("client_id", (str,)), ArgSpec("ttl_ms", (int,), 0, minimum=0)),
         _op("session.heartbeat", ArgSpec("session_id", (str,))),
         _op("session.close", ArgSpec("session_id", (str,))),
-        _op(
-            "create",
-            _path(),
-            ArgSpec("data", (bytes,), b""),
-            ArgSpec("ephemeral", (bool,), False),
-            ArgSpec("sequential", (bool,), False),
-            ArgSpec("session_id", (str, _NONE), None),
-        ),
+        _op("create", *_CREATE_ARGS),
         _op("get", _path(), ArgSpec("watch", (bool,), False), _CONSISTENCY, _WATCH_SESSION),
         _op("set", _path(), ArgSpec("data", (bytes,)), _version()),
         _op("delete", _path(), _version()),
@@ -221,14 +224,7 @@ OPS: dict[str, OpSpec] = dict(
 #: top-level arguments: an unknown key is refused, never carried into the log.
 MULTI_OPS: dict[str, OpSpec] = dict(
     [
-        _op(
-            "create",
-            _path(),
-            ArgSpec("data", (bytes,), b""),
-            ArgSpec("ephemeral", (bool,), False),
-            ArgSpec("sequential", (bool,), False),
-            ArgSpec("session_id", (str, _NONE), None),
-        ),
+        _op("create", *_CREATE_ARGS),
         _op("set", _path(), ArgSpec("data", (bytes,)), _version()),
         _op("delete", _path(), _version()),
         _op("check", _path(), _version()),

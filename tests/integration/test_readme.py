@@ -43,15 +43,20 @@ def block(marker: str, language: str) -> str:
     return text[start:text.index("\n```", start)]
 
 
-@pytest.fixture(scope="module")
-def started(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartCluster]:
-    cluster = StartCluster(tmp_path_factory.mktemp("readme"))
+def _run_start_cluster(data_dir: Path, *args: str) -> Iterator[StartCluster]:
+    """``python start_cluster.py ARGS`` until the module's tests are done, then Ctrl-C."""
+    cluster = StartCluster(data_dir, None, *args)
     try:
         assert cluster.wait_leader().startswith("leader: node ")
         yield cluster
         assert cluster.interrupt() == 0
     finally:
         cluster.close()
+
+
+@pytest.fixture(scope="module")
+def started(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartCluster]:
+    yield from _run_start_cluster(tmp_path_factory.mktemp("readme"))
 
 
 def run_bash(script: str, env: dict[str, str], cluster: StartCluster) -> subprocess.CompletedProcess[str]:
@@ -126,13 +131,7 @@ def test_readme_tours_run_as_written_in_order_and_again(started: StartCluster) -
 
 @pytest.fixture(scope="module")
 def started_secure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartCluster]:
-    cluster = StartCluster(tmp_path_factory.mktemp("readme-secure"), None, "--secure")
-    try:
-        assert cluster.wait_leader().startswith("leader: node ")
-        yield cluster
-        assert cluster.interrupt() == 0
-    finally:
-        cluster.close()
+    yield from _run_start_cluster(tmp_path_factory.mktemp("readme-secure"), "--secure")
 
 
 def secure_tour(cluster: StartCluster) -> str:
