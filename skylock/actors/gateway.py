@@ -87,7 +87,8 @@ class Gateway:
         open_sessions: Gauge | None = None,
         access: Access | None = None,
     ) -> None:
-        """``root_token_sha256``: when set (``auth.enabled``), a frame must carry that token."""
+        """``access`` decides who may do what (secure mode; everything is allowed without it);
+        ``open_sessions`` is the Store's count, checked against ``max_sessions`` on open."""
         self.node_id = node_id
         self.access = access or Access(enabled=False)
         self.raft, self.store, self.sessions, self.watches, self.locks = raft, store, sessions, watches, locks
