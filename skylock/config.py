@@ -256,7 +256,11 @@ class StorageConfig:
     fsync: bool = _kind("bool", True)
     segment_size: int = _kind("size", 64 << 20)
     snapshot_entries: int = _kind("int", 10000)
+    #: a snapshot is also taken once this much entry data was applied since the last one
+    snapshot_bytes: int = _kind("size", 64 << 20)
     keep_entries: int = _kind("int", 5000)
+    #: the entries kept behind a snapshot hold at most this much data (and keep_entries entries)
+    keep_bytes: int = _kind("size", 32 << 20)
     watch_history: int = _kind("int", 100000)
 
 
@@ -474,6 +478,7 @@ def _validate(cfg: NodeConfig) -> None:
         ("session.check_interval", s.check_interval),
         ("storage.segment_size", st.segment_size),
         ("storage.snapshot_entries", st.snapshot_entries),
+        ("storage.snapshot_bytes", st.snapshot_bytes),
         ("storage.watch_history", st.watch_history),
     ):
         positive(key, value)

@@ -195,11 +195,12 @@ class Node:
         self.raft = RaftNode.start(
             self.node_id, raft.raw_node, raft.storage, raft.conf, raft.wal, raft.snapshots,
             self.transport.send, self.outbox, self.pending, members,
-            cfg.storage.keep_entries, self.request_timeout, self._on_fatal,
+            cfg.storage.keep_entries, cfg.storage.keep_bytes, self.request_timeout, self._on_fatal,
         )
         access = Access(enabled=cfg.auth.enabled, root_token_sha256=cfg.auth.root_token_sha256)
         self.store = Store.start(
-            self.node_id, machine, 0, self.outbox, self.pending, cfg.storage.snapshot_entries, self.open_sessions,
+            self.node_id, machine, 0, self.outbox, self.pending, cfg.storage.snapshot_entries,
+            cfg.storage.snapshot_bytes, self.open_sessions,
             publish_auth=access.publish,
         )
         sv = cfg.server

@@ -107,8 +107,15 @@ def test_no_file_gives_a_single_node_cluster_on_default_ports():
     assert cfg.raft.pre_vote and cfg.raft.check_quorum and cfg.raft.max_inflight_msgs == 1
     assert cfg.storage.segment_size == 64 << 20 and cfg.storage.fsync
     assert cfg.storage.snapshot_entries == 10000 and cfg.storage.keep_entries == 5000
+    assert cfg.storage.snapshot_bytes == 64 << 20 and cfg.storage.keep_bytes == 32 << 20
     assert cfg.storage.watch_history == 100000
     assert (cfg.session.min_ttl, cfg.session.default_ttl, cfg.session.max_ttl) == (1.0, 10.0, 60.0)
+
+
+def test_log_byte_bounds_are_sizes(tmp_path):
+    cfg = load_text(tmp_path, "storage: {snapshot_bytes: 8MiB, keep_bytes: 512KiB}\n")
+    assert (cfg.storage.snapshot_bytes, cfg.storage.keep_bytes) == (8 << 20, 512 << 10)
+    assert cfg.to_dict()["storage"]["snapshot_bytes"] == "8MiB"
 
 
 def test_just_a_node_id_is_a_complete_config(tmp_path):
@@ -217,6 +224,12 @@ def test_parse_size_rejects(text):
         ("server: {max_data_size: 4MiB}", "server.max_data_size: 4MiB exceeds server.max_request_size"),
         ("storage: {keep_entries: -1}", "storage.keep_entries: must not be negative"),
         ("storage: {snapshot_entries: 0}", "storage.snapshot_entries: must be greater than zero"),
+        ("storage: {snapshot_bytes: 0}", "storage.snapshot_bytes: must be greater than zero"),
+        ("storage: {snapshot_bytes: -1}", "storage.snapshot_bytes: expected a non-negative size"),
+        ("storage: {snapshot_bytes: lots}", "storage.snapshot_bytes: expected a size"),
+        ("storage: {keep_bytes: -1MiB}", "storage.keep_bytes: expected a size"),
+        ("storage: {keep_bytes: -1}", "storage.keep_bytes: expected a non-negative size"),
+        ("storage: {keep_bytes: 0, keep_entries: 0}", None),
     ],
 )
 def test_errors_name_their_key(tmp_path, text, key_and_problem):

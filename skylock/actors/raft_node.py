@@ -61,6 +61,23 @@ MAX_INPUTS_PER_READY = 256
 SYNC_RETRY = 1.0
 
 
+def compaction_point(storage: MemoryStorage, index: int, keep_entries: int, keep_bytes: int) -> int:
+    """Where to compact after a snapshot at ``index``: the entries kept behind it for slow
+    followers are at most ``keep_entries`` and hold at most ``keep_bytes`` of data (a follower
+    further behind gets the snapshot), so large entries cannot pin gigabytes in memory.
+    Walks back over at most ``keep_entries`` entries, once per snapshot."""
+    lo = max(storage.first_index(), index - keep_entries + 1)
+    if lo > index:
+        return index - keep_entries
+    entries = storage.entries(lo, index + 1)
+    kept = 0
+    for k in range(len(entries) - 1, -1, -1):
+        kept += len(entries[k].data)
+        if kept > keep_bytes:
+            return entries[k].index
+    return lo - 1
+
+
 @dataclass(slots=True)
 class _StatusRound:
     reply: ReplyTo
@@ -88,6 +105,7 @@ class RaftNode(NodeActor):
         pending: PendingRequests,
         members: dict[int, dict[str, Any]],
         keep_entries: int,
+        keep_bytes: int,
         request_timeout: float,
         on_fatal: OnFatal,
     ) -> None:
@@ -102,6 +120,7 @@ class RaftNode(NodeActor):
         self.pending = pending
         self.members = members
         self.keep_entries = keep_entries
+        self.keep_bytes = keep_bytes
         self.request_timeout = request_timeout
         self.on_fatal = on_fatal
         self._failed = False
@@ -345,7 +364,7 @@ class RaftNode(NodeActor):
         snapshot = self.storage.create_snapshot(msg.index, self.conf, msg.data)
         self.snapshots.save(snapshot)
         self.wal.save_snapshot_meta(snapshot.meta)
-        compact_to = msg.index - self.keep_entries
+        compact_to = compaction_point(self.storage, msg.index, self.keep_entries, self.keep_bytes)
         if compact_to > self.storage.first_index():
             self.storage.compact(compact_to)
         self.wal.release_before(msg.index)

@@ -4,7 +4,9 @@ It applies committed entries in log order (every node does, so every node holds
 the same tree), answers the client whose proposal this node made, serves reads
 at the right index, registers watches in the same order as the events it
 publishes (so a watch set by a read misses nothing after that read), and hands
-a snapshot to RaftNode every ``snapshot_entries`` entries.
+a snapshot to RaftNode once ``snapshot_entries`` entries or ``snapshot_bytes`` bytes of
+entry data were applied since the last one, whichever comes first: the log RaftNode holds
+in memory (and replays after a restart) is then bounded in bytes, even with large writes.
 
 It also owns the auth table (users, roles, grants: part of the replicated state) and
 publishes an immutable copy of it through ``publish_auth`` whenever it changes, before
@@ -61,6 +63,7 @@ class Store(NodeActor):
         outbox: Outbox,
         pending: PendingRequests,
         snapshot_entries: int,
+        snapshot_bytes: int,
         session_count: Gauge | None = None,
         publish_auth: Callable[[AuthView], None] | None = None,
     ) -> None:
@@ -70,10 +73,13 @@ class Store(NodeActor):
         self.outbox = outbox
         self.pending = pending
         self.snapshot_entries = snapshot_entries
+        self.snapshot_bytes = snapshot_bytes
         #: open sessions, published for the gateway's limit
         self.session_count = session_count if session_count is not None else Gauge()
         self.publish_auth = publish_auth or (lambda view: None)
         self._last_snapshot_index = applied_index
+        #: entry data bytes applied since the last snapshot
+        self._bytes_since_snapshot = 0
         self.applied_tags = AppliedTags()
         self._parked: list[tuple[int, int, Query]] = []  # heap of (index, seq, query)
         self._park_seq = itertools.count()
@@ -111,6 +117,7 @@ class Store(NodeActor):
             if entry.index <= self.applied_index:
                 continue  # already contained in a restored snapshot
             self.applied_index = entry.index
+            self._bytes_since_snapshot += len(entry.data)
             if entry.type != EntryType.NORMAL:
                 continue
             proposal = decode_proposal(entry.data)
@@ -155,9 +162,11 @@ class Store(NodeActor):
         self.outbox.ok(waiting.reply, applied.result or {})
 
     def _maybe_snapshot(self) -> None:
-        if self.applied_index - self._last_snapshot_index < self.snapshot_entries:
+        if (self.applied_index - self._last_snapshot_index < self.snapshot_entries
+                and self._bytes_since_snapshot < self.snapshot_bytes):
             return
         self._last_snapshot_index = self.applied_index
+        self._bytes_since_snapshot = 0
         assert self.raft is not None
         data = encode_store_snapshot(self.machine.snapshot(), self.applied_tags)
         self.raft.tell(SnapshotTaken(self.applied_index, data))
@@ -169,6 +178,7 @@ class Store(NodeActor):
         machine_snapshot, self.applied_tags = decode_store_snapshot(msg.snapshot.data)
         self.machine.restore(machine_snapshot)
         self.applied_index = self._last_snapshot_index = meta.index
+        self._bytes_since_snapshot = 0
         self.log.info("node=%s restored snapshot index=%s", self.node_id, meta.index)
         assert self.watches is not None and self.sessions is not None
         self.watches.tell(HistoryReset(meta.index))

@@ -92,7 +92,7 @@ def _hard_state(w: Any) -> HardState:
     return HardState(int(term), int(vote), int(commit))
 
 
-def decode(rtype: int, payload: bytes) -> Decoded:
+def decode(rtype: int, payload: bytes | memoryview) -> Decoded:
     """Decode a CRC-checked payload; raises ValueError if it is not what its type promises."""
     try:
         w = msgpack.unpackb(payload, raw=False)
@@ -113,7 +113,7 @@ def decode(rtype: int, payload: bytes) -> Decoded:
 class Scan:
     """The records of one segment's bytes, and where (and why) reading stopped early."""
 
-    records: list[tuple[int, int, bytes]]  # (offset, type, payload)
+    records: list[tuple[int, int, memoryview]]  # (offset, type, payload: a view into the scanned buffer)
     valid_end: int  # bytes up to here are whole, CRC-checked records
     problem: str = ""  # empty when the whole buffer parsed
     next_valid: int | None = None  # offset of a valid record beyond the damage, if any
@@ -146,8 +146,11 @@ def find_valid_after(buf: bytes, start: int, hint: int | None = None) -> int | N
 
 
 def scan(buf: bytes) -> Scan:
-    """Split ``buf`` into records; stop at the first short or CRC-failing one."""
-    records: list[tuple[int, int, bytes]] = []
+    """Split ``buf`` into records; stop at the first short or CRC-failing one.
+
+    Payloads are views into ``buf``, not copies: recovery then holds a segment's bytes once
+    (plus the entries decoded from it), not twice."""
+    records: list[tuple[int, int, memoryview]] = []
     off, n = 0, len(buf)
     mv = memoryview(buf)
     while off < n:
@@ -161,6 +164,6 @@ def scan(buf: bytes) -> Scan:
         payload = mv[off + HEADER.size:end]
         if rtype not in _TYPES or crc != crc_of(length, rtype, payload):
             return Scan(records, off, "bad CRC", find_valid_after(buf, off + 1, hint=end))
-        records.append((off, rtype, bytes(payload)))
+        records.append((off, rtype, payload))
         off = end
     return Scan(records, off)

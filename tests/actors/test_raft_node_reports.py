@@ -66,7 +66,7 @@ def start_actor(tmp_path: Path, raw: FakeRawNode, sent: list[tuple[int, bytes]],
     wal, _ = WAL.open(tmp_path / "wal")
     actor = RaftNode.start(1, raw, MemoryStorage(), ConfState((1, 2, 3)), wal, SnapshotStore(tmp_path / "snap"),
                            lambda to, payload: sent.append((to, payload)), Outbox(lambda c, f: None),
-                           PendingRequests(), {1: {}, 2: {}, 3: {}}, 100, 6.0, fatal.append)
+                           PendingRequests(), {1: {}, 2: {}, 3: {}}, 100, 32 << 20, 6.0, fatal.append)
     actor.proxy().connect(actor, actor).get()  # store and sessions are not used by these tests
     return actor
 
