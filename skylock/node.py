@@ -226,7 +226,7 @@ class Node:
             open_sessions=self.open_sessions,
         )
         if self.curve is not None:  # before any CURVE socket binds: it vets every handshake
-            self._authenticator = start_authenticator(self._context, set(self.curve.members.values()))
+            self._authenticator = start_authenticator(self._context, self.curve.members)
         self.transport.start()
         self.client_server.start()
         # the REST API is a client of this node, so it opens after the client server

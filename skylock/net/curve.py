@@ -5,7 +5,11 @@ that answers for two ZAP domains:
 
 - ``peer``: the peer ROUTER. Only the members' public keys are let in, so a
   plaintext client or a CURVE client with any other key never completes the
-  handshake and none of its frames reach Raft.
+  handshake and none of its frames reach Raft. The ZAP reply names the member whose
+  key it was (User-Id ``"2"`` for node 2's key); ZeroMQ attaches that User-Id to every
+  frame of the connection, so the peer transport can check that a connection claiming
+  to be node 2 really holds node 2's key (a member's key alone is not enough to speak
+  as another member).
 - ``client``: the client ROUTER. Any CURVE key is let in (clients make a key pair
   per process); the bearer token in each frame says who the caller is.
 
@@ -26,6 +30,7 @@ from pathlib import Path
 import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
+from zmq.utils import z85
 
 log = logging.getLogger(__name__)
 
@@ -108,12 +113,31 @@ class _Allow:
         return allowed
 
 
-def start_authenticator(context: zmq.Context, member_keys: set[bytes]) -> ThreadAuthenticator:
-    """Start the ZAP handler of ``context``; must run before any CURVE server socket
-    binds (without a handler libzmq would let every handshake through)."""
-    auth = ThreadAuthenticator(context, log=logging.getLogger("skylock.zap"))
+class _MemberAuthenticator(ThreadAuthenticator):
+    """A ZAP handler whose User-Id for a member's key is that member's id (``"2"``).
+
+    Any other key (a client's) keeps pyzmq's default, its Z85 text; no client key can
+    be mistaken for a member's: 40 characters of Z85 are never a node id.
+    """
+
+    def __init__(self, context: zmq.Context, members: dict[int, bytes]) -> None:
+        super().__init__(context, log=logging.getLogger("skylock.zap"))
+        self._member_of = {z85.decode(key): str(node_id) for node_id, key in members.items()}
+
+    def curve_user_id(self, client_public_key: bytes) -> str:
+        member = self._member_of.get(client_public_key)
+        return member if member is not None else super().curve_user_id(client_public_key)
+
+
+def start_authenticator(context: zmq.Context, members: dict[int, bytes]) -> ThreadAuthenticator:
+    """Start the ZAP handler of ``context`` for the members' public keys by node id; must
+    run before any CURVE server socket binds (without a handler libzmq would let every
+    handshake through). Two members with one key are refused: a key must name one member."""
+    if len(set(members.values())) != len(members):
+        raise ValueError("two members share a CURVE public key; each node needs its own key pair")
+    auth = _MemberAuthenticator(context, members)
     auth.start()
-    allow = _Allow(set(member_keys))
+    allow = _Allow(set(members.values()))
     auth.configure_curve_callback(PEER_DOMAIN, credentials_provider=allow)
     auth.configure_curve_callback(CLIENT_DOMAIN, credentials_provider=allow)
     return auth

@@ -34,7 +34,9 @@ class IOThread(Generic[K]):
     ``setup(io)`` runs inside the thread; it creates sockets with ``io.socket`` and
     registers readers with ``io.add_reader``. ``deliver(key, frames)`` runs inside
     the thread for every batch posted to ``key``; it must send without blocking.
-    Reader callbacks get one multipart message (a list of frames) at a time.
+    Reader callbacks get one multipart message (a list of frames) at a time: bytes, or
+    ``zmq.Frame`` objects for a reader added with ``copy=False`` (they carry the
+    connection's metadata, e.g. the ``User-Id`` its ZAP handler gave it).
     """
 
     def __init__(
@@ -68,7 +70,7 @@ class IOThread(Generic[K]):
         self._wake_tx: zmq.Socket | None = None
         self._stopping = False
         self._sockets: list[zmq.Socket] = []
-        self._readers: dict[zmq.Socket, Callable[[list[bytes]], None]] = {}
+        self._readers: dict[zmq.Socket, tuple[Callable[[list], None], bool]] = {}
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._setup_error: BaseException | None = None
@@ -87,8 +89,11 @@ class IOThread(Generic[K]):
         self._sockets.append(sock)
         return sock
 
-    def add_reader(self, sock: zmq.Socket, on_message: Callable[[list[bytes]], None]) -> None:
-        self._readers[sock] = on_message
+    def add_reader(self, sock: zmq.Socket, on_message: Callable[[list], None], *, copy: bool = True) -> None:
+        """Call ``on_message`` with each message read from ``sock``; ``copy=False`` hands it
+        ``zmq.Frame`` objects instead of bytes, for a reader that needs frame metadata
+        (opt-in: a Frame costs more than bytes for small messages)."""
+        self._readers[sock] = (on_message, copy)
 
     # ------------------------------------------------------------------ any thread
 
@@ -206,9 +211,9 @@ class IOThread(Generic[K]):
                         wake_rx.recv(zmq.NOBLOCK)
                     except zmq.Again:
                         break
-            for sock, on_message in self._readers.items():
+            for sock, (on_message, copy) in self._readers.items():
                 if sock in events:
-                    self._read(sock, on_message)
+                    self._read(sock, on_message, copy)
             with self._lock:
                 if self._stopping:
                     return
@@ -226,10 +231,10 @@ class IOThread(Generic[K]):
                 except Exception:
                     log.exception("%s: after_poll failed", self.name)
 
-    def _read(self, sock: zmq.Socket, on_message: Callable[[list[bytes]], None]) -> None:
+    def _read(self, sock: zmq.Socket, on_message: Callable[[list], None], copy: bool) -> None:
         for _ in range(RECV_BUDGET):
             try:
-                message = sock.recv_multipart(zmq.NOBLOCK)
+                message = sock.recv_multipart(zmq.NOBLOCK, copy=copy)
             except zmq.Again:
                 return
             try:

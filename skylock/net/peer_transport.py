@@ -8,24 +8,40 @@ and a stalled actor would be worse than a lost message. ``on_undelivered`` hears
 every such drop, so Raft can stop streaming to a dead peer and resend a lost snapshot
 at once instead of after a timeout.
 
-What arrives is untrusted (DESIGN section 7). The sender is the connection's routing
-id, and only a current member's exact id is accepted; a frame over
-``max_message_size`` is refused by ZeroMQ before it is read whole; ``on_receive``
-raises ``BadRequest`` for a payload that fails validation. Every refusal is dropped
-and counted, and logged at most once per ``LOG_INTERVAL`` per kind, so a flood of
-bad frames costs neither a traceback nor a log line each.
+What arrives is untrusted (DESIGN section 7). The sender is the member the
+connection's routing id names: exactly ``b"2"``, or ``b"2/"`` and a tag (below), never
+``b"02"`` or ``b" 2"``; anything else is a stranger. A frame over ``max_message_size``
+is refused by ZeroMQ before it is read whole; ``on_receive`` raises ``BadRequest`` for
+a payload that fails validation. Every refusal is dropped and counted, and logged at
+most once per ``LOG_INTERVAL`` per kind, so a flood of bad frames costs neither a
+traceback nor a log line each.
 
-In open mode a process that can reach the port can still pick a member's routing id
-and speak as that member; this stops strangers and malformed or out-of-range frames,
-not impersonation. In secure mode (``curve``) the ROUTER is a CURVE server that lets
-in only the members' public keys (``skylock.net.curve``), and each DEALER is a CURVE
-client with this node's key pair that knows its peer's public key, so a plaintext or
-unknown-key process cannot complete a handshake, let alone send a frame.
+Each DEALER's routing id is our node id and a random tag drawn per socket
+(``b"1/3f9c..."``). The ROUTER hands a routing id over to the newest connection
+(``ROUTER_HANDOVER``) so that our own reconnection is accepted at once even while the
+peer still holds the old, dead one. The tag is new in every process and differs per
+peer, so a restarted node never needs the handover, and a connection that merely
+claims ``b"2"`` cannot take over node 2's real connection: it would have to know the
+tag, which in secure mode travels only inside the encrypted handshake to that peer.
+
+In open mode a process that can reach the port can still claim a member's id and
+speak as that member; this stops strangers and malformed or out-of-range frames,
+not impersonation, and whoever can read the traffic (and so the tag) can also cut a
+member's connection off until it reconnects. In secure mode (``curve``) the ROUTER
+is a CURVE server that lets in only the members' public keys (``skylock.net.curve``),
+and each DEALER is a CURVE client with this node's key pair that knows its peer's
+public key, so a plaintext or unknown-key process cannot complete a handshake. The
+ZAP handler names the member whose key completed the handshake (the frame's
+``User-Id``), and a frame whose routing id names another member is dropped
+(``dropped_impostor``): holding one member's key does not let a process speak as
+another.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 import time
 from collections.abc import Callable
 
@@ -43,6 +59,8 @@ RECONNECT_IVL_MAX_MS = 200  # a restarted peer is back within a heartbeat or two
 SNDHWM = 10000
 #: seconds between two log lines about the same kind of dropped frame
 LOG_INTERVAL = 1.0
+#: the tag after ``b"<node id>/"`` in a routing id: 16 lowercase hex digits
+_TAG = re.compile(rb"[0-9a-f]{16}")
 
 #: test-only fault injection: ``fn(from_id, to_id)`` False means the message is lost
 PeerFilter = Callable[[int, int], bool]
@@ -95,7 +113,7 @@ class PeerTransport(IOService[int]):
         super().__init__(
             f"peer-io-{node_id}",
             ("sent", "received", "dropped_unreachable", "dropped_filtered", "dropped_malformed",
-             "dropped_stranger", "dropped_invalid"),
+             "dropped_stranger", "dropped_impostor", "dropped_invalid"),
             context=context,
             queue_limit=queue_limit,
         )
@@ -141,7 +159,7 @@ class PeerTransport(IOService[int]):
 
     def _open(self, io: IOThread[int]) -> None:
         router = io.socket(zmq.ROUTER)
-        router.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a restarted peer takes its identity back
+        router.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a reconnecting peer replaces its dead connection
         router.setsockopt(zmq.RCVHWM, SNDHWM)
         if self._max_message_size is not None:
             # zmq refuses (and disconnects) a bigger frame from its header, before reading it
@@ -150,11 +168,13 @@ class PeerTransport(IOService[int]):
             serve_curve(router, self._curve.keys, PEER_DOMAIN)
         router.bind(tcp_endpoint(self._bind))
         self._address = bound_address(router)
-        io.add_reader(router, self._on_message)
-        identity = str(self.node_id).encode()
+        if self._curve is None:
+            io.add_reader(router, self._on_message)
+        else:  # the frames' User-Id says whose key the connection holds
+            io.add_reader(router, self._on_curve_message, copy=False)
         for pid, addr in self._peers.items():
             dealer = io.socket(zmq.DEALER)
-            dealer.setsockopt(zmq.ROUTING_ID, identity)
+            dealer.setsockopt(zmq.ROUTING_ID, b"%d/%s" % (self.node_id, secrets.token_hex(8).encode()))
             dealer.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
             dealer.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS)
             dealer.setsockopt(zmq.SNDHWM, SNDHWM)
@@ -179,13 +199,30 @@ class PeerTransport(IOService[int]):
         self._count("sent", sent)
 
     def _on_message(self, frames: list[bytes]) -> None:
+        """Open mode: the routing id is all there is to go by."""
+        self._receive(frames, None)
+
+    def _on_curve_message(self, frames: list[zmq.Frame]) -> None:
+        """Secure mode: also the member whose key authenticated the connection ("" if none)."""
+        try:
+            user_id = frames[-1].get("User-Id")
+        except zmq.ZMQError:  # no ZAP User-Id on this connection: no member's key vouches for it
+            user_id = ""
+        self._receive([frame.bytes for frame in frames], user_id)
+
+    def _receive(self, frames: list[bytes], user_id: str | None) -> None:
+        """``user_id`` is the CURVE key's member in secure mode, None in open mode."""
         if len(frames) != 2:
             self._drop("dropped_malformed", f"routing id {frames[0][:32]!r} sent {len(frames)} frames (want 2)")
             return
         identity, payload = frames
-        from_id = self._members.get(identity)
+        from_id = self._member_of(identity)
         if from_id is None:
             self._drop("dropped_stranger", f"routing id {identity[:32]!r} is not a member")
+            return
+        if user_id is not None and user_id != str(from_id):
+            self._drop("dropped_impostor", f"routing id {identity[:32]!r} claims node {from_id}, "
+                                           f"but the CURVE key is {_key_owner(user_id)}")
             return
         keep = self._filter
         if keep is not None and not keep(from_id, self.node_id):
@@ -198,6 +235,18 @@ class PeerTransport(IOService[int]):
             return
         self._count("received")
 
+    def _member_of(self, identity: bytes) -> int | None:
+        """The member a routing id names (``b"2"`` or ``b"2/<tag>"``), None for anything else."""
+        name, slash, tag = identity.partition(b"/")
+        if slash and not _TAG.fullmatch(tag):
+            return None
+        return self._members.get(name)
+
     def _drop(self, counter: str, detail: str) -> None:
         self._count(counter)
         self._drops.note(counter, detail)
+
+
+def _key_owner(user_id: str) -> str:
+    """How a log line names the holder of a CURVE key, from its ZAP User-Id."""
+    return f"node {user_id}'s" if user_id.isdigit() else "no member's"

@@ -529,7 +529,8 @@ class Raft:
                 self.msgs.append(Message(MT.TRANSFER_LEADER, to=self.leader, frm=self.id,
                                          index=m.index))
         elif t == MT.TIMEOUT_NOW:
-            self.campaign(transfer=True)
+            if m.frm == self.leader:  # §3.10: only this term's leader hands its leadership over
+                self.campaign(transfer=True)
         elif t == MT.READ_INDEX:
             if self.leader:
                 self.msgs.append(Message(MT.READ_INDEX, to=self.leader, frm=self.id,

@@ -126,6 +126,23 @@ def test_transfer_campaign_overrides_leader_lease() -> None:
     assert r.vote == 3 and not take(r)[0].reject
 
 
+def test_timeout_now_is_obeyed_only_from_the_leader_of_the_term() -> None:
+    """§3.10: TIMEOUT_NOW is what the current leader sends to hand over; from any other
+    member (or while no leader is known) it would only start a needless election."""
+    r = new_raft()
+    r.step(Message(MT.HEARTBEAT, to=1, frm=2, term=1))
+    take(r)
+    r.step(Message(MT.TIMEOUT_NOW, to=1, frm=3, term=1))
+    assert r.role == Role.FOLLOWER and r.term == 1 and not take(r)
+    r.step(Message(MT.TIMEOUT_NOW, to=1, frm=3, term=2))  # a newer term: no leader known in it
+    assert r.role == Role.FOLLOWER and r.term == 2 and r.leader == 0 and not take(r)
+    r.step(Message(MT.HEARTBEAT, to=1, frm=2, term=2))
+    take(r)
+    r.step(Message(MT.TIMEOUT_NOW, to=1, frm=2, term=2))
+    assert r.role == Role.CANDIDATE and r.term == 3
+    assert {m.type for m in take(r)} == {MT.VOTE}
+
+
 # ---- snapshots -------------------------------------------------------------------
 
 
