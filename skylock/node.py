@@ -51,10 +51,10 @@ from skylock.actors.store import Store
 from skylock.actors.watch_hub import WatchHub, WatchLimits
 from skylock.config import NodeConfig
 from skylock.errors import Timeout
+from skylock.http.gateway import HttpGateway, server_tls
 from skylock.net import peer_codec
 from skylock.net.client_server import ClientServer, frame_limit
 from skylock.net.curve import start_authenticator
-from skylock.net.http_gateway import HttpGateway, server_tls
 from skylock.net.peer_transport import PeerTransport
 from skylock.raft import Config as RaftConfig
 from skylock.raft import ConfState, MemoryStorage, RawNode, Snapshot, StateLost

@@ -22,8 +22,8 @@ from skylock.cli import main
 from skylock.client import Client, Election
 from skylock.client.connection import Connection
 from skylock.errors import ConnectionLost, NoLeader, Timeout
+from skylock.http.link import NodeLink
 from skylock.layout import free_ports
-from skylock.net.http_link import NodeLink
 from tests.integration.cluster import LocalCluster, running_cluster
 
 CONNECT = 0.5

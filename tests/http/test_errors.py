@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from skylock.errors import InternalError, NoLeader, SessionExpired, SkyLockError, Timeout
-from skylock.net.http_api import status_of
+from skylock.http.api import status_of
 from tests.http.conftest import http_port
 from tests.http.rest import Answer, Rest
 from tests.integration.cluster import LocalCluster, wait_until

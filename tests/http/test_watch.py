@@ -8,7 +8,7 @@ import time
 
 import aiohttp
 
-from skylock.net.http_gateway import HttpGateway
+from skylock.http.gateway import HttpGateway
 from tests.http.rest import Answer, Rest
 from tests.integration.cluster import LocalCluster, wait_until
 

@@ -262,7 +262,7 @@ def test_session_count_and_client_id_size_are_limited(cluster: LocalCluster) -> 
 
 
 def test_limit_exceeded_is_http_429() -> None:
-    from skylock.net.http_api import status_of
+    from skylock.http.api import status_of
 
     assert status_of(LimitExceeded("too many")) == 429
     assert not LimitExceeded.retryable

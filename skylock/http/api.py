@@ -54,8 +54,8 @@ from skylock.errors import (
     Timeout,
     TooLarge,
 )
+from skylock.http.link import NodeLink
 from skylock.net.codec import INT64_MAX
-from skylock.net.http_link import NodeLink
 
 log = logging.getLogger("skylock.http")
 

@@ -4,7 +4,7 @@ The node's actors and sockets are threads, not asyncio, so the HTTP server gets
 a thread of its own with its own loop; an asyncio server holds thousands of
 idle long waits (a 30 s lock wait, a long-poll watch) at the cost of a
 coroutine each. It reaches the node only as a ZeroMQ client of the node's own
-client address (see ``http_link``), so the REST API adds no logic of its own.
+client address (see ``skylock.http.link``), so the REST API adds no logic of its own.
 
 It binds the host of the client address on ``http_port``; port 0 binds a free
 port, which ``port`` reports once ``start`` returns.
@@ -25,9 +25,9 @@ from pathlib import Path
 import zmq
 from aiohttp import web
 
+from skylock.http.api import build_app
+from skylock.http.link import NodeLink
 from skylock.net.address import split_address
-from skylock.net.http_api import build_app
-from skylock.net.http_link import NodeLink
 
 log = logging.getLogger("skylock.http")
 
