@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from skylock.client import Client, Election, Event
+from skylock.client import Election, Event
 from tests.integration.cluster import LocalCluster, wait_until
 
 
