@@ -4,9 +4,11 @@
     python bench/run.py -w W1 -w W2     # a subset
     python bench/run.py --no-record     # print only
     python bench/run.py --secure        # the same against a secure-mode cluster (CURVE, token)
+    python bench/run.py -w W1 -w W2 -w W3 -w W4 --seconds 3 --open-vs-secure 2
+                                        # open, secure, open, secure: one table side by side
 
 W1 single-client write latency (p50/p99)    W2 writes/s, 16 concurrent clients
-W3 linearizable and local reads/s           W4 lock cycles/s (1 client), contended handoffs/s (8 clients)
+W3 linearizable and local reads/s           W4 SDK lock cycles/s (1 client), contended handoffs/s (8 clients)
 W5 client-observed unavailability after kill -9 of the leader
 W6 time from a client's kill -9 to its ephemeral node's removal
 plus RSS and CPU per node. Clients run in separate processes so the load
@@ -23,8 +25,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
-from datetime import date
 from pathlib import Path
 from typing import Any, Callable
 
@@ -33,7 +33,7 @@ import click
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from skylock.client import Client  # noqa: E402
+from skylock.client import Client, Lock  # noqa: E402
 from skylock.errors import SkyLockError  # noqa: E402
 from tests.integration.cluster import LocalCluster, wait_until  # noqa: E402
 
@@ -128,39 +128,53 @@ def w3(cluster: LocalCluster, rows: list[tuple[str, str]], seconds: float) -> No
     rows.append(("W3 local reads/s, 16 clients", f"{rate:,.0f}/s"))
 
 
-def _lock_cycle(client: Client, name: str) -> None:
-    g = client.call("lock.acquire", name=name, session_id=client.session_id, owner="bench",
-                    timeout_ms=30000, request_id=uuid.uuid4().hex)
-    client.call("lock.release", name=name, session_id=client.session_id, lock_id=g["lock_id"])
+def _follower(cluster: LocalCluster) -> str:
+    leader = cluster.leader()
+    return cluster.address(next(n for n in sorted(cluster.procs) if n != leader))
 
 
 def w4(cluster: LocalCluster, rows: list[tuple[str, str]], seconds: float) -> None:
-    client = cluster.client()
+    """The peers' W4 (/work/shared/bench/peers): W4a one client cycling the SDK ``Lock``
+    through a follower; W4b 8 contenders (one per client, spread over the nodes) handing one
+    lock over, with mutual exclusion checked by the contenders themselves."""
+    client = cluster.client(_follower(cluster))
     client.start_session("bench", ttl=10)
+    lock = Lock(client, "bench-lock-u", owner="solo")
     lat = []
     stop_at = time.monotonic() + seconds
     while time.monotonic() < stop_at:
         t0 = time.perf_counter()
-        _lock_cycle(client, "uncontended")
+        lock.acquire()
+        lock.release()
         lat.append(time.perf_counter() - t0)
-    rows.append(("W4 uncontended lock cycles/s (1 client)", f"{len(lat) / seconds:,.0f}/s (p50 {pct(lat, 0.5):.2f} ms)"))
+    rows.append(("W4a uncontended lock cycles/s (1 client, via a follower)",
+                 f"{len(lat) / seconds:,.0f}/s (p50 {pct(lat, 0.5):.2f} ms)"))
     clients = [cluster.client(cluster.servers[i % 3]) for i in range(8)]
     for c in clients:
         c.start_session("bench", ttl=10)
-    counts = [0] * 8
+    locks = [Lock(c, "bench-lock-c", owner=f"c{i}") for i, c in enumerate(clients)]
+    guard = threading.Lock()
+    state = {"holder": -1, "violations": 0, "handoffs": 0}
     stop_at = time.monotonic() + seconds
 
     def contend(i: int) -> None:
         while time.monotonic() < stop_at:
-            _lock_cycle(clients[i], "contended")
-            counts[i] += 1
+            locks[i].acquire()
+            with guard:
+                state["violations"] += state["holder"] != -1
+                state["holder"] = i
+                state["handoffs"] += 1
+            with guard:
+                state["holder"] = -1
+            locks[i].release()
 
     ths = [threading.Thread(target=contend, args=(i,)) for i in range(8)]
     for th in ths:
         th.start()
     for th in ths:
         th.join()
-    rows.append(("W4 contended handoffs/s (8 clients, 1 lock)", f"{sum(counts) / seconds:,.0f}/s"))
+    assert state["violations"] == 0, f"W4b: {state['violations']} mutual-exclusion violations"
+    rows.append(("W4b contended handoffs/s (8 clients, 1 lock)", f"{state['handoffs'] / seconds:,.0f}/s"))
 
 
 def w5(cluster: LocalCluster, rows: list[tuple[str, str]], seconds: float) -> None:
@@ -247,15 +261,8 @@ def machine() -> str:
             f"Python {platform.python_version()}, {platform.system()} {platform.release()}")
 
 
-@click.command()
-@click.option("-w", "--workload", "chosen", multiple=True, type=click.Choice(list(WORKLOADS)),
-              help="Run only these (repeatable). Default: all.")
-@click.option("--seconds", default=5.0, show_default=True, help="Measured time per workload.")
-@click.option("--record/--no-record", default=True, help="Append the table to bench/RESULTS.md.")
-@click.option("--secure", is_flag=True, help="Run the cluster in secure mode (CURVE, root token).")
-def main(chosen: tuple[str, ...], seconds: float, record: bool, secure: bool) -> None:
-    """Start a 3-node cluster on free loopback ports and run the workloads."""
-    names = list(chosen) or list(WORKLOADS)
+def run_once(names: list[str], seconds: float, secure: bool) -> list[tuple[str, str]]:
+    """Start a fresh 3-node cluster (open or secure), run ``names`` against it, stop it."""
     rows: list[tuple[str, str]] = []
     with tempfile.TemporaryDirectory(prefix="skylock-bench-") as tmp:
         cluster = LocalCluster(Path(tmp), sections={"raft": {"heartbeat_interval": "50ms",
@@ -266,23 +273,62 @@ def main(chosen: tuple[str, ...], seconds: float, record: bool, secure: bool) ->
         try:
             cluster.leader()
             cluster.client().create("/bench")
-            with click.progressbar(names, label="workloads", item_show_func=lambda n: n or "") as bar:
+            with click.progressbar(names, label="secure" if secure else "open",
+                                   item_show_func=lambda n: n or "") as bar:
                 for name in bar:
                     WORKLOADS[name](cluster, rows, seconds)
         finally:
             cluster.close()
+    return rows
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
     width = max(len(r[0]) for r in rows)
-    lines = [f"| {'workload'.ljust(width)} | result |", f"|{'-' * (width + 2)}|--------|"]
-    lines += [f"| {a.ljust(width)} | {b} |" for a, b in rows]
-    table = "\n".join(lines)
-    click.echo(table)
+    lines = [f"| {header[0].ljust(width)} | " + " | ".join(header[1:]) + " |",
+             f"|{'-' * (width + 2)}|" + "|".join("---:" for _ in header[1:]) + "|"]
+    lines += [f"| {r[0].ljust(width)} | " + " | ".join(r[1:]) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def side_by_side(names: list[str], seconds: float, rounds: int) -> tuple[list[str], list[list[str]]]:
+    """``rounds`` x (open, secure), each on its own fresh cluster: interleaved, so each pair
+    shares the VM's phase (its speed drifts by up to 2x within an hour)."""
+    header, columns = ["workload"], []
+    for r in range(1, rounds + 1):
+        for secure in (False, True):
+            header.append(f"{'secure' if secure else 'open'} r{r}")
+            columns.append(dict(run_once(names, seconds, secure)))
+    labels = list(dict.fromkeys(label for col in columns for label in col))
+    return header, [[label, *(col.get(label, "-") for col in columns)] for label in labels]
+
+
+@click.command()
+@click.option("-w", "--workload", "chosen", multiple=True, type=click.Choice(list(WORKLOADS)),
+              help="Run only these (repeatable). Default: all.")
+@click.option("--seconds", default=5.0, show_default=True, help="Measured time per workload.")
+@click.option("--record/--no-record", default=True, help="Append the table to bench/RESULTS.md.")
+@click.option("--secure", is_flag=True, help="Run the cluster in secure mode (CURVE, root token).")
+@click.option("--open-vs-secure", "rounds", type=int, default=0,
+              help="Run ROUNDS x (open, secure) interleaved and print one table side by side.")
+def main(chosen: tuple[str, ...], seconds: float, record: bool, secure: bool, rounds: int) -> None:
+    """Start a 3-node cluster on free loopback ports and run the workloads."""
+    names = list(chosen) or list(WORKLOADS)
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    if rounds:
+        header, rows = side_by_side(names, seconds, rounds)
+    else:
+        header, rows = ["workload", "result"], [list(r) for r in run_once(names, seconds, secure)]
+    text = table(header, rows)
+    click.echo(text)
     if record:
+        mode = f" --open-vs-secure {rounds}" if rounds else (" --secure" if secure else "")
+        title = "Open vs secure mode" if rounds else "Cluster workloads"
         with open(ROOT / "bench" / "RESULTS.md", "a", encoding="utf-8") as f:
-            f.write(f"\n## Cluster workloads, {date.today().isoformat()}\n\nMachine: {machine()}. "
+            f.write(f"\n## {title}, {started}\n\nMachine: {machine()}. "
                     f"Command: `python bench/run.py {' '.join(f'-w {n}' for n in chosen)} "
-                    f"--seconds {seconds:g}{' --secure' if secure else ''}`. Cluster: 3 nodes from this command "
-                    f"on loopback, fsync on{', secure mode' if secure else ''}.\n\n"
-                    f"{table}\n")
+                    f"--seconds {seconds:g}{mode}`. Cluster: 3 nodes from this command "
+                    f"on loopback, fsync on{', secure mode' if secure and not rounds else ''}.\n\n"
+                    f"{text}\n")
 
 
 if __name__ == "__main__":

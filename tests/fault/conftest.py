@@ -3,7 +3,8 @@ a seeded nemesis, a shared history, and the history written to a file on failure
 
 Environment: SKYLOCK_FAULT_SECONDS (fault time per scenario, default 4: the CI run),
 SKYLOCK_FAULT_SEED (replay a schedule), SKYLOCK_FAULT_MECHANISM (auto | netns | filter),
-SKYLOCK_FAULT_HISTORY_DIR (where failed histories go).
+SKYLOCK_FAULT_HISTORY_DIR (where failed histories go), SKYLOCK_FAULT_MODES (e.g. ``open,secure``:
+run every scenario in each of these modes; unset, the CI default of ``modes_for``).
 """
 
 from __future__ import annotations
@@ -19,11 +20,29 @@ from typing import Any
 
 import pytest
 
+from skylock.errors import Unauthenticated
 from tests.checker.history import History
 from tests.fault.nemesis import ALL_FAULTS, Nemesis
 from tests.fault.net import FilterCluster, FilterNetwork, NetnsCluster, NetnsNetwork, netns_available
 
 SECONDS = float(os.environ.get("SKYLOCK_FAULT_SECONDS", "4"))
+MODES = ("open", "secure")
+#: scenarios that also run in secure mode when SKYLOCK_FAULT_MODES is unset (CI): CI's
+#: 10-minute budget on 2 cores does not allow doubling the whole suite
+SECURE_IN_CI = frozenset({"register[crash]", "register[partition]", "locks"})
+
+
+def modes_for(scenario: str) -> list[str]:
+    """The security modes ``scenario`` runs in: SKYLOCK_FAULT_MODES if set, else open
+    everywhere plus secure for the ``SECURE_IN_CI`` subset."""
+    wanted = os.environ.get("SKYLOCK_FAULT_MODES", "").strip()
+    if wanted:
+        chosen = [m.strip() for m in wanted.split(",") if m.strip()]
+        unknown = [m for m in chosen if m not in MODES]
+        if unknown or not chosen:
+            raise ValueError(f"SKYLOCK_FAULT_MODES: unknown mode(s) {unknown or wanted!r}; use {', '.join(MODES)}")
+        return chosen
+    return ["open", "secure"] if scenario in SECURE_IN_CI else ["open"]
 
 
 @dataclass
@@ -32,6 +51,7 @@ class FaultRun:
     net: NetnsNetwork | FilterNetwork
     history: History
     seed: int
+    mode: str = "open"
     seconds: float = SECONDS
     nemesis: Nemesis | None = None
     problems: list[str] = field(default_factory=list)
@@ -69,12 +89,33 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Iterator[None]:
     setattr(item, f"rep_{report.when}", report)
 
 
+def assert_secure(cluster: Any) -> None:
+    """A secure scenario must really run secure: the CURVE handshake with the generated
+    keys works, and the same client with a wrong token is refused."""
+    wrong = cluster.client(token="not-the-root-token", request_timeout=10.0)
+    try:
+        wrong.get("/")
+    except Unauthenticated:
+        return
+    finally:
+        wrong.close()
+    raise AssertionError("a secure cluster answered a request with a wrong token")
+
+
 @pytest.fixture
-def fault_run(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[FaultRun]:
+def fault_mode(request: pytest.FixtureRequest) -> str:
+    """open or secure: scenarios parametrize it indirectly with ``modes_for``."""
+    return str(getattr(request, "param", "open"))
+
+
+@pytest.fixture
+def fault_run(tmp_path: Path, request: pytest.FixtureRequest, fault_mode: str) -> Iterator[FaultRun]:
     seed = int(os.environ.get("SKYLOCK_FAULT_SEED") or random.randrange(1, 2**31))
     name = request.node.name
-    print(f"\n[{name}] seed={seed} mechanism={MECHANISM} seconds={SECONDS}")
-    history = History(meta={"seed": seed, "scenario": name, "mechanism": MECHANISM, "t0": time.monotonic()})
+    secure = fault_mode == "secure"
+    print(f"\n[{name}] seed={seed} mechanism={MECHANISM} mode={fault_mode} seconds={SECONDS}")
+    history = History(meta={"seed": seed, "scenario": name, "mechanism": MECHANISM, "mode": fault_mode,
+                            "t0": time.monotonic()})
     if MECHANISM == "netns":
         net: NetnsNetwork | FilterNetwork = NetnsNetwork(3)
     else:
@@ -83,10 +124,13 @@ def fault_run(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[FaultR
     run = None
     try:
         net.setup()
-        cluster = (NetnsCluster if MECHANISM == "netns" else FilterCluster)(tmp_path, net)  # type: ignore[arg-type]
+        cluster = (NetnsCluster if MECHANISM == "netns" else FilterCluster)(tmp_path, net,  # type: ignore[arg-type]
+                                                                            secure=secure)
         cluster.start()
         cluster.leader(timeout=30)
-        run = FaultRun(cluster, net, history, seed)
+        if secure:
+            assert_secure(cluster)
+        run = FaultRun(cluster, net, history, seed, mode=fault_mode)
         yield run
     finally:
         if run is not None and run.nemesis is not None:

@@ -12,6 +12,10 @@ not talk to (and a loss rate) into that file. It cannot add delay.
 
 Both expose ``block(pairs)`` (exactly these node pairs cannot talk), ``degrade``
 and ``heal``; everything created is removed by ``close`` (also after a failure).
+
+Both clusters run in open or secure mode (``secure=True``: CURVE on every ZeroMQ
+socket, HTTPS, a root token that the suite's clients read from ``credentials.yaml``).
+Neither fault mechanism looks inside a frame, so faults act the same in both modes.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from skylock.config import write_config
+from skylock.security import prepare_secure_cluster
 from tests.integration.cluster import LocalCluster
 
 Pair = frozenset[int]
@@ -203,17 +208,27 @@ class FilterNetwork:
 class NetnsCluster(LocalCluster):
     """LocalCluster whose nodes each live in their own namespace at 10.77.K.<id>."""
 
-    def __init__(self, root: Path, net: NetnsNetwork, sections: dict[str, dict[str, Any]] | None = None) -> None:
+    def __init__(self, root: Path, net: NetnsNetwork, sections: dict[str, dict[str, Any]] | None = None,
+                 secure: bool = False) -> None:
+        """``secure``: keys, certificates and the root token are made for the namespace
+        addresses (each node's certificate names its 10.77.K.id), not the loopback ones
+        the base class would use; clients then use ``root/credentials.yaml``."""
         super().__init__(root, net.size, sections)
         self.net = net
         members = [{"id": i, "peer_address": f"{net.ip_of(i)}:{PEER_PORT}",
                     "client_address": f"{net.ip_of(i)}:{CLIENT_PORT}", "http_port": HTTP_PORT}
                    for i in range(1, net.size + 1)]
+        per_node: dict[int, dict[str, dict[str, Any]]] = {}
+        if secure:
+            made = prepare_secure_cluster(root, members)
+            per_node, self.credentials = made.sections, made.credentials_path
         import yaml
 
         for i, path in enumerate(self.configs, start=1):
             cfg = yaml.safe_load(path.read_text())
             cfg["cluster"] = {"node_id": i, "members": members}
+            for name, values in per_node.get(i, {}).items():
+                cfg.setdefault(name, {}).update(values)
             write_config(cfg, path)
 
     @property
@@ -227,8 +242,9 @@ class NetnsCluster(LocalCluster):
 class FilterCluster(LocalCluster):
     """LocalCluster on loopback whose nodes obey a fault-control file each."""
 
-    def __init__(self, root: Path, net: FilterNetwork, sections: dict[str, dict[str, Any]] | None = None) -> None:
-        super().__init__(root, net.size, sections)
+    def __init__(self, root: Path, net: FilterNetwork, sections: dict[str, dict[str, Any]] | None = None,
+                 secure: bool = False) -> None:
+        super().__init__(root, net.size, sections, secure=secure)
         self.net = net
 
     def command(self, node_id: int) -> list[str]:

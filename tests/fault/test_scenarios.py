@@ -1,7 +1,9 @@
 """Fault scenarios against a real 3-node cluster: workload + nemesis, heal, then check.
 
 Each test prints its seed and the faults it injected; SKYLOCK_FAULT_SECONDS sets the
-fault window (short in CI), SKYLOCK_FAULT_SEED replays a schedule.
+fault window (short in CI), SKYLOCK_FAULT_SEED replays a schedule. Each scenario runs
+in the security modes ``modes_for`` gives it (open, and secure for a subset in CI;
+SKYLOCK_FAULT_MODES=open,secure runs all of them in both).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import pytest
 
 from tests.checker.linearizability import check_history, explain
 from tests.checker.promises import check_durability, check_locks, check_sessions, check_watches
-from tests.fault.conftest import FaultRun
+from tests.fault.conftest import FaultRun, modes_for
 from tests.fault.nemesis import ALL_FAULTS
 from tests.fault.workloads import DurabilityWorkload, LockWorkload, RegisterWorkload, SessionWorkload, WatchWorkload
 
@@ -48,13 +50,20 @@ def _run(fault_run: FaultRun, workload: type, faults: tuple[str, ...] = ALL_FAUL
     return work
 
 
-@pytest.mark.parametrize("faults", sorted(REGISTER_FAULTS))
+def in_modes(scenario: str) -> pytest.MarkDecorator:
+    return pytest.mark.parametrize("fault_mode", modes_for(scenario), indirect=True)
+
+
+@pytest.mark.parametrize(("faults", "fault_mode"),
+                         [(f, m) for f in sorted(REGISTER_FAULTS) for m in modes_for(f"register[{f}]")],
+                         indirect=["fault_mode"])
 def test_register_linearizable(fault_run: FaultRun, faults: str) -> None:
     """Reads, writes and CAS stay linearizable through crashes, pauses, partitions, lossy links."""
     _run(fault_run, RegisterWorkload, REGISTER_FAULTS[faults])
     _linearizable(fault_run)
 
 
+@in_modes("locks")
 def test_locks_exclusive_and_fenced(fault_run: FaultRun) -> None:
     _run(fault_run, LockWorkload)
     grants = sum(o.f == "lock" and o.status == "ok" for o in fault_run.history.ops)
@@ -63,6 +72,7 @@ def test_locks_exclusive_and_fenced(fault_run: FaultRun) -> None:
     assert check_locks(fault_run.history) == []
 
 
+@in_modes("sessions")
 def test_sessions_expire_on_time_and_only_when_dead(fault_run: FaultRun) -> None:
     _run(fault_run, SessionWorkload, join=False).finish()
     h = fault_run.history
@@ -72,6 +82,7 @@ def test_sessions_expire_on_time_and_only_when_dead(fault_run: FaultRun) -> None
     assert check_sessions(h, check_interval=0.05, margin=1.0) == []
 
 
+@in_modes("watches")
 def test_watches_lose_nothing(fault_run: FaultRun) -> None:
     _run(fault_run, WatchWorkload, ("kill_random", "pause_random", "partition_minority", "isolate_leader",
                                     "degrade")).barrier()
@@ -81,6 +92,7 @@ def test_watches_lose_nothing(fault_run: FaultRun) -> None:
     assert check_watches(h) == []
 
 
+@in_modes("durability")
 def test_durability_whole_cluster_kill(fault_run: FaultRun) -> None:
     """Faults, then kill -9 of every node at once mid-write, restart: every acked create is there."""
     work = _run(fault_run, DurabilityWorkload, ("kill_random", "kill_leader", "pause_random", "partition_minority"),
