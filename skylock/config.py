@@ -203,6 +203,9 @@ class ServerConfig:
     max_sessions: int = _kind("int", 100000)
     #: bytes of a session's client_id (it is written to the log)
     max_client_id_size: int = _kind("size", 256)
+    #: client connections this node serves at once: those heard from within
+    #: ``watch_idle_timeout``; a frame from one more is answered LimitExceeded
+    max_connections: int = _kind("int", 10000)
 
 
 @dataclass(frozen=True)
@@ -470,6 +473,7 @@ def _validate(cfg: NodeConfig) -> None:
         ("server.watch_idle_timeout", sv.watch_idle_timeout),
         ("server.max_sessions", sv.max_sessions),
         ("server.max_client_id_size", sv.max_client_id_size),
+        ("server.max_connections", sv.max_connections),
         ("raft.heartbeat_interval", r.heartbeat_interval),
         ("raft.max_inflight_msgs", r.max_inflight_msgs),
         ("raft.max_size_per_msg", r.max_size_per_msg),

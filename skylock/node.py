@@ -163,6 +163,8 @@ class Node:
                                           on_overflow=self._on_client_overflow, on_seen=self._on_clients_seen,
                                           context=self._context, max_frame=frame_limit(cfg.server.max_request_size),
                                           max_backlog_bytes=cfg.server.max_backlog_bytes,
+                                          max_connections=cfg.server.max_connections,
+                                          connection_idle=cfg.server.watch_idle_timeout,
                                           curve=self.curve.keys if self.curve else None)
         self.open_sessions = Gauge()
         self.outbox = Outbox(self.client_server.send)

@@ -21,7 +21,10 @@ What one connection can make the node hold is bounded (DESIGN section 7a):
 
 ``on_seen(conn_ids)`` hears, at most once per ``SEEN_REPORT_INTERVAL``, which
 connections sent anything since the last report: a ROUTER never says which peer
-went away, so the node tells a gone connection by its silence.
+went away, so the node tells a gone connection by its silence. For the same reason
+the connections served at once are those heard from within ``connection_idle``: a
+frame from a new one beyond ``max_connections`` is answered ``LimitExceeded`` here
+and never reaches the node.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from collections.abc import Callable, Iterable
 
 import zmq
 
+from skylock.errors import LimitExceeded
+from skylock.net import codec
 from skylock.net.address import bound_address, tcp_endpoint
 from skylock.net.curve import CLIENT_DOMAIN, KeyPair, serve_curve
 from skylock.net.io_loop import IOService, IOThread
@@ -90,6 +95,38 @@ class _Held:
             self.size += len(frame)
 
 
+class _Connections:
+    """The client connections served at once (I/O thread only): those heard from within
+    ``idle`` seconds, at most ``limit`` of them (0: no limit)."""
+
+    #: seconds between two sweeps for silent connections when a new one finds no room
+    SWEEP_INTERVAL = 0.1
+
+    def __init__(self, limit: int, idle: float) -> None:
+        self.limit = limit
+        self.idle = idle
+        self._last_heard: dict[bytes, float] = {}
+        self._next_sweep = 0.0
+
+    def admit(self, conn_id: bytes, now: float) -> bool:
+        """Whether a frame from ``conn_id`` is served; notes that it was heard from."""
+        if self.limit and conn_id not in self._last_heard and len(self._last_heard) >= self.limit:
+            self._sweep(now)
+            if len(self._last_heard) >= self.limit:
+                return False
+        self._last_heard[conn_id] = now
+        return True
+
+    def _sweep(self, now: float) -> None:
+        """Forget connections silent for ``idle``: at most every ``SWEEP_INTERVAL``, so a
+        flood of refused connections costs no full scan each."""
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self.SWEEP_INTERVAL
+        cutoff = now - self.idle
+        self._last_heard = {c: t for c, t in self._last_heard.items() if t >= cutoff}
+
+
 class ClientServer(IOService[bytes]):
     """Receives client frames and sends replies/events back by connection id."""
 
@@ -104,13 +141,16 @@ class ClientServer(IOService[bytes]):
         sndhwm: int = SNDHWM,
         max_frame: int = -1,
         max_backlog_bytes: int = MAX_BACKLOG_BYTES,
+        max_connections: int = 0,
+        connection_idle: float = 30.0,
         curve: KeyPair | None = None,
     ) -> None:
         """``curve``: the node's key pair in secure mode; the socket is then a CURVE server
         that takes any client key (the token in each frame identifies the caller)."""
         super().__init__(
             f"client-io-{bind}",
-            ("received", "sent", "dropped_malformed", "dropped_unreachable", "overflows", "dropped_backlog"),
+            ("received", "sent", "dropped_malformed", "dropped_unreachable", "overflows", "dropped_backlog",
+             "refused_connections"),
             context=context,
             queue_limit=QUEUE_LIMIT,
             queue_bytes=max_backlog_bytes,
@@ -129,6 +169,7 @@ class ClientServer(IOService[bytes]):
         self._retry_ms = RETRY_MS_MIN
         self._seen: set[bytes] = set()
         self._next_report = 0.0
+        self._connections = _Connections(max_connections, connection_idle)
         self._next_overflow_log = 0.0  # under the counters' lock: any thread may overflow
 
     def send(self, conn_id: bytes, frame: bytes) -> None:
@@ -256,6 +297,19 @@ class ClientServer(IOService[bytes]):
             log.warning("dropped a client message of %d frames (want [conn_id, frame])", len(frames))
             return
         self._count("received")
+        if not self._connections.admit(frames[0], time.monotonic()):
+            self._refuse_connection(frames[0], frames[1])
+            return
         if self._on_seen is not None:
             self._seen.add(frames[0])
         self._on_request(frames[0], frames[1])
+
+    def _refuse_connection(self, conn_id: bytes, frame: bytes) -> None:
+        self._count("refused_connections")
+        err = LimitExceeded(f"this node serves at most {self._connections.limit} client connections at once "
+                            "(server.max_connections); try another node or later", limit="server.max_connections")
+        try:
+            assert self._router is not None
+            self._router.send_multipart((conn_id, codec.encode_error(codec.peek_id(frame), err)), zmq.NOBLOCK)
+        except zmq.ZMQError:
+            pass  # its queue is full or it is gone: the refusal is only a courtesy

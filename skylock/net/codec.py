@@ -65,7 +65,7 @@ def decode(frame: bytes) -> Any:
         raise BadRequest(f"frame is not valid msgpack: {exc or type(exc).__name__}") from None
 
 
-def _peek_id(frame: bytes) -> int | None:
+def peek_id(frame: bytes) -> int | None:
     """Read the top-level ``id`` of a map frame without materialising other values.
 
     Lets an oversized request still be answered with its own id.
@@ -337,7 +337,7 @@ def _check_version(msg: dict[Any, Any], req_id: int | None) -> None:
 def parse_request(frame: bytes, *, max_size: int) -> Request:
     """Validate a client frame; BadRequest/TooLarge carry ``details["id"]`` when readable."""
     if len(frame) > max_size:
-        req_id = _peek_id(frame)
+        req_id = peek_id(frame)
         details = {} if req_id is None else {"id": req_id}
         raise TooLarge(f"request of {len(frame)} bytes exceeds the limit of {max_size}", **details)
     msg = decode(frame)

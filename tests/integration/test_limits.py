@@ -17,7 +17,7 @@ import pytest
 import zmq
 
 from skylock.client import connection
-from skylock.errors import LimitExceeded, TooLarge
+from skylock.errors import LimitExceeded, NoNode, TooLarge
 from tests.integration.cluster import LocalCluster, holds_for, running_cluster, wait_until
 
 pytestmark = pytest.mark.timeout(180)
@@ -266,3 +266,40 @@ def test_limit_exceeded_is_http_429() -> None:
 
     assert status_of(LimitExceeded("too many")) == 429
     assert not LimitExceeded.retryable
+
+
+# ---- connections ----------------------------------------------------------------------------------------
+
+
+def test_connections_served_at_once_are_limited(tmp_path: Path) -> None:
+    """Any number of connections could each hold the node's resources: now a node serves
+    at most server.max_connections of those heard from within server.watch_idle_timeout;
+    one more is answered LimitExceeded (and reaches nothing), until others go silent."""
+    sections = {"server": {"max_connections": 4, "watch_idle_timeout": f"{IDLE:g}s"}}
+    with running_cluster(tmp_path, sections=sections) as small:
+        address = small.address(2)
+        admitted: list[Raw] = []
+        refused = None
+        try:
+            for _ in range(5):  # four at most: the node's own HTTP link may hold one already
+                raw = Raw(address)
+                reply = raw.call("ping")
+                if code(reply) != "ok":
+                    refused = raw
+                    break
+                admitted.append(raw)
+            assert refused is not None and len(admitted) <= 4, "a fifth connection was served"
+            reply = refused.call("ping")
+            assert code(reply) == "LimitExceeded" and reply["err"]["limit"] == "server.max_connections", reply
+            assert code(refused.call("create", path="/not-from-a-refused-connection", data=b"")) == "LimitExceeded"
+            assert code(admitted[0].call("ping")) == "ok"  # those served keep being served
+            for raw in admitted:
+                raw.close()
+            admitted = []
+            wait_until(lambda: code(refused.call("ping")) == "ok", timeout=10 * IDLE,
+                       what="room once the other connections went silent")
+            with pytest.raises(NoNode):
+                small.client(address).get("/not-from-a-refused-connection")
+        finally:
+            for raw in admitted + ([refused] if refused else []):
+                raw.close()

@@ -253,3 +253,15 @@ def test_connections_heard_from_are_reported_in_batches(ctx):
         wait_until(lambda: frozenset().union(*reports) == {b"a", b"b"}, what="both connections reported")
     finally:
         server.stop()
+
+
+def test_connections_beyond_the_limit_wait_for_a_silent_one_to_go() -> None:
+    from skylock.net.client_server import _Connections
+
+    served = _Connections(limit=2, idle=10.0)
+    assert served.admit(b"a", 0.0) and served.admit(b"b", 1.0)
+    assert not served.admit(b"c", 5.0)  # both heard from within 10 s
+    assert served.admit(b"a", 5.0)  # one already served stays served
+    assert served.admit(b"c", 11.5)  # b was last heard at 1.0: gone by 11.0
+    assert not served.admit(b"d", 11.6)
+    assert _Connections(limit=0, idle=1.0).admit(b"x", 0.0)  # 0: no limit
