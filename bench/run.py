@@ -134,7 +134,7 @@ def _follower(cluster: LocalCluster) -> str:
 
 
 def w4(cluster: LocalCluster, rows: list[tuple[str, str]], seconds: float) -> None:
-    """The peers' W4 (/work/shared/bench/peers): W4a one client cycling the SDK ``Lock``
+    """The peers' W4 (../shared/bench/peers/README.md): W4a one client cycling the SDK ``Lock``
     through a follower; W4b 8 contenders (one per client, spread over the nodes) handing one
     lock over, with mutual exclusion checked by the contenders themselves."""
     client = cluster.client(_follower(cluster))
