@@ -5,14 +5,15 @@ with the sync path's failover."""
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import Future
 from typing import Any
 
 import pytest
 
 from skylock.client import Client
-from skylock.errors import BadVersion, NodeExists, NoNode
-from tests.integration.cluster import LocalCluster
+from skylock.errors import BadVersion, NodeExists, NoNode, Timeout
+from tests.integration.cluster import LocalCluster, wait_until
 
 WINDOW = 32
 PATHS = 4
@@ -135,6 +136,22 @@ def test_callbacks_run_off_the_io_thread(cluster: LocalCluster) -> None:
         release.set()
     assert client.exists_async("/").result(timeout=10) is not None
     assert ran_on == ["skylock-pipeline"]
+
+
+def test_an_unanswered_request_fails_at_the_deadline(cluster: LocalCluster) -> None:
+    """A silent server: the future fails by ``request_timeout`` instead of hanging, typed."""
+    client = cluster.client(cluster.address(3), request_timeout=1.0, connect_timeout=0.3)
+    client.create("/async-deadline")
+    cluster.pause(3)
+    try:
+        started = time.monotonic()
+        with pytest.raises(Timeout):
+            client.set_async("/async-deadline", b"x").result(timeout=10)
+        assert time.monotonic() - started < 5
+    finally:
+        cluster.resume(3)
+    cluster.leader()
+    assert wait_until(lambda: client.exists_async("/async-deadline").result(timeout=10)) is not None
 
 
 def test_create_async_fails_over_from_a_dead_first_server(cluster: LocalCluster) -> None:
