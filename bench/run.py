@@ -7,7 +7,7 @@
     python bench/run.py -w W1 -w W2 -w W3 -w W4 --seconds 3 --open-vs-secure 2
                                         # open, secure, open, secure: one table side by side
 
-W1 single-client write latency (p50/p99)    W2 writes/s, 16 concurrent clients
+W1 single-client write latency (p50/p99)    W2 writes/s, 16 concurrent clients; 1 client, 16 set_async in flight
 W3 linearizable and local reads/s           W4 SDK lock cycles/s (1 client), contended handoffs/s (8 clients)
 W5 client-observed unavailability after kill -9 of the leader
 W6 time from a client's kill -9 to its ephemeral node's removal
@@ -119,6 +119,37 @@ def w1(cluster: LocalCluster, rows: list[tuple[str, str]], seconds: float) -> No
 def w2(cluster: LocalCluster, rows: list[tuple[str, str]], seconds: float) -> None:
     rate, lat = run_clients(cluster, "write", 16, seconds)
     rows.append(("W2 writes/s, 16 clients (100 B set)", f"{rate:,.0f}/s (p50 {pct(lat, 0.5):.1f} ms)"))
+    rate, lat = pipelined_sets(cluster, 16, seconds)
+    rows.append(("W2 async writes/s, 1 client, 16 in flight", f"{rate:,.0f}/s (p50 {pct(lat, 0.5):.1f} ms)"))
+
+
+def pipelined_sets(cluster: LocalCluster, window: int, seconds: float) -> tuple[float, list[float]]:
+    """One client, ``window`` ``set_async`` in flight on its one socket, one node set over and over."""
+    client = cluster.client()
+    client.create("/bench/w2-async", PAYLOAD)
+    slots = threading.Semaphore(window)
+    lat: list[float] = []
+    done = 0
+
+    def landed(t0: float, future: Any) -> None:
+        nonlocal done
+        try:
+            future.result()  # a failure raises here (the future logs it), uncounted
+            done += 1  # only the pipeline thread runs callbacks
+            if len(lat) < 20000:
+                lat.append(time.perf_counter() - t0)
+        finally:
+            slots.release()
+
+    start = time.monotonic()
+    stop_at = start + seconds
+    while time.monotonic() < stop_at:
+        slots.acquire()
+        t0 = time.perf_counter()
+        client.set_async("/bench/w2-async", PAYLOAD).add_done_callback(lambda f, t0=t0: landed(t0, f))
+    for _ in range(window):
+        slots.acquire()  # the last ones land
+    return done / (time.monotonic() - start), lat
 
 
 def w3(cluster: LocalCluster, rows: list[tuple[str, str]], seconds: float) -> None:

@@ -31,6 +31,7 @@ from typing import Any, Callable, Sequence
 import zmq
 
 from skylock.client.connection import CONNECT_TIMEOUT, Connection, SyncRequest
+from skylock.client.pipeline import Pipeline
 from skylock.errors import ConnectionLost, NoLeader, NoNode, SessionExpired, SkyLockError, Timeout
 from skylock.net.curve import KeyPair
 from skylock.security import CREDENTIALS_ENV, TOKEN_ENV, Credentials, load_credentials
@@ -178,6 +179,7 @@ class Client:
         self._closed = False  # after close(): fail fast, e.g. a recipe's watch thread still running
         #: (lock name, session id) -> lock id whose release may or may not have applied
         self._unconfirmed_releases: dict[tuple[str, str], str] = {}
+        self._pipeline = Pipeline(self, IDEMPOTENT)  # the *_async ops
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> "Client":
@@ -334,6 +336,67 @@ class Client:
 
     def leader(self) -> dict[str, Any]:
         return self.call("cluster.leader")
+
+    # ---- pipelined (async) operations --------------------------------------------------------
+    #
+    # Each returns a ``concurrent.futures.Future`` at once; ``result()`` is what the sync op
+    # returns and its exception the same typed error. Many may be in flight on one socket.
+    # The future is completed on this client's pipeline thread (see skylock/client/pipeline.py):
+    # callbacks added with ``add_done_callback`` run there, so a slow one delays this client's
+    # other async results (never its I/O). Failover and deadline (``request_timeout``) follow
+    # ``call``'s rule. Reads that set a watch have no async twin: use the sync ``get``,
+    # ``exists`` or ``children`` with ``watch=``. Futures cannot be cancelled.
+
+    def call_async(self, op: str, **args: Any) -> "Future[Any]":
+        """``call`` without waiting: a future of the raw result. Not for watch ops (use the
+        sync calls) nor ops whose reply waits on purpose (``lock.acquire``): the deadline is
+        ``request_timeout``."""
+        return self._submit(op, args, lambda result: result)
+
+    def create_async(self, path: str, data: bytes | str = b"", *, ephemeral: bool = False,
+                     sequential: bool = False) -> "Future[str]":
+        """Future of ``create``'s result (the path made)."""
+        if ephemeral:
+            try:
+                session_id: str | None = self._require_session()
+            except SessionExpired as err:
+                return _failed(err)
+        else:
+            session_id = self._session_id
+        return self._submit("create", {"path": path, "data": _bytes(data), "ephemeral": ephemeral,
+                                       "sequential": sequential, "session_id": session_id},
+                            lambda result: str(result["path"]))
+
+    def get_async(self, path: str, *, consistency: str = "linearizable") -> "Future[tuple[bytes, dict[str, Any]]]":
+        """Future of ``get``'s ``(data, stat)``; no watch (use ``get(watch=...)``)."""
+        return self._submit("get", {"path": path, "consistency": consistency},
+                            lambda result: (result["data"], result["stat"]))
+
+    def exists_async(self, path: str, *, consistency: str = "linearizable") -> "Future[dict[str, Any] | None]":
+        """Future of ``exists``'s stat, or None; no watch (use ``exists(watch=...)``)."""
+        return self._submit("exists", {"path": path, "consistency": consistency}, lambda result: result["stat"])
+
+    def children_async(self, path: str, *, consistency: str = "linearizable") -> "Future[list[str]]":
+        """Future of ``children``'s names; no watch (use ``children(watch=...)``)."""
+        return self._submit("children", {"path": path, "consistency": consistency},
+                            lambda result: list(result["children"]))
+
+    def set_async(self, path: str, data: bytes | str, *, version: int = -1) -> "Future[dict[str, Any]]":
+        """Future of ``set``'s new stat."""
+        return self._submit("set", {"path": path, "data": _bytes(data), "version": version},
+                            lambda result: result["stat"])
+
+    def delete_async(self, path: str, *, version: int = -1) -> "Future[None]":
+        return self._submit("delete", {"path": path, "version": version}, lambda result: None)
+
+    def multi_async(self, ops: list[dict[str, Any]]) -> "Future[list[dict[str, Any]]]":
+        """Future of ``multi``'s per-op results (atomic, like ``multi``)."""
+        return self._submit("multi", {"ops": ops}, lambda result: list(result["results"]))
+
+    def _submit(self, op: str, args: dict[str, Any], shape: Callable[[Any], Any]) -> "Future[Any]":
+        if _tied_to_connection(op, args):
+            return _failed(ValueError(f"{op} with a watch has no async form: use the synchronous call"))
+        return self._pipeline.submit(op, args, shape)
 
     # ---- locks ----------------------------------------------------------------------------------
 
@@ -678,6 +741,7 @@ class Client:
             conn, self._conn = self._conn, None
         if conn is not None:
             conn.close()
+        self._pipeline.close()  # after the connection: its failed attempts settle first
         self._context.term()
 
     def __enter__(self) -> "Client":
@@ -685,6 +749,12 @@ class Client:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _failed(error: BaseException) -> "Future[Any]":
+    future: Future[Any] = Future()
+    future.set_exception(error)
+    return future
 
 
 def _bytes(data: bytes | str) -> bytes:

@@ -110,6 +110,9 @@ class Connection:
         self._dealer: zmq.Socket | None = None
         #: on the I/O thread: requests held until the server is connected, with their give-up time
         self._unsent: dict[int, tuple[list[bytes], float]] = {}
+        #: ids of requests posted to the I/O thread and not (yet) sent, so a request failed
+        #: by ``close`` or a lost connection says truly whether it may have taken effect
+        self._not_sent: set[int] = set()
         self._last_sent = time.monotonic()  # I/O thread only
         self._io: IOThread[int] = IOThread(f"client-{address}", self._open, self._deliver, context=context,
                                            after_poll=self._after_poll)
@@ -209,6 +212,7 @@ class Connection:
                 future.set_exception(ConnectionLost(f"not connected to {self.address}", sent=False))
                 return future
             self._waiting[request_id] = future
+            self._not_sent.add(request_id)
         future.add_done_callback(lambda _f: self._forget(request_id))
         frame = codec.encode_request(request_id, op, args, token=token if token is not None else self.token)
         self._io.post(request_id, (frame,))
@@ -217,21 +221,26 @@ class Connection:
     def _forget(self, request_id: int) -> None:
         with self._lock:
             self._waiting.pop(request_id, None)
+            self._not_sent.discard(request_id)
 
     def close(self) -> None:
-        """Fail what waits, close the idle synchronous sockets (one in use is closed when
-        its caller, who notices within ``SYNC_POLL_SLICE``, gives it back) and stop the I/O thread."""
+        """Close the idle synchronous sockets (one in use is closed when its caller, who
+        notices within ``SYNC_POLL_SLICE``, gives it back), stop the I/O thread, then fail
+        what waits: ``sent=False`` for requests it never sent, which may go elsewhere."""
         with self._lock:
             self._closed = True
-            waiting, self._waiting = self._waiting, {}
             idle, self._idle = self._idle, []
             self._sync_sockets -= len(idle)
         for sock in idle:
             sock.close(linger=0)
-        for future in waiting.values():
+        self._io.stop()  # joined (unless called on it): nothing is being sent while we look
+        with self._lock:
+            waiting, self._waiting = self._waiting, {}
+            not_sent, self._not_sent = self._not_sent, set()
+        for request_id, future in waiting.items():
             if not future.done():
-                future.set_exception(ConnectionLost(f"connection to {self.address} closed"))
-        self._io.stop()
+                future.set_exception(ConnectionLost(f"connection to {self.address} closed",
+                                                    sent=request_id not in not_sent))
 
     # ---- I/O thread ------------------------------------------------------------------
 
@@ -261,7 +270,7 @@ class Connection:
             self._connected = False
             self._losses += 1  # synchronous callers see it at their next receive slice
             waiting, self._waiting = self._waiting, {}
-        unsent = set(self._unsent)
+            unsent, self._not_sent = self._not_sent, set()
         self._unsent.clear()
         self._io.poll_timeout_ms = None
         for request_id, future in waiting.items():
@@ -312,6 +321,8 @@ class Connection:
                 del self._unsent[request_id]
             elif not blocked and self._send_now(frames):
                 del self._unsent[request_id]
+                with self._lock:
+                    self._not_sent.discard(request_id)
             elif now >= give_up:
                 del self._unsent[request_id]
                 self._fail_unsent(request_id)
@@ -322,6 +333,7 @@ class Connection:
     def _fail_unsent(self, request_id: int) -> None:
         with self._lock:
             future = self._waiting.pop(request_id, None)
+            self._not_sent.discard(request_id)
         if future is not None and not future.done():
             future.set_exception(ConnectionLost(
                 f"could not reach {self.address} within {self.connect_timeout:g}s", sent=False))

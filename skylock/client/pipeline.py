@@ -1,0 +1,273 @@
+"""Pipelined requests: many in flight on one connection, each answered through a
+``concurrent.futures.Future``, with the synchronous path's failover rule.
+
+Why a module of its own: the synchronous path retries in a loop on the caller's
+thread; here no thread waits per request. Each attempt goes through the
+connection's I/O-thread socket (``Connection.request``), whose replies are matched
+to requests by id, so any number may be in flight on one socket. Requests posted
+before the I/O thread wakes are all sent in that one wake-up (``IOThread`` drains
+its whole outbox per wake-up and ZeroMQ writes the queued frames together): that
+is the coalescing; the wire format is unchanged, one frame per request.
+
+Threads. An attempt's future is completed on the connection's I/O thread, which
+must never block, so its done-callback only queues it. One pipeline thread per
+client (started at the first async request) then applies the retry rule, re-issues
+what may be sent again, fires deadlines, and completes the caller's future. So the
+callbacks a caller adds with ``add_done_callback`` run on that pipeline thread (or
+at once on the adding thread if the future is already done): a slow callback
+delays other async results of the same client, never the socket's I/O.
+
+The retry rule is ``Client.call``'s: a request is sent again only when it cannot
+have taken effect (``ConnectionLost(sent=False)``, ``NoLeader``) or when its op is
+idempotent; a request never sent goes at once to the next server, the others after
+a backoff. At the client's ``request_timeout`` the caller's future fails with the
+last ``NoLeader`` seen, or with ``Timeout`` if an attempt is still unanswered (the
+server then counts as gone: the connection is dropped, as the synchronous path does).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+import time
+from collections import deque
+from concurrent.futures import CancelledError, Future
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable
+
+from skylock.errors import ConnectionLost, NoLeader, SkyLockError, Timeout
+
+if TYPE_CHECKING:
+    from skylock.client.client import Client
+    from skylock.client.connection import Connection
+
+log = logging.getLogger("skylock.client")
+
+#: A reply's result -> the value the caller's future holds (the sync op's return value).
+Shape = Callable[[Any], Any]
+
+_FIRST_BACKOFF = 0.02
+_MAX_BACKOFF = 0.5
+
+
+@dataclass(eq=False)
+class _Pending:
+    """One async request across its attempts."""
+
+    op: str
+    args: dict[str, Any]
+    shape: Shape
+    future: Future[Any]
+    deadline: float
+    idempotent: bool
+    backoff: float = _FIRST_BACKOFF
+    conn: "Connection | None" = None
+    attempt: "Future[Any] | None" = None  # the attempt in flight, if any
+    no_leader: NoLeader | None = None  # the last NoLeader a server answered
+    last_error: SkyLockError | None = None
+
+
+@dataclass(order=True)
+class _Timer:
+    when: float
+    seq: int
+    kind: str = field(compare=False)  # "retry" or "deadline"
+    pending: _Pending = field(compare=False)
+
+
+class Pipeline:
+    """The async requests of one ``Client`` and the thread that settles them."""
+
+    def __init__(self, client: "Client", idempotent: frozenset[str]) -> None:
+        self._client = client
+        self._idempotent = idempotent
+        self._cond = threading.Condition(threading.Lock())
+        self._done: deque[tuple[_Pending, Future[Any]]] = deque()  # finished attempts to settle
+        self._timers: list[_Timer] = []
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+        self._closing = False
+
+    def submit(self, op: str, args: dict[str, Any], shape: Shape) -> Future[Any]:
+        """Send ``op`` now; the returned future (already running: it cannot be cancelled,
+        the request may be on the wire) gets ``shape(result)`` or the typed error."""
+        future: Future[Any] = Future()
+        future.set_running_or_notify_cancel()
+        pending = _Pending(op, args, shape, future, time.monotonic() + self._client.request_timeout,
+                           op in self._idempotent)
+        with self._cond:
+            if self._closing:
+                future.set_exception(ConnectionLost("this client is closed", sent=False, closed=True))
+                return future
+            self._start_locked()
+            self._schedule_locked(pending.deadline, "deadline", pending)
+        self._issue(pending)
+        return future
+
+    def close(self) -> None:
+        """Settle what is queued, fail what still waits (``ConnectionLost``), stop the thread.
+        Call after the client's connections are closed, so no attempt is left in flight."""
+        with self._cond:
+            self._closing = True
+            thread = self._thread
+            self._cond.notify()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+
+    # ---- attempts -------------------------------------------------------------------------
+
+    def _issue(self, pending: _Pending) -> None:
+        """One attempt on the client's current connection; never blocks on the network."""
+        try:
+            conn = self._client._connection()
+            pending.conn = conn
+            attempt = conn.request(pending.op, pending.args)
+        except SkyLockError as err:  # the client is closed
+            self._finish(pending, error=err)
+            return
+        except Exception as err:  # noqa: BLE001 - e.g. args the codec cannot encode
+            self._finish(pending, error=err)
+            return
+        pending.attempt = attempt
+        attempt.add_done_callback(lambda f: self._queue(pending, f))
+
+    def _queue(self, pending: _Pending, attempt: Future[Any]) -> None:
+        """On the I/O thread (usually): hand the finished attempt to the pipeline thread."""
+        with self._cond:
+            self._done.append((pending, attempt))
+            self._cond.notify()
+
+    def _settle(self, pending: _Pending, attempt: Future[Any]) -> None:
+        if pending.future.done() or attempt is not pending.attempt:
+            return  # timed out already, or a stale attempt
+        pending.attempt = None
+        try:
+            result = attempt.result()
+        except CancelledError:
+            return
+        except SkyLockError as err:
+            self._retry_or_fail(pending, err)
+            return
+        except Exception as err:  # noqa: BLE001
+            self._finish(pending, error=err)
+            return
+        self._finish(pending, result=result)
+
+    def _retry_or_fail(self, pending: _Pending, err: SkyLockError) -> None:
+        """``Client._failing_over``'s rule, one failed attempt at a time."""
+        now = time.monotonic()
+        pending.last_error = err
+        conn = pending.conn
+        if isinstance(err, NoLeader):
+            pending.no_leader = err
+            if now + pending.backoff >= pending.deadline:
+                return self._finish(pending, error=err)
+            if len(self._client.servers) > 1 and conn is not None:
+                self._client._drop_connection(conn)  # it may be cut off from a leader the others have
+            return self._retry_later(pending, now)
+        if isinstance(err, ConnectionLost):
+            if conn is not None:
+                self._client._drop_connection(conn)
+            never_sent = err.details.get("sent") is False
+            if self._client._closed or not (never_sent or pending.idempotent):
+                return self._finish(pending, error=err)
+            if now >= pending.deadline:
+                return self._finish(pending, error=pending.no_leader or err)
+            if never_sent:
+                return self._issue(pending)  # the next server, at once
+            return self._retry_later(pending, now)
+        if isinstance(err, Timeout) and pending.idempotent:
+            if now >= pending.deadline:
+                return self._finish(pending, error=pending.no_leader or err)
+            return self._retry_later(pending, now)
+        return self._finish(pending, error=err)
+
+    def _retry_later(self, pending: _Pending, now: float) -> None:
+        with self._cond:
+            self._schedule_locked(now + pending.backoff, "retry", pending)
+        pending.backoff = min(pending.backoff * 2, _MAX_BACKOFF)
+
+    def _expire(self, pending: _Pending) -> None:
+        """The deadline passed: an unanswered attempt is a ``Timeout`` (effect unknown)."""
+        attempt, conn = pending.attempt, pending.conn
+        if attempt is not None:
+            pending.attempt = None
+            attempt.cancel()  # the connection forgets it (and drops it if still unsent)
+            if conn is not None:
+                self._client._drop_connection(conn)  # the server stopped answering in time
+            address = conn.address if conn is not None else "the server"
+            self._finish(pending, error=Timeout(
+                f"no reply from {address} to {pending.op} in time; its effect is unknown", sent=True))
+            return
+        self._finish(pending, error=pending.no_leader or pending.last_error
+                     or Timeout(f"{pending.op} not sent in time", sent=False))
+
+    def _finish(self, pending: _Pending, *, result: Any = None, error: BaseException | None = None) -> None:
+        if pending.future.done():
+            return
+        if error is None:
+            try:
+                result = pending.shape(result)
+            except Exception as err:  # noqa: BLE001 - a malformed reply
+                error = err
+        pending.args = {}  # the deadline timer keeps the record a while: not its data
+        if error is not None:
+            pending.future.set_exception(error)
+        else:
+            pending.future.set_result(result)
+
+    # ---- the pipeline thread --------------------------------------------------------------
+
+    def _start_locked(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="skylock-pipeline", daemon=True)
+            self._thread.start()
+
+    def _schedule_locked(self, when: float, kind: str, pending: _Pending) -> None:
+        heapq.heappush(self._timers, _Timer(when, next(self._seq), kind, pending))
+        if self._timers[0].pending is pending:
+            self._cond.notify()  # an earlier wake-up than the thread planned
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._done and not self._closing and not self._due_locked():
+                    wait = self._timers[0].when - time.monotonic() if self._timers else None
+                    self._cond.wait(wait)
+                done, self._done = self._done, deque()
+                closing = self._closing
+                due = self._pop_due_locked(closing)
+            for pending, attempt in done:
+                self._step(self._settle, pending, attempt)
+            for timer in due:
+                if timer.pending.future.done():
+                    continue
+                if closing:
+                    self._finish(timer.pending, error=ConnectionLost("this client is closed", closed=True))
+                elif timer.kind == "retry":
+                    self._step(self._issue, timer.pending)
+                else:
+                    self._step(self._expire, timer.pending)
+            if closing:
+                with self._cond:
+                    if not self._done:
+                        return
+
+    def _step(self, fn: Callable[..., None], pending: _Pending, *args: Any) -> None:
+        try:
+            fn(pending, *args)
+        except Exception as err:  # noqa: BLE001 - one request's failure must not stop the thread
+            log.exception("async %s failed", pending.op)
+            self._finish(pending, error=err)
+
+    def _due_locked(self) -> bool:
+        return bool(self._timers) and self._timers[0].when <= time.monotonic()
+
+    def _pop_due_locked(self, everything: bool) -> list[_Timer]:
+        now = time.monotonic()
+        due = []
+        while self._timers and (everything or self._timers[0].when <= now):
+            due.append(heapq.heappop(self._timers))
+        return due
