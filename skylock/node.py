@@ -52,6 +52,7 @@ from skylock.actors.watch_hub import WatchHub, WatchLimits
 from skylock.config import NodeConfig
 from skylock.errors import Timeout
 from skylock.http.gateway import HttpGateway, server_tls
+from skylock.http.probe import NodeProbe
 from skylock.net import peer_codec
 from skylock.net.client_server import ClientServer, frame_limit
 from skylock.net.curve import start_authenticator
@@ -233,6 +234,7 @@ class Node:
         self.client_server.start()
         # the REST API is a client of this node, so it opens after the client server
         self.http = HttpGateway(self.node_id, self.client_server.address, cfg.me.http_port,
+                                probe=NodeProbe(self.raft, self.watches, self.stats),
                                 max_body=2 * cfg.server.max_request_size,
                                 ssl_context=server_tls(cfg.security.tls_cert, cfg.security.tls_key)
                                 if self.curve else None,

@@ -23,6 +23,7 @@ within int64 and its field's range, as on the ZeroMQ protocol.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -32,6 +33,7 @@ import re
 import uuid
 from typing import Any, Awaitable, Callable
 
+import pykka
 from aiohttp import web
 
 from skylock.errors import (
@@ -54,12 +56,16 @@ from skylock.errors import (
     Timeout,
     TooLarge,
 )
+from skylock.http.health import verdict
 from skylock.http.link import NodeLink
+from skylock.http.metrics import CONTENT_TYPE_LATEST, REGISTRY, exposition, metrics_registry
+from skylock.http.probe import NodeProbe
 from skylock.net.codec import INT64_MAX
 
 log = logging.getLogger("skylock.http")
 
 LINK = web.AppKey("link", NodeLink)
+PROBE = web.AppKey("probe", NodeProbe)
 
 #: Longest a long-poll watch may be asked to wait, in seconds.
 MAX_WATCH_TIMEOUT = 300.0
@@ -410,6 +416,33 @@ async def status(request: web.Request) -> web.Response:
     return _reply(await _call(request, "cluster.status", {}))
 
 
+# --------------------------------------------------------------------------- operations
+
+
+async def health(request: web.Request) -> web.Response:
+    """200 ``{"status": "ok"}`` or 503 with the reason; no token needed (a load balancer's
+    probe has none), and nothing said beyond up or down and why (see ``http.health``)."""
+    try:
+        status = await asyncio.get_running_loop().run_in_executor(None, request.app[PROBE].raft_status)
+    except (pykka.Timeout, pykka.ActorDeadError):
+        reason: str | None = "the node did not answer"
+    else:
+        reason = verdict(status)
+    if reason is not None:
+        return web.json_response({"status": "unavailable", "reason": reason}, status=503)
+    return web.json_response({"status": "ok"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text (see ``http.metrics``); in secure mode a valid token, like any route."""
+    await _call(request, "auth.whoami", {})
+    try:
+        body = await asyncio.get_running_loop().run_in_executor(None, exposition, request.app[REGISTRY])
+    except (pykka.Timeout, pykka.ActorDeadError):
+        return error_response("ConnectionLost", "the node did not answer the scrape", 503)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
 # --------------------------------------------------------------------------- watches
 
 
@@ -454,7 +487,8 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
         return error_response("InternalError", f"{type(exc).__name__}: {exc}", 500)
 
 
-def build_app(link: NodeLink, *, max_body: int) -> web.Application:
+def build_app(link: NodeLink, *, max_body: int, probe: NodeProbe | None = None) -> web.Application:
+    """``probe`` (the node's, see ``http.probe``) adds ``/health`` and ``/metrics``."""
     app = web.Application(middlewares=[errors_as_json], client_max_size=max_body)
     app[LINK] = link
     app.add_routes([
@@ -473,6 +507,10 @@ def build_app(link: NodeLink, *, max_body: int) -> web.Application:
         web.get("/v1/cluster/status", status),
         web.get("/v1/watch/{path:.*}", watch),
     ])
+    if probe is not None:
+        app[PROBE] = probe
+        app[REGISTRY] = metrics_registry(probe)
+        app.add_routes([web.get("/health", health), web.get("/metrics", metrics)])
     return app
 
 

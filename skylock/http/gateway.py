@@ -27,6 +27,7 @@ from aiohttp import web
 
 from skylock.http.api import build_app
 from skylock.http.link import NodeLink
+from skylock.http.probe import NodeProbe
 from skylock.net.address import split_address
 
 log = logging.getLogger("skylock.http")
@@ -49,12 +50,14 @@ def server_tls(cert: Path | None, key: Path | None) -> ssl.SSLContext:
 
 class HttpGateway:
     def __init__(self, node_id: int, client_address: str, http_port: int, *, max_body: int,
+                 probe: NodeProbe | None = None,
                  ssl_context: ssl.SSLContext | None = None, server_key: bytes | None = None) -> None:
         self.node_id = node_id
         self.client_address = client_address
         self.host = split_address(client_address)[0]
         self.requested_port = http_port
         self.max_body = max_body
+        self.probe = probe
         self.ssl_context = ssl_context
         self.server_key = server_key
         #: the bound port, known once start() returns
@@ -114,7 +117,7 @@ class HttpGateway:
         link = NodeLink(self.client_address, loop, context=context, server_key=self.server_key)
         self.link = link
         # a client that hangs up ends its handler, so its watch is removed at once, not at its timeout
-        runner = web.AppRunner(build_app(link, max_body=self.max_body), access_log=None,
+        runner = web.AppRunner(build_app(link, max_body=self.max_body, probe=self.probe), access_log=None,
                                shutdown_timeout=SHUTDOWN_GRACE, handler_cancellation=True)
         try:
             await runner.setup()

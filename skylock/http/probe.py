@@ -1,0 +1,40 @@
+"""How the HTTP front end reads its own node's state for ``/health`` and ``/metrics``.
+
+Every value keeps its single owner: Raft state and watch counts are asked of their
+actors (a pykka ask, answered on the actor's own thread), and the I/O services'
+counters are read through ``Node.stats``, which takes each service's own lock. The
+HTTP thread never touches another thread's state directly, and it asks in an
+executor, so a busy actor delays one scrape, never the event loop.
+
+The probe needs no token: ``/health`` must answer a load balancer that has none, and
+``/metrics`` checks its caller's token with the node before it reads the probe.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pykka
+
+#: Longest an actor may take to answer a probe before the scrape or health check fails.
+PROBE_TIMEOUT = 2.0
+
+
+class NodeProbe:
+    def __init__(self, raft: pykka.ActorRef, watches: pykka.ActorRef, counters: Callable[[], dict[str, Any]],
+                 *, timeout: float = PROBE_TIMEOUT) -> None:
+        self._raft = raft
+        self._watches = watches
+        self._counters = counters
+        self._timeout = timeout
+
+    def raft_status(self) -> dict[str, Any]:
+        """This node's own Raft view: id, role, term, leader (0: none), commit, applied."""
+        return dict(self._raft.proxy().own_status().get(timeout=self._timeout))
+
+    def stats(self) -> dict[str, Any]:
+        """The node's counters (``Node.stats``) plus the WatchHub's."""
+        return {**self._counters(), "watches": self._watches.proxy().stats().get(timeout=self._timeout)}
+
+
+__all__ = ["NodeProbe", "PROBE_TIMEOUT"]
