@@ -245,6 +245,21 @@ def test_https_with_the_ca_and_the_token(cluster: StartedCluster) -> None:
         urllib.request.urlopen(base.replace("https://", "http://") + "/v1/cluster/leader", timeout=15)
 
 
+def test_health_needs_no_token_but_metrics_do(cluster: StartedCluster) -> None:
+    """A load balancer probes /health without credentials; /metrics is like any other route."""
+    creds = load_credentials(cluster.exports()["SKYLOCK_CREDENTIALS"])
+    assert creds.ca_cert is not None
+    base = creds.http[0]
+    assert wait_until(lambda: _https(f"{base}/health", creds.ca_cert, None) == (200, {"status": "ok"}),
+                      what="node 1 healthy")
+    status, body = _https(f"{base}/metrics", creds.ca_cert, None)
+    assert (status, body["error"]["code"]) == (401, "Unauthenticated")
+    request = urllib.request.Request(f"{base}/metrics", headers={"Authorization": f"Bearer {creds.token}"})
+    context = ssl.create_default_context(cafile=str(creds.ca_cert))
+    with urllib.request.urlopen(request, context=context, timeout=15) as response:
+        assert response.status == 200 and b"skylock_raft_term" in response.read()
+
+
 def http_client_errors() -> type[Exception]:
     import http.client
 
