@@ -9,6 +9,7 @@ the cluster with ``--base-port`` on free ports and changes only where the comman
     line, which runs until Ctrl-C, runs under ``timeout --preserve-status -s INT`` (Ctrl-C after
     a few seconds, exit status 0).
   - SDK example: its server list becomes the cluster's.
+  - Monitoring lines: ``localhost:8080`` becomes node 1's HTTP port, as for the REST tour.
   - Security tour (on ``start_cluster.py --secure``): the credentials path becomes the one that
     ``start_cluster.py`` printed, and ``localhost:8080`` node 1's HTTPS port.
 Each block runs under ``set -xeo pipefail``: the first failing line stops it, and is shown.
@@ -156,3 +157,12 @@ def test_readme_security_tour_runs_as_written_and_again(started_secure: StartClu
         assert '"path": "/app/config", "data": "v1"' in out, out
         assert '"code": "Unauthenticated"' in out, out
         assert "user alice deleted" in out and "deleted /app\n" in out, out
+
+
+def test_readme_monitoring_lines_run_as_written(started: StartCluster) -> None:
+    script = block("tour: monitoring", "bash")
+    assert "localhost:8080" in script
+    out = run_bash(script.replace("localhost:8080", f"localhost:{started.http_port}"), shell_env(started),
+                   started).stdout
+    assert '"status": "ok"' in out, out
+    assert "skylock_raft_term" in out and "skylock_raft_applied_index" in out, out
