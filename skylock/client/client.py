@@ -31,6 +31,7 @@ from typing import Any, Callable, Sequence
 import zmq
 
 from skylock.client.connection import CONNECT_TIMEOUT, Connection, SyncRequest
+from skylock.client import retry
 from skylock.client.pipeline import Pipeline
 from skylock.errors import ConnectionLost, NoLeader, NoNode, SessionExpired, SkyLockError, Timeout
 from skylock.net.curve import KeyPair
@@ -231,26 +232,19 @@ class Client:
             conn = self._connection()
             try:
                 return attempt(conn, deadline)
-            except NoLeader as err:
-                no_leader = err
-                if time.monotonic() + backoff >= deadline:
-                    raise
-                if len(self.servers) > 1:
-                    self._drop_connection(conn)  # it may be cut off from a leader the others have
-            except ConnectionLost as err:
-                self._drop_connection(conn)
-                never_sent = err.details.get("sent") is False
-                if self._closed or not (never_sent or op in IDEMPOTENT):
-                    raise
-                if time.monotonic() >= deadline:
-                    raise no_leader or err  # nothing sent since that answer could have applied
-                if never_sent:
+            except (NoLeader, ConnectionLost, Timeout) as err:
+                if isinstance(err, NoLeader):
+                    no_leader = err
+                verdict = retry.after_failure(
+                    err, idempotent=op in IDEMPOTENT, closed=self._closed, now=time.monotonic(),
+                    deadline=deadline, backoff=backoff, no_leader=no_leader, several_servers=len(self.servers) > 1)
+                if verdict.drop_connection:
+                    self._drop_connection(conn)
+                if verdict.action == retry.GIVE_UP:
+                    assert verdict.error is not None
+                    raise verdict.error
+                if verdict.action == retry.RETRY_NOW:
                     continue  # the next server, at once: this one cost a connect timeout already
-            except Timeout as err:
-                if op not in IDEMPOTENT:
-                    raise
-                if time.monotonic() >= deadline:
-                    raise no_leader or err
             time.sleep(backoff)
             backoff = min(backoff * 2, 0.5)
 

@@ -37,6 +37,7 @@ from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
+from skylock.client import retry
 from skylock.errors import ConnectionLost, NoLeader, SkyLockError, Timeout
 
 if TYPE_CHECKING:
@@ -156,33 +157,21 @@ class Pipeline:
         self._finish(pending, result=result)
 
     def _retry_or_fail(self, pending: _Pending, err: SkyLockError) -> None:
-        """``Client._failing_over``'s rule, one failed attempt at a time."""
+        """The client's retry rule (``skylock.client.retry``), one failed attempt at a time."""
         now = time.monotonic()
         pending.last_error = err
-        conn = pending.conn
         if isinstance(err, NoLeader):
             pending.no_leader = err
-            if now + pending.backoff >= pending.deadline:
-                return self._finish(pending, error=err)
-            if len(self._client.servers) > 1 and conn is not None:
-                self._client._drop_connection(conn)  # it may be cut off from a leader the others have
-            return self._retry_later(pending, now)
-        if isinstance(err, ConnectionLost):
-            if conn is not None:
-                self._client._drop_connection(conn)
-            never_sent = err.details.get("sent") is False
-            if self._client._closed or not (never_sent or pending.idempotent):
-                return self._finish(pending, error=err)
-            if now >= pending.deadline:
-                return self._finish(pending, error=pending.no_leader or err)
-            if never_sent:
-                return self._issue(pending)  # the next server, at once
-            return self._retry_later(pending, now)
-        if isinstance(err, Timeout) and pending.idempotent:
-            if now >= pending.deadline:
-                return self._finish(pending, error=pending.no_leader or err)
-            return self._retry_later(pending, now)
-        return self._finish(pending, error=err)
+        verdict = retry.after_failure(
+            err, idempotent=pending.idempotent, closed=self._client._closed, now=now, deadline=pending.deadline,
+            backoff=pending.backoff, no_leader=pending.no_leader, several_servers=len(self._client.servers) > 1)
+        if verdict.drop_connection and pending.conn is not None:
+            self._client._drop_connection(pending.conn)
+        if verdict.action == retry.GIVE_UP:
+            return self._finish(pending, error=verdict.error)
+        if verdict.action == retry.RETRY_NOW:
+            return self._issue(pending)  # the next server, at once
+        return self._retry_later(pending, now)
 
     def _retry_later(self, pending: _Pending, now: float) -> None:
         with self._cond:
