@@ -165,6 +165,7 @@ OPS: dict[str, OpSpec] = dict(
         _op("session.open", ArgSpec("client_id", (str,)), ArgSpec("ttl_ms", (int,), 0, minimum=0)),
         _op("session.heartbeat", ArgSpec("session_id", (str,))),
         _op("session.close", ArgSpec("session_id", (str,))),
+        _op("session.list", _CONSISTENCY),
         _op("create", *_CREATE_ARGS),
         _op("get", _path(), ArgSpec("watch", (bool,), False), _CONSISTENCY, _WATCH_SESSION),
         _op("set", _path(), ArgSpec("data", (bytes,)), _version()),

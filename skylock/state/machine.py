@@ -232,6 +232,12 @@ class StateMachine:
     def sessions(self) -> list[dict[str, Any]]:
         return [self.session(s.session_id) for s in self._sessions.all()]  # type: ignore[misc]
 
+    def session_list(self) -> list[dict[str, Any]]:
+        """Every open session as others may see it: public id, client id, TTL and its
+        ephemeral nodes (its lock entries among them), never the secret session id."""
+        return [{"public_id": s.public_id, "client_id": s.client_id, "ttl_ms": s.ttl_ms,
+                 "ephemerals": self._tree.ephemerals_of(s.public_id)} for s in self._sessions.all()]
+
     def lock_info(self, name: str) -> dict[str, Any]:
         return locks.info(self._tree, name)
 

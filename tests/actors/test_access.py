@@ -68,3 +68,13 @@ def test_a_published_view_replaces_the_cached_principals(access):
     access.publish(sm.auth_view())
     with pytest.raises(Unauthenticated):
         access.check("tu", "get", {"path": "/app"})
+
+
+def test_listing_sessions_needs_read_on_the_whole_tree(access):
+    """session.list names every session's ephemerals, wherever they are."""
+    assert access.check(ROOT_TOKEN, "session.list", {}).root
+    with pytest.raises(PermissionDenied):
+        access.check("tu", "session.list", {})  # read on /app only
+    reader = Access(enabled=True)
+    reader.publish(machine_with(("read", "/")).auth_view())
+    assert reader.check("tu", "session.list", {}).name == "u"

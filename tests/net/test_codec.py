@@ -17,6 +17,7 @@ MINIMAL_ARGS: dict[str, dict] = {
     "session.open": {"client_id": "c1"},
     "session.heartbeat": {"session_id": "s1"},
     "session.close": {"session_id": "s1"},
+    "session.list": {},
     "create": {"path": "/a"},
     "get": {"path": "/a"},
     "set": {"path": "/a", "data": b"x"},

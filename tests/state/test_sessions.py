@@ -98,3 +98,15 @@ def test_session_reopened_after_expiry_is_a_fresh_session(d):
     d.ok(commands.expire_session(["s1"]))
     d.open("s1")
     assert d.sm.session("s1")["ephemerals"] == []
+
+
+def test_session_list_shows_what_others_may_see_and_never_the_secret(d):
+    d.open("secret-1")
+    d.open("secret-2")
+    public = d.sm.session("secret-1")["public_id"]
+    d.ok(commands.create("/w", b"", ephemeral=True, sequential=False, session_id="secret-1", now_ms=1))
+    listed = d.sm.session_list()
+    assert [s["client_id"] for s in listed] == [d.sm.session(s)["client_id"] for s in ("secret-1", "secret-2")]
+    assert listed[0] == {"public_id": public, "client_id": d.sm.session("secret-1")["client_id"],
+                         "ttl_ms": d.sm.session("secret-1")["ttl_ms"], "ephemerals": ["/w"]}
+    assert all("session_id" not in s and "secret-1" not in s.values() for s in listed)
