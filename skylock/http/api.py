@@ -56,7 +56,7 @@ from skylock.errors import (
     Timeout,
     TooLarge,
 )
-from skylock.http import inventory
+from skylock.http import console, inventory
 from skylock.http.health import verdict
 from skylock.http.link import NodeLink
 from skylock.http.metrics import CONTENT_TYPE_LATEST, REGISTRY, exposition, metrics_registry
@@ -509,6 +509,7 @@ def build_app(link: NodeLink, *, max_body: int, probe: NodeProbe | None = None) 
         web.get("/v1/watch/{path:.*}", watch),
     ])
     app.add_routes(inventory.routes(_call))  # /v1/cluster/members, /v1/sessions, /v1/locks
+    app.add_routes(console.routes())  # the web console: /ui/
     if probe is not None:
         app[PROBE] = probe
         app[REGISTRY] = metrics_registry(probe)
