@@ -377,12 +377,28 @@
       }
     },
 
+    find(path) {
+      return Array.from(document.querySelectorAll("#tree-root li")).find((el) => el.dataset.path === path);
+    },
+
+    /** Open the branches down to ``path`` so the hierarchy shows where it is. */
+    async reveal(path) {
+      let current = "/";
+      for (const part of path.split("/").filter(Boolean)) {
+        const li = this.find(current);
+        if (!li) return;
+        if (!li.classList.contains("open")) await this.expand(li);
+        current = this.join(current, part);
+      }
+      this.mark();
+    },
+
     /** Re-read the hierarchy, keeping the open branches open. */
     async reload() {
       const open = Array.from(document.querySelectorAll("#tree-root li.open")).map((li) => li.dataset.path);
       fill($("tree-root"), this.item("/", "/"));
       for (const path of open) {
-        const li = Array.from(document.querySelectorAll("#tree-root li")).find((el) => el.dataset.path === path);
+        const li = this.find(path);
         if (li) await this.expand(li);
       }
       if (this.selected) this.open(this.selected);
@@ -397,6 +413,10 @@
         clearAlert($("tree-error"));
         this.node = body;
         this.view = body.encoding === "base64" ? "hex" : "text";
+        const li = this.find(path);
+        if (li && !li.classList.contains("open") && body.stat && body.stat.num_children === 0) {
+          li.querySelector(".twisty").textContent = "·";  // a leaf: nothing to expand
+        }
         this.renderDetail();
       } catch (err) {
         this.node = null;
@@ -539,8 +559,10 @@
     setup() {
       $("goto-form").addEventListener("submit", (ev) => {
         ev.preventDefault();
-        const path = $("goto-path").value.trim() || "/";
-        this.open(path.startsWith("/") ? path : `/${path}`);
+        const typed = $("goto-path").value.trim() || "/";
+        const path = typed.startsWith("/") ? typed : `/${typed}`;
+        this.open(path);
+        this.reveal(path);
       });
       $("tree-refresh").addEventListener("click", () => this.reload());
     },
@@ -612,14 +634,14 @@
       const list = this.locks;
       const held = list.filter((l) => l.holder).length;
       $("locks-count").textContent = `${list.length} known · ${held} held`;
-      const who = (entry) => [h("strong", {}, entry.owner || "(no owner label)"), " ",
-        h("span", { class: "muted" }, `session ${entry.session} · ${entry.entry}`)];
+      const who = (entry, extra) => [h("div", { class: "who" }, entry.owner || "(no owner label)"),
+        h("div", { class: "who-detail" }, `session ${entry.session} · ${entry.entry}${extra || ""}`)];
       fill($("locks-body"), list.length ? list.map((l) => h("tr", { "data-lock": l.name },
         h("td", {}, mono(l.name)),
         h("td", { class: "holder" }, l.holder ? who(l.holder) : badge("free")),
         h("td", { class: "num" }, l.holder ? l.holder.token : "—"),
         h("td", { class: "waiters" }, (l.waiters || []).length
-          ? h("ol", { class: "waiters" }, l.waiters.map((w) => h("li", {}, who(w), h("span", { class: "muted" }, ` · token ${w.token}`))))
+          ? h("ol", { class: "waiters" }, l.waiters.map((w) => h("li", {}, who(w, ` · token ${w.token}`))))
           : h("span", { class: "muted" }, "none")),
       )) : emptyRow(4, "No locks"));
     },
