@@ -54,6 +54,7 @@ from skylock.errors import Timeout
 from skylock.http.gateway import HttpGateway, server_tls
 from skylock.http.probe import NodeProbe
 from skylock.net import peer_codec
+from skylock.net.address import local_address, split_address
 from skylock.net.client_server import ClientServer, frame_limit
 from skylock.net.curve import start_authenticator
 from skylock.net.peer_transport import PeerTransport
@@ -160,7 +161,7 @@ class Node:
         self.curve = node_curve(cfg) if cfg.security.secure else None
         self._authenticator: Any = None
         self.pending = PendingRequests()
-        self.client_server = ClientServer(cfg.me.client_address, self._on_client_frame,
+        self.client_server = ClientServer(cfg.listen_client, self._on_client_frame,
                                           on_overflow=self._on_client_overflow, on_seen=self._on_clients_seen,
                                           context=self._context, max_frame=frame_limit(cfg.server.max_request_size),
                                           max_backlog_bytes=cfg.server.max_backlog_bytes,
@@ -171,7 +172,7 @@ class Node:
         self.outbox = Outbox(self.client_server.send)
         self._peer_limits = peer_codec.PeerLimits.for_batches_of(cfg.raft.max_size_per_msg)
         self.transport = PeerTransport(
-            self.node_id, cfg.me.peer_address, cfg.peers, self._on_peer_payload, context=self._context,
+            self.node_id, cfg.listen_peer, cfg.peers, self._on_peer_payload, context=self._context,
             on_undelivered=self._on_peer_undelivered,
             max_message_size=cfg.raft.max_peer_message_size, curve=self.curve,
         )
@@ -233,8 +234,9 @@ class Node:
         self.transport.start()
         self.client_server.start()
         # the REST API is a client of this node, so it opens after the client server
-        self.http = HttpGateway(self.node_id, self.client_server.address, cfg.me.http_port,
-                                probe=NodeProbe(self.raft, self.watches, self.stats),
+        listen_host, listen_port = split_address(cfg.listen_http)
+        self.http = HttpGateway(self.node_id, local_address(self.client_server.address), listen_port,
+                                host=listen_host, probe=NodeProbe(self.raft, self.watches, self.stats),
                                 max_body=2 * cfg.server.max_request_size,
                                 ssl_context=server_tls(cfg.security.tls_cert, cfg.security.tls_key)
                                 if self.curve else None,
@@ -243,8 +245,9 @@ class Node:
         self._ticker = threading.Thread(target=self._tick_loop, name=f"ticker-{self.node_id}", daemon=True)
         self._ticker.start()
         log.info(
-            "node=%s serving clients on %s, peers on %s",
-            self.node_id, self.client_server.address, cfg.me.peer_address,
+            "node=%s serving clients on %s, peers on %s (advertised: clients %s, peers %s)",
+            self.node_id, self.client_server.address, self.transport.address,
+            cfg.me.client_address, cfg.me.peer_address,
         )
 
     def stop(self) -> None:
