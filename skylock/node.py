@@ -25,6 +25,7 @@ import zmq
 from skylock.actors.access import Access
 from skylock.actors.gateway import Gateway
 from skylock.actors.gauge import Gauge
+from skylock.actors.node_metrics import NodeMetrics
 from skylock.actors.messages import (
     CheckLocks,
     CheckSessions,
@@ -169,7 +170,9 @@ class Node:
                                           connection_idle=cfg.server.watch_idle_timeout,
                                           curve=self.curve.keys if self.curve else None)
         self.open_sessions = Gauge()
-        self.outbox = Outbox(self.client_server.send)
+        #: the figures /metrics reports that no actor is asked for (each has one writer)
+        self.metrics = NodeMetrics(self.node_id)
+        self.outbox = Outbox(self.client_server.send, self.metrics)
         self._peer_limits = peer_codec.PeerLimits.for_batches_of(cfg.raft.max_size_per_msg)
         self.transport = PeerTransport(
             self.node_id, cfg.listen_peer, cfg.peers, self._on_peer_payload, context=self._context,
@@ -200,12 +203,13 @@ class Node:
             self.node_id, raft.raw_node, raft.storage, raft.conf, raft.wal, raft.snapshots,
             self.transport.send, self.outbox, self.pending, members,
             cfg.storage.keep_entries, cfg.storage.keep_bytes, self.request_timeout, self._on_fatal,
+            metrics=self.metrics,
         )
         access = Access(enabled=cfg.auth.enabled, root_token_sha256=cfg.auth.root_token_sha256)
         self.store = Store.start(
             self.node_id, machine, 0, self.outbox, self.pending, cfg.storage.snapshot_entries,
             cfg.storage.snapshot_bytes, self.open_sessions,
-            publish_auth=access.publish,
+            publish_auth=access.publish, metrics=self.metrics,
         )
         sv = cfg.server
         limits = WatchLimits(sv.max_watches_per_connection, sv.max_watches, sv.watch_idle_timeout)
@@ -236,7 +240,8 @@ class Node:
         # the REST API is a client of this node, so it opens after the client server
         listen_host, listen_port = split_address(cfg.listen_http)
         self.http = HttpGateway(self.node_id, local_address(self.client_server.address), listen_port,
-                                host=listen_host, probe=NodeProbe(self.raft, self.watches, self.stats),
+                                host=listen_host,
+                                probe=NodeProbe(self.raft, self.watches, self.stats, metrics=self.metrics),
                                 max_body=2 * cfg.server.max_request_size,
                                 ssl_context=server_tls(cfg.security.tls_cert, cfg.security.tls_key)
                                 if self.curve else None,
@@ -304,6 +309,7 @@ class Node:
                 self.sessions.tell(CheckSessions(now))
                 self.locks.tell(CheckLocks(now))
                 for waiting in self.pending.pop_expired(now):
+                    self.metrics.proposals_timed_out.value += 1
                     self.outbox.error(waiting.reply, Timeout(f"{waiting.op} did not complete in time"))
                 for waiting in self.pending.due_for_retry(now):
                     # no tag: if this retry is dropped the request keeps waiting, because an
@@ -345,4 +351,5 @@ class Node:
             self.raft.tell(PeerStatus(frame.round_id, frame.status))
 
     def stats(self) -> dict[str, Any]:
-        return {"pending": len(self.pending), "peer": self.transport.stats(), "client": self.client_server.stats()}
+        return {"pending": len(self.pending), "peer": self.transport.stats(), "client": self.client_server.stats(),
+                "client_connections": self.client_server.connections(), "sessions": self.open_sessions.value}
