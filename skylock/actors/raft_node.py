@@ -26,6 +26,7 @@ import pykka
 
 from skylock.actors import peer_protocol
 from skylock.actors.base import NodeActor
+from skylock.actors.cluster_status import with_lag
 from skylock.actors.node_metrics import NodeMetrics
 from skylock.actors.messages import (
     ApplyEntries,
@@ -469,4 +470,4 @@ class RaftNode(NodeActor):
         for node_id in sorted(self.members):
             nodes.append(round_.answers.get(node_id) or {"id": node_id, "reachable": False, **self.members[node_id]})
         s = self.node.status()
-        self.outbox.ok(round_.reply, {"leader": s.leader, "term": s.term, "nodes": nodes})
+        self.outbox.ok(round_.reply, {"leader": s.leader, "term": s.term, "nodes": with_lag(nodes, s.leader)})

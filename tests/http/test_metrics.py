@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import http.client
+import re
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -133,6 +136,20 @@ def test_every_listed_metric_family_reports_a_sane_value_after_writes(cluster: L
     assert after["skylock_locks_held"] >= 1  # the waiter holds it now
     for client in (holder, waiter):  # now: closing their sessions needs the quorum a later test takes away
         client.close()
+
+
+def test_status_shows_each_nodes_lag_behind_the_leaders_commit(cluster: LocalCluster) -> None:
+    leader = cluster.leader()
+    cluster.wait_converged()
+    shown = subprocess.run([sys.executable, "-m", "skylock.cli", "--servers", cluster.address(leader), "status"],
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    lines = [line for line in shown.stdout.splitlines() if line.strip().startswith("node ")]
+    assert len(lines) == 3 and all(re.search(r" lag \d+$", line) for line in lines), shown.stdout
+    rest = Rest(http_port(cluster, leader))
+    nodes = rest.get("/v1/cluster/status").body["nodes"]
+    leading = next(n for n in nodes if n["id"] == leader)
+    assert all(n["lag"] == leading["commit"] - n["applied"] >= 0 for n in nodes), nodes
 
 
 def test_a_survivor_without_quorum_is_unhealthy_with_no_leader(cluster: LocalCluster) -> None:
