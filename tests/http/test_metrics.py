@@ -138,6 +138,16 @@ def test_every_listed_metric_family_reports_a_sane_value_after_writes(cluster: L
         client.close()
 
 
+def test_every_metric_docs_deploy_names_is_served(cluster: LocalCluster) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "DEPLOY.md").read_text()
+    named = set(re.findall(r"`(skylock_[a-z_]+)", doc))
+    assert len(named) >= 20
+    served = {name.split("{")[0] for name in scrape(http_port(cluster, cluster.leader()))}
+    # a histogram is served as _bucket, _count and _sum
+    served |= {re.sub(r"_(bucket|count|sum)$", "", name) for name in served}
+    assert named <= served, sorted(named - served)
+
+
 def test_status_shows_each_nodes_lag_behind_the_leaders_commit(cluster: LocalCluster) -> None:
     leader = cluster.leader()
     cluster.wait_converged()
