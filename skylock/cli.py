@@ -156,10 +156,17 @@ def _leader_line(status: dict[str, Any]) -> str:
     return f"leader: node {status['leader']}  term {status['term']}"
 
 
+def _lag(node: dict[str, Any]) -> str:
+    lag = node.get("lag")  # a node of an older version does not say
+    return "-" if lag is None else str(lag)
+
+
 @main.command()
 @click.pass_context
 def status(ctx: click.Context) -> None:
-    """Show every node's role, term, commit and applied index.
+    """Show every node's role, term, commit and applied index, and its lag: how many
+    entries its applied index is behind the leader's commit index ("-": no leader to
+    measure against).
 
     Example: skylock status
     """
@@ -171,7 +178,7 @@ def status(ctx: click.Context) -> None:
                 click.echo(f"  node {n['id']}  {n.get('client_address', '?'):<22} unreachable")
                 continue
             click.echo(f"  node {n['id']}  {n['client_address']:<22} {n['role']:<10} term {n['term']:<4} "
-                       f"commit {n['commit']:<8} applied {n['applied']}")
+                       f"commit {n['commit']:<8} applied {n['applied']:<8} lag {_lag(n)}")
 
     _run(ctx, lambda c: c.status(), human)
 

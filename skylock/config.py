@@ -134,6 +134,11 @@ def _parse_address(value: Any) -> str:
     return value
 
 
+def _parse_optional_address(value: Any) -> str:
+    """"" (unset: use the advertised address) or "host:port"."""
+    return "" if value in ("", None) else _parse_address(value)
+
+
 def _parse_path(value: Any) -> Path:
     return Path(_parse_str(value))
 
@@ -145,6 +150,7 @@ _PARSERS = {
     "size": parse_size,
     "str": _parse_str,
     "address": _parse_address,
+    "optional_address": _parse_optional_address,
     "path": _parse_path,
     "sha256": _parse_sha256,
     "text": _parse_text,
@@ -206,6 +212,14 @@ class ServerConfig:
     #: client connections this node serves at once: those heard from within
     #: ``watch_idle_timeout``; a frame from one more is answered LimitExceeded
     max_connections: int = _kind("int", 10000)
+    # -- where this node listens, when that is not where others reach it (a NAT, a container,
+    #    a machine with several interfaces): "host:port", e.g. "0.0.0.0:7001". Unset (""), a
+    #    port is bound on this member's advertised address in ``cluster.members``, which is what
+    #    peers and clients are told and connect to either way.
+    listen_client: str = _kind("optional_address", "")
+    listen_peer: str = _kind("optional_address", "")
+    #: unset: the host the client port listens on, on the member's ``http_port``
+    listen_http: str = _kind("optional_address", "")
 
 
 @dataclass(frozen=True)
@@ -334,6 +348,20 @@ class NodeConfig:
     @property
     def me(self) -> Member:
         return next(m for m in self.cluster.members if m.id == self.cluster.node_id)
+
+    @property
+    def listen_client(self) -> str:
+        """The "host:port" the client port binds (``server.listen_client``, else the advertised one)."""
+        return self.server.listen_client or self.me.client_address
+
+    @property
+    def listen_peer(self) -> str:
+        return self.server.listen_peer or self.me.peer_address
+
+    @property
+    def listen_http(self) -> str:
+        """The "host:port" the HTTP port binds: by default the client port's listen host, on ``http_port``."""
+        return self.server.listen_http or f"{split_address(self.listen_client)[0]}:{self.me.http_port}"
 
     @property
     def peers(self) -> dict[int, str]:

@@ -25,6 +25,7 @@ import zmq
 from skylock.actors.access import Access
 from skylock.actors.gateway import Gateway
 from skylock.actors.gauge import Gauge
+from skylock.actors.node_metrics import NodeMetrics
 from skylock.actors.messages import (
     CheckLocks,
     CheckSessions,
@@ -54,6 +55,7 @@ from skylock.errors import Timeout
 from skylock.http.gateway import HttpGateway, server_tls
 from skylock.http.probe import NodeProbe
 from skylock.net import peer_codec
+from skylock.net.address import local_address, split_address
 from skylock.net.client_server import ClientServer, frame_limit
 from skylock.net.curve import start_authenticator
 from skylock.net.peer_transport import PeerTransport
@@ -160,7 +162,7 @@ class Node:
         self.curve = node_curve(cfg) if cfg.security.secure else None
         self._authenticator: Any = None
         self.pending = PendingRequests()
-        self.client_server = ClientServer(cfg.me.client_address, self._on_client_frame,
+        self.client_server = ClientServer(cfg.listen_client, self._on_client_frame,
                                           on_overflow=self._on_client_overflow, on_seen=self._on_clients_seen,
                                           context=self._context, max_frame=frame_limit(cfg.server.max_request_size),
                                           max_backlog_bytes=cfg.server.max_backlog_bytes,
@@ -168,10 +170,12 @@ class Node:
                                           connection_idle=cfg.server.watch_idle_timeout,
                                           curve=self.curve.keys if self.curve else None)
         self.open_sessions = Gauge()
-        self.outbox = Outbox(self.client_server.send)
+        #: the figures /metrics reports that no actor is asked for (each has one writer)
+        self.metrics = NodeMetrics(self.node_id)
+        self.outbox = Outbox(self.client_server.send, self.metrics)
         self._peer_limits = peer_codec.PeerLimits.for_batches_of(cfg.raft.max_size_per_msg)
         self.transport = PeerTransport(
-            self.node_id, cfg.me.peer_address, cfg.peers, self._on_peer_payload, context=self._context,
+            self.node_id, cfg.listen_peer, cfg.peers, self._on_peer_payload, context=self._context,
             on_undelivered=self._on_peer_undelivered,
             max_message_size=cfg.raft.max_peer_message_size, curve=self.curve,
         )
@@ -199,12 +203,13 @@ class Node:
             self.node_id, raft.raw_node, raft.storage, raft.conf, raft.wal, raft.snapshots,
             self.transport.send, self.outbox, self.pending, members,
             cfg.storage.keep_entries, cfg.storage.keep_bytes, self.request_timeout, self._on_fatal,
+            metrics=self.metrics,
         )
         access = Access(enabled=cfg.auth.enabled, root_token_sha256=cfg.auth.root_token_sha256)
         self.store = Store.start(
             self.node_id, machine, 0, self.outbox, self.pending, cfg.storage.snapshot_entries,
             cfg.storage.snapshot_bytes, self.open_sessions,
-            publish_auth=access.publish,
+            publish_auth=access.publish, metrics=self.metrics,
         )
         sv = cfg.server
         limits = WatchLimits(sv.max_watches_per_connection, sv.max_watches, sv.watch_idle_timeout)
@@ -233,8 +238,10 @@ class Node:
         self.transport.start()
         self.client_server.start()
         # the REST API is a client of this node, so it opens after the client server
-        self.http = HttpGateway(self.node_id, self.client_server.address, cfg.me.http_port,
-                                probe=NodeProbe(self.raft, self.watches, self.stats),
+        listen_host, listen_port = split_address(cfg.listen_http)
+        self.http = HttpGateway(self.node_id, local_address(self.client_server.address), listen_port,
+                                host=listen_host,
+                                probe=NodeProbe(self.raft, self.watches, self.stats, metrics=self.metrics),
                                 max_body=2 * cfg.server.max_request_size,
                                 ssl_context=server_tls(cfg.security.tls_cert, cfg.security.tls_key)
                                 if self.curve else None,
@@ -243,8 +250,9 @@ class Node:
         self._ticker = threading.Thread(target=self._tick_loop, name=f"ticker-{self.node_id}", daemon=True)
         self._ticker.start()
         log.info(
-            "node=%s serving clients on %s, peers on %s",
-            self.node_id, self.client_server.address, cfg.me.peer_address,
+            "node=%s serving clients on %s, peers on %s (advertised: clients %s, peers %s)",
+            self.node_id, self.client_server.address, self.transport.address,
+            cfg.me.client_address, cfg.me.peer_address,
         )
 
     def stop(self) -> None:
@@ -301,6 +309,7 @@ class Node:
                 self.sessions.tell(CheckSessions(now))
                 self.locks.tell(CheckLocks(now))
                 for waiting in self.pending.pop_expired(now):
+                    self.metrics.proposals_timed_out.value += 1
                     self.outbox.error(waiting.reply, Timeout(f"{waiting.op} did not complete in time"))
                 for waiting in self.pending.due_for_retry(now):
                     # no tag: if this retry is dropped the request keeps waiting, because an
@@ -342,4 +351,5 @@ class Node:
             self.raft.tell(PeerStatus(frame.round_id, frame.status))
 
     def stats(self) -> dict[str, Any]:
-        return {"pending": len(self.pending), "peer": self.transport.stats(), "client": self.client_server.stats()}
+        return {"pending": len(self.pending), "peer": self.transport.stats(), "client": self.client_server.stats(),
+                "client_connections": self.client_server.connections(), "sessions": self.open_sessions.value}

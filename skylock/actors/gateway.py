@@ -120,11 +120,12 @@ class Gateway:
         try:
             request = codec.parse_request(frame, max_size=self.max_request_size)
             request_id = request.id
+            reply = ReplyTo(conn_id, request.id, request.op, time.monotonic())
             principal = self.access.check(request.token, request.op, request.args)
             if request.op.startswith("auth."):
-                self._auth(ReplyTo(conn_id, request.id), request.op, request.args, principal)
+                self._auth(reply, request.op, request.args, principal)
             else:
-                self._route(ReplyTo(conn_id, request.id), request.op, request.args)
+                self._route(reply, request.op, request.args)
         except SkyLockError as err:
             if request_id is None:
                 request_id = err.details.get("id")

@@ -17,10 +17,14 @@ from skylock.raft import Entry, Message, Snapshot
 
 @dataclass(frozen=True, slots=True)
 class ReplyTo:
-    """Where the answer to one client request goes: a connection and the request id."""
+    """Where the answer to one client request goes: a connection and the request id;
+    and, for the request latency metric, its op and when it arrived (``time.monotonic``,
+    0: not measured)."""
 
     conn_id: bytes
     request_id: int
+    op: str = ""
+    started: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

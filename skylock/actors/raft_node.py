@@ -26,6 +26,8 @@ import pykka
 
 from skylock.actors import peer_protocol
 from skylock.actors.base import NodeActor
+from skylock.actors.cluster_status import with_lag
+from skylock.actors.node_metrics import NodeMetrics
 from skylock.actors.messages import (
     ApplyEntries,
     CaughtUp,
@@ -108,8 +110,11 @@ class RaftNode(NodeActor):
         keep_bytes: int,
         request_timeout: float,
         on_fatal: OnFatal,
+        metrics: NodeMetrics | None = None,
     ) -> None:
+        """``metrics``: the node's figures; this actor writes its Raft and WAL ones."""
         super().__init__(node_id)
+        self.metrics = metrics or NodeMetrics(node_id)
         self.node = raw_node
         self.storage = storage
         self.conf = conf
@@ -253,6 +258,7 @@ class RaftNode(NodeActor):
         try:
             self.node.propose_many(batch)
         except ProposalDropped:
+            self.metrics.proposals_dropped.value += len(batch)
             err = NoLeader("no leader to accept the write", leader=self._leader_hint())
             for tag in tags:
                 waiting = self.pending.pop(tag)
@@ -287,7 +293,10 @@ class RaftNode(NodeActor):
             self.wal.save_snapshot_meta(rd.snapshot.meta)
             self.storage.apply_snapshot(rd.snapshot)
         if rd.hard_state is not None or rd.entries:
-            self.wal.save(rd.hard_state, rd.entries, sync=self._must_sync(rd))
+            took = self.wal.save(rd.hard_state, rd.entries, sync=self._must_sync(rd))
+            if took is not None:
+                self.metrics.fsync_seconds.observe(took)
+                self.metrics.entries_per_fsync.observe(len(rd.entries))
         if rd.entries:
             self.storage.append(rd.entries)
         if rd.hard_state is not None:
@@ -301,6 +310,7 @@ class RaftNode(NodeActor):
             self.store.tell(RestoreSnapshot(rd.snapshot))
         if rd.committed_entries:
             self.store.tell(ApplyEntries(tuple(rd.committed_entries)))
+            self.metrics.proposals_committed.value += sum(1 for e in rd.committed_entries if e.data)
         for rs in rd.read_states:
             ctx = bytes(rs.context)
             if ctx == self._sync_ctx:
@@ -318,6 +328,8 @@ class RaftNode(NodeActor):
         for m in rd.messages:
             if m.type == MessageType.SNAP and m.snapshot is not None:
                 self._snapshots_out[m.to] = m.snapshot.meta.index
+            elif m.type == MessageType.APP:
+                self.metrics.entries_per_append.observe(len(m.entries))
             self.send_to_peer(m.to, peer_protocol.encode_raft(m))
 
     # ---- catching up once after start (the local-read rule) --------------------------------
@@ -352,6 +364,8 @@ class RaftNode(NodeActor):
         term = self.node.status().term
         if leader != self._leader or role != self._role:
             self.log.info("node=%s term=%s role=%s leader=%s", self.node_id, term, role.name, leader)
+        if leader and leader != self._leader:
+            self.metrics.leader_changes.value += 1
         self._leader, self._role = leader, role
         assert self.sessions is not None
         self.sessions.tell(LeadershipChanged(leader, term, role == Role.LEADER))
@@ -368,6 +382,7 @@ class RaftNode(NodeActor):
         if compact_to > self.storage.first_index():
             self.storage.compact(compact_to)
         self.wal.release_before(msg.index)
+        self.metrics.snapshots_taken.value += 1
         self.log.info("node=%s snapshot index=%s compacted_to=%s", self.node_id, msg.index, compact_to)
 
     # ---- timeouts ---------------------------------------------------------------------------------
@@ -455,4 +470,4 @@ class RaftNode(NodeActor):
         for node_id in sorted(self.members):
             nodes.append(round_.answers.get(node_id) or {"id": node_id, "reachable": False, **self.members[node_id]})
         s = self.node.status()
-        self.outbox.ok(round_.reply, {"leader": s.leader, "term": s.term, "nodes": nodes})
+        self.outbox.ok(round_.reply, {"leader": s.leader, "term": s.term, "nodes": with_lag(nodes, s.leader)})

@@ -24,6 +24,7 @@ import pykka
 
 from skylock.actors.base import NodeActor
 from skylock.actors.gauge import Gauge
+from skylock.actors.node_metrics import NodeMetrics
 from skylock.actors.messages import (
     AddWatch,
     ApplyEntries,
@@ -66,8 +67,13 @@ class Store(NodeActor):
         snapshot_bytes: int,
         session_count: Gauge | None = None,
         publish_auth: Callable[[AuthView], None] | None = None,
+        metrics: NodeMetrics | None = None,
     ) -> None:
+        """``metrics``: the node's figures; this actor writes the tree's tallies and the lock counts."""
         super().__init__(node_id)
+        self.metrics = metrics or NodeMetrics(node_id)
+        #: each lock's queue length (holder included) as last reported, for the lock counts
+        self._lock_queues: dict[str, int] = {}
         self.machine = machine
         self.applied_index = applied_index
         self.outbox = outbox
@@ -145,6 +151,7 @@ class Store(NodeActor):
             self.sessions.tell(SessionsChanged(opened=opened, closed=tuple(closed), public=public))
             self.session_count.value = self.machine.session_count()
         self._report_locks({n for ev in events if (n := lock_name_of(ev.path)) is not None})
+        self._publish_tallies()
         self._serve_parked()
         self._maybe_snapshot()
 
@@ -185,14 +192,36 @@ class Store(NodeActor):
         self.sessions.tell(self._all_sessions())
         self.session_count.value = self.machine.session_count()
         self.publish_auth(self.machine.auth_view())
+        for name in list(self._lock_queues):  # locks the snapshot no longer has
+            self._count_lock_queue(name, 0)
         self._report_locks(set(self.machine.children(LOCKS_ROOT)[0]) if self.machine.exists(LOCKS_ROOT) else set())
+        self._publish_tallies()
         self._serve_parked()
 
     def _report_locks(self, names: set[str]) -> None:
         """Tell the LockManager the new queue of every lock whose queue changed."""
         if names:
             assert self.locks is not None
-            self.locks.tell(LocksChanged({name: self.machine.lock_info(name) for name in names}))
+            infos = {name: self.machine.lock_info(name) for name in names}
+            self.locks.tell(LocksChanged(infos))
+            for name, info in infos.items():
+                self._count_lock_queue(name, len(info["waiters"]) + (1 if info["holder"] else 0))
+
+    def _count_lock_queue(self, name: str, queued: int) -> None:
+        """Move the lock counts by the change of one lock's queue (its holder included)."""
+        before = self._lock_queues.pop(name, 0)
+        if queued:
+            self._lock_queues[name] = queued
+        m = self.metrics
+        m.locks_held.value += (queued > 0) - (before > 0)
+        m.locks_waiting.value += max(queued - 1, 0) - max(before - 1, 0)
+
+    def _publish_tallies(self) -> None:
+        """The tree's sizes for /metrics, each O(1) (the tree keeps them)."""
+        m = self.metrics
+        tallies = self.machine.tallies()
+        m.znodes.value, m.znode_bytes.value, m.ephemerals.value = (
+            tallies["znodes"], tallies["znode_bytes"], tallies["ephemerals"])
 
     def _all_sessions(self) -> SessionsChanged:
         table = self.machine.sessions()

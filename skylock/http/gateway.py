@@ -6,7 +6,8 @@ idle long waits (a 30 s lock wait, a long-poll watch) at the cost of a
 coroutine each. It reaches the node only as a ZeroMQ client of the node's own
 client address (see ``skylock.http.link``), so the REST API adds no logic of its own.
 
-It binds the host of the client address on ``http_port``; port 0 binds a free
+It binds the host of the client address on ``http_port``, or ``host`` when the node
+listens elsewhere than it advertises (``server.listen_http``); port 0 binds a free
 port, which ``port`` reports once ``start`` returns.
 
 Secure mode: it serves HTTPS only (``ssl_context``, see ``server_tls``), and its link
@@ -50,11 +51,11 @@ def server_tls(cert: Path | None, key: Path | None) -> ssl.SSLContext:
 
 class HttpGateway:
     def __init__(self, node_id: int, client_address: str, http_port: int, *, max_body: int,
-                 probe: NodeProbe | None = None,
+                 probe: NodeProbe | None = None, host: str | None = None,
                  ssl_context: ssl.SSLContext | None = None, server_key: bytes | None = None) -> None:
         self.node_id = node_id
         self.client_address = client_address
-        self.host = split_address(client_address)[0]
+        self.host = host or split_address(client_address)[0]
         self.requested_port = http_port
         self.max_body = max_body
         self.probe = probe

@@ -1,8 +1,9 @@
 """How the HTTP front end reads its own node's state for ``/health`` and ``/metrics``.
 
 Every value keeps its single owner: Raft state and watch counts are asked of their
-actors (a pykka ask, answered on the actor's own thread), and the I/O services'
-counters are read through ``Node.stats``, which takes each service's own lock. The
+actors (a pykka ask, answered on the actor's own thread), the I/O services'
+counters are read through ``Node.stats``, which takes each service's own lock, and
+the rest is read from ``NodeMetrics``, where each figure's owner publishes it. The
 HTTP thread never touches another thread's state directly, and it asks in an
 executor, so a busy actor delays one scrape, never the event loop.
 
@@ -16,14 +17,18 @@ from typing import Any, Callable
 
 import pykka
 
+from skylock.actors.node_metrics import NodeMetrics
+
 #: Longest an actor may take to answer a probe before the scrape or health check fails.
 PROBE_TIMEOUT = 2.0
 
 
 class NodeProbe:
     def __init__(self, raft: pykka.ActorRef, watches: pykka.ActorRef, counters: Callable[[], dict[str, Any]],
-                 *, timeout: float = PROBE_TIMEOUT) -> None:
+                 *, timeout: float = PROBE_TIMEOUT, metrics: NodeMetrics | None = None) -> None:
         self._raft = raft
+        #: the node's published figures (None: a probe that reports only Raft state and stats)
+        self.metrics = metrics
         self._watches = watches
         self._counters = counters
         self._timeout = timeout

@@ -21,6 +21,18 @@ def tcp_endpoint(address: str) -> str:
     return f"tcp://{host}:{port or '*'}"
 
 
+#: Wildcard hosts a socket can bind but a client cannot usefully name; a local client
+#: reaches such a socket through loopback.
+_WILDCARDS = {"0.0.0.0": "127.0.0.1", "*": "127.0.0.1", "::": "::1", "[::]": "[::1]"}
+
+
+def local_address(bound: str) -> str:
+    """The "host:port" a client on this machine connects to for a socket bound on ``bound``:
+    the same, except that a wildcard host ("0.0.0.0") becomes loopback."""
+    host, port = split_address(bound)
+    return f"{_WILDCARDS.get(host, host)}:{port}"
+
+
 def bound_address(sock: zmq.Socket) -> str:
     """The "host:port" a bound socket actually listens on (resolves port 0)."""
     return sock.getsockopt_string(zmq.LAST_ENDPOINT).removeprefix("tcp://")

@@ -117,6 +117,12 @@ class _Connections:
         self._last_heard[conn_id] = now
         return True
 
+    def live(self, now: float) -> int:
+        """How many were heard from within ``idle``; safe from any thread (``dict.copy`` of
+        bytes keys and float values is one step under the GIL)."""
+        cutoff = now - self.idle
+        return sum(1 for t in self._last_heard.copy().values() if t >= cutoff)
+
     def _sweep(self, now: float) -> None:
         """Forget connections silent for ``idle``: at most every ``SWEEP_INTERVAL``, so a
         flood of refused connections costs no full scan each."""
@@ -171,6 +177,11 @@ class ClientServer(IOService[bytes]):
         self._next_report = 0.0
         self._connections = _Connections(max_connections, connection_idle)
         self._next_overflow_log = 0.0  # under the counters' lock: any thread may overflow
+
+    def connections(self) -> int:
+        """Client connections heard from within ``connection_idle`` (what ``max_connections``
+        limits). Any thread: it counts a copy of the I/O thread's table, taken in one step."""
+        return self._connections.live(time.monotonic())
 
     def send(self, conn_id: bytes, frame: bytes) -> None:
         """Queue a reply or event for a connection; thread-safe, never blocks. A connection
@@ -230,11 +241,12 @@ class ClientServer(IOService[bytes]):
         or dropped because the connection is gone)."""
         router = self._router
         assert router is not None
-        done = sent = 0
+        done = sent = size = 0
         for frame in frames:
             try:
                 router.send_multipart((conn_id, frame), zmq.NOBLOCK)
                 sent += 1
+                size += len(frame)
             except zmq.Again:
                 break
             except zmq.ZMQError as exc:  # EHOSTUNREACH: the client is gone, drop
@@ -243,6 +255,7 @@ class ClientServer(IOService[bytes]):
             done += 1
         if sent:
             self._count("sent", sent)
+            self.bytes_sent += size
         return done
 
     def _overflow(self, conn_id: bytes, held: _Held) -> None:
@@ -297,6 +310,7 @@ class ClientServer(IOService[bytes]):
             log.warning("dropped a client message of %d frames (want [conn_id, frame])", len(frames))
             return
         self._count("received")
+        self.bytes_received += len(frames[1])
         if not self._connections.admit(frames[0], time.monotonic()):
             self._refuse_connection(frames[0], frames[1])
             return

@@ -265,6 +265,10 @@ class IOService(ABC, Generic[K]):
         self._address: str | None = None
         self._counts_lock = threading.Lock()
         self._counts = dict.fromkeys(counters, 0)
+        #: payload bytes read and written: the I/O thread's alone (plain ints, no lock; a
+        #: reader from another thread sees a value a moment old)
+        self.bytes_received = 0
+        self.bytes_sent = 0
         self._io: IOThread[K] = IOThread(name, self._open, self._deliver, context=context, queue_limit=queue_limit,
                                          queue_bytes=queue_bytes, after_poll=self._after_poll)
 
@@ -285,7 +289,8 @@ class IOService(ABC, Generic[K]):
 
     def stats(self) -> dict[str, int]:
         with self._counts_lock:
-            return {**self._counts, "dropped_queue_full": self._io.dropped_full}
+            counts = {**self._counts, "dropped_queue_full": self._io.dropped_full}
+        return {**counts, "bytes_received": self.bytes_received, "bytes_sent": self.bytes_sent}
 
     def _count(self, name: str, n: int = 1) -> None:
         with self._counts_lock:

@@ -196,6 +196,7 @@ class PeerTransport(IOService[int]):
                     self._on_undelivered(to, payloads[i:])
                 break
             sent += 1
+            self.bytes_sent += len(payload)
         self._count("sent", sent)
 
     def _on_message(self, frames: list[bytes]) -> None:
@@ -216,6 +217,7 @@ class PeerTransport(IOService[int]):
             self._drop("dropped_malformed", f"routing id {frames[0][:32]!r} sent {len(frames)} frames (want 2)")
             return
         identity, payload = frames
+        self.bytes_received += len(payload)
         from_id = self._member_of(identity)
         if from_id is None:
             self._drop("dropped_stranger", f"routing id {identity[:32]!r} is not a member")

@@ -229,6 +229,11 @@ class StateMachine:
     def session_count(self) -> int:
         return len(self._sessions)
 
+    def tallies(self) -> dict[str, int]:
+        """Sizes a monitor reports, each O(1): nodes, bytes of their data, ephemeral nodes."""
+        tree = self._tree
+        return {"znodes": len(tree.nodes), "znode_bytes": tree.data_bytes, "ephemerals": tree.ephemeral_count}
+
     def sessions(self) -> list[dict[str, Any]]:
         return [self.session(s.session_id) for s in self._sessions.all()]  # type: ignore[misc]
 

@@ -54,6 +54,10 @@ class DataTree:
     def __init__(self) -> None:
         self.nodes: dict[str, Node] = {ROOT: Node(b"", 0, 0, "")}
         self._ephemerals: dict[str, set[str]] = {}
+        #: bytes of data in all nodes, and how many nodes are ephemeral: kept as nodes change
+        #: (and undone with them), so a monitor reads them without a walk over the tree
+        self.data_bytes = 0
+        self.ephemeral_count = 0
 
     # ---- reads -------------------------------------------------------------
 
@@ -100,13 +104,16 @@ class DataTree:
         parent.pzxid = txn.zxid
         if sequential:
             parent.seq = old_seq + 1
+        self.data_bytes += len(data)
         if ephemeral_owner:
             self._ephemerals.setdefault(ephemeral_owner, set()).add(path)
+            self.ephemeral_count += 1
 
         def undo() -> None:
             del self.nodes[path]
             parent.children.discard(name)
             parent.cversion, parent.pzxid, parent.seq = old_cversion, old_pzxid, old_seq
+            self.data_bytes -= len(data)
             if ephemeral_owner:
                 self._forget_ephemeral(ephemeral_owner, path)
 
@@ -119,13 +126,16 @@ class DataTree:
         node = self.require(path)
         self._check_version(node, path, version)
         old = (node.data, node.version, node.mzxid, node.mtime)
+        growth = len(data) - len(node.data)
         node.data = data
         node.version += 1
         node.mzxid = txn.zxid
         node.mtime = txn.now_ms
+        self.data_bytes += growth
 
         def undo() -> None:
             node.data, node.version, node.mzxid, node.mtime = old
+            self.data_bytes -= growth
 
         txn.undo.record(undo)
         txn.events.append(WatchEvent(EventType.DATA_CHANGED, path, txn.zxid))
@@ -146,6 +156,7 @@ class DataTree:
         parent.cversion += 1
         parent.pzxid = txn.zxid
         owner = node.ephemeral_owner
+        self.data_bytes -= len(node.data)
         if owner:
             self._forget_ephemeral(owner, path)
 
@@ -153,8 +164,10 @@ class DataTree:
             self.nodes[path] = node
             parent.children.add(name)
             parent.cversion, parent.pzxid = old_cversion, old_pzxid
+            self.data_bytes += len(node.data)
             if owner:
                 self._ephemerals.setdefault(owner, set()).add(path)
+                self.ephemeral_count += 1
 
         txn.undo.record(undo)
         txn.events.append(WatchEvent(EventType.DELETED, path, txn.zxid))
@@ -172,7 +185,8 @@ class DataTree:
         self.nodes[path] = node
 
     def link_restored(self) -> None:
-        """Rebuild children sets and the ephemeral index from the flat node dict."""
+        """Rebuild children sets, the ephemeral index and the tallies from the flat node dict."""
+        self.data_bytes = sum(len(node.data) for node in self.nodes.values())
         for path, node in self.nodes.items():
             if path == ROOT:
                 continue
@@ -183,6 +197,7 @@ class DataTree:
             parent.children.add(name)
             if node.ephemeral_owner:
                 self._ephemerals.setdefault(node.ephemeral_owner, set()).add(path)
+                self.ephemeral_count += 1
 
     # ---- helpers -----------------------------------------------------------
 
@@ -194,7 +209,8 @@ class DataTree:
 
     def _forget_ephemeral(self, owner: str, path: str) -> None:
         paths = self._ephemerals.get(owner)
-        if paths is not None:
+        if paths is not None and path in paths:
+            self.ephemeral_count -= 1
             paths.discard(path)
             if not paths:
                 del self._ephemerals[owner]

@@ -94,27 +94,29 @@ class WAL:
 
     # ---- writing -------------------------------------------------------------
 
-    def save(self, hard_state: HardState | None, entries: Sequence[Entry], *, sync: bool = True) -> None:
+    def save(self, hard_state: HardState | None, entries: Sequence[Entry], *, sync: bool = True) -> float | None:
         """Append ``entries`` (replacing any stored tail from their first index) and the
-        hard state, durably: one write and one fsync for the whole batch.
+        hard state, durably: one write and one fsync for the whole batch. Returns the
+        fsync's duration in seconds (None when none was done), for the caller's metrics.
 
         ``sync=False`` is for a hard state whose only change is the commit index, which
         Raft need not keep durable (it is learned again from the leader): written, not synced.
         """
         if not entries and hard_state is None:
-            return
+            return None
         if entries:
             self._log.check_append(entries)  # refuse a gap before touching the disk
             data = records.encode_entries(hard_state, entries)
         else:
             data = records.encode_hard_state(hard_state)  # type: ignore[arg-type]
-        self._write(data, sync=sync or bool(entries))
+        took = self._write(data, sync=sync or bool(entries))
         if entries:
             self._log.append(entries, checked=True)
             info = self._writer.info
             info.max_index = max(info.max_index, entries[-1].index)
         if hard_state is not None:
             self._log.set_hard_state(hard_state)
+        return took
 
     def save_snapshot_meta(self, meta: SnapshotMeta) -> None:
         """Record that a durable snapshot at ``meta.index`` exists (call after SnapshotStore.save)."""
@@ -122,11 +124,11 @@ class WAL:
         self._log.apply_snapshot_meta(meta)
         log.info("WAL recorded snapshot at index %d term %d", meta.index, meta.term)
 
-    def _write(self, data: bytes, *, sync: bool = True) -> None:
+    def _write(self, data: bytes, *, sync: bool = True) -> float | None:
         w = self._writer
         if w.size > self._header_end and w.size + len(data) > self._segment_size:
             self._rotate()
-        self._writer.append(data, sync=sync)
+        return self._writer.append(data, sync=sync)
 
     def _rotate(self) -> None:
         """Start the next segment; its header repeats the hard state and snapshot meta so
