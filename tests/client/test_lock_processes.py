@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from skylock.client import Lock
+from tests.client.workers import run_workers
 from tests.integration.cluster import LocalCluster, wait_until
 
 WORKER = """
@@ -38,18 +39,7 @@ def test_eight_processes_increment_a_file_counter_without_lost_updates(cluster: 
     counter, log = tmp_path / "counter", tmp_path / "holds.jsonl"
     counter.write_text("0")
     rounds = 10
-    procs = [
-        subprocess.Popen([sys.executable, "-c", WORKER, ",".join(cluster.servers), str(counter), str(log),
-                          str(rounds), f"p{i}"])
-        for i in range(8)
-    ]
-    try:
-        for p in procs:
-            assert p.wait(timeout=120) == 0
-    finally:
-        for p in procs:
-            p.kill()
-            p.wait()
+    run_workers(WORKER, [[",".join(cluster.servers), str(counter), str(log), str(rounds), f"p{i}"] for i in range(8)])
     assert int(counter.read_text()) == 8 * rounds  # no lost update
     holds = sorted((json.loads(line) for line in log.read_text().splitlines()), key=lambda h: h["start"])
     assert len(holds) == 8 * rounds
