@@ -416,8 +416,10 @@ def _holder_line(h: dict[str, Any]) -> str:
 @click.argument("session_id", callback=_session_id)
 @click.option("--owner", default="", help="A label for the holder, shown by lockinfo.")
 @click.option("--timeout", "wait", default=30.0, show_default=True, help="Seconds to wait for the lock.")
+@click.option("--lock-delay", default=0.0, show_default=True,
+              help="Seconds (at most 60) nobody gets the lock after this session expires holding it.")
 @click.pass_context
-def lock(ctx: click.Context, name: str, session_id: str, owner: str, wait: float) -> None:
+def lock(ctx: click.Context, name: str, session_id: str, owner: str, wait: float, lock_delay: float) -> None:
     """Acquire lock NAME for SESSION_ID, waiting in FIFO order; print its lock id (alone on
     stdout: it is the secret that releases the entry) and, on stderr, the fencing token.
 
@@ -431,7 +433,8 @@ def lock(ctx: click.Context, name: str, session_id: str, owner: str, wait: float
         click.echo(f"acquired {name}: fencing token {r['token']}; release with: skylock unlock {name} "
                    f"{r['lock_id']}", err=True)
 
-    _run(ctx, lambda c: c.lock_acquire(name, owner=owner, timeout=wait, session_id=session_id), human)
+    _run(ctx, lambda c: c.lock_acquire(name, owner=owner, timeout=wait, session_id=session_id,
+                                       lock_delay=lock_delay), human)
 
 
 @main.command()

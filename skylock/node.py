@@ -222,7 +222,7 @@ class Node:
             self.store.tell(RestoreSnapshot(raft.snapshot))
         self.sessions.proxy().connect(self.raft).get()
         self.locks.proxy().connect(self.raft).get()
-        self.raft.proxy().connect(self.store, self.sessions).get()
+        self.raft.proxy().connect(self.store, self.sessions, self.locks).get()
         self.gateway = Gateway(
             self.node_id, raft=self.raft, store=self.store, sessions=self.sessions, watches=self.watches,
             locks=self.locks,

@@ -150,7 +150,7 @@ class Gateway:
             validate_lock_name(args["name"])  # bad input is answered here, never logged
             self.locks.tell(WaitForLock(
                 args["name"], args["session_id"], args["owner"], args["request_id"], args["timeout_ms"],
-                reply, time.monotonic(),
+                reply, time.monotonic(), args.get("lock_delay_ms", 0),
             ))
         elif op == "session.heartbeat":
             self.sessions.tell(Heartbeat(args["session_id"], reply))

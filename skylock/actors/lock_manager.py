@@ -12,6 +12,13 @@ talks to and survives a leader change untouched. A client that fails over to
 another node re-sends the same request id; acquire is idempotent per
 (session, request id), so the wait continues where it was.
 
+Lock-delay is timed here, since the replicated state has no clock: every node tracks
+the delayed locks it sees applied, and the leader proposes ``lock_delay_end`` once a
+delay has run its full length *from when this node saw it start or became leader*.
+A new leader thus restarts every pending delay at its full length (the delay may grow
+by up to its length over a leader change, never shrink), as the SessionManager does
+with session deadlines.
+
 Waits are keyed by the lock node's entry name (``lock-NNNNNNNNNN``), the only
 name the applied queues show; the full lock id (entry plus mac, a credential)
 stays with the waiter, for its grant and for the release that cancels it.
@@ -26,7 +33,7 @@ from typing import Any
 import pykka
 
 from skylock.actors.base import NodeActor
-from skylock.actors.messages import CheckLocks, LockEnqueued, LocksChanged, Propose, WaitForLock
+from skylock.actors.messages import CheckLocks, LeadershipChanged, LockEnqueued, LocksChanged, Propose, WaitForLock
 from skylock.actors.outbox import Outbox
 from skylock.actors.pending import PendingRequests
 from skylock.actors.proposals import encode_proposal, propose_for
@@ -47,6 +54,13 @@ class _Waiter:
 
 
 @dataclass(slots=True)
+class _Delay:
+    since: int  # the zxid that started it: names it in lock_delay_end
+    seconds: float
+    due: float | None  # leader only: when to propose its end (monotonic)
+
+
+@dataclass(slots=True)
 class _Cancel:
     name: str
     session_id: str
@@ -63,11 +77,14 @@ class LockManager(NodeActor):
         self.raft: pykka.ActorRef[Any] | None = None
         self._waiting: dict[str, dict[str, list[_Waiter]]] = {}  # name -> entry -> waiters
         self._cancels: dict[tuple[str, str], _Cancel] = {}  # (name, entry) -> release to retry
+        self._delays: dict[str, _Delay] = {}  # name -> its pending lock-delay, as applied here
+        self._is_leader = False
         self.handlers = {
             WaitForLock: self._on_acquire,
             LockEnqueued: self._on_enqueued,
             LocksChanged: self._on_locks_changed,
             CheckLocks: self._on_check,
+            LeadershipChanged: self._on_leadership,
         }
 
     def connect(self, raft: pykka.ActorRef[Any]) -> None:
@@ -89,7 +106,7 @@ class LockManager(NodeActor):
 
         command = commands.lock_acquire(
             msg.name, session_id=msg.session_id, owner=msg.owner, request_id=msg.request_id,
-            now_ms=int(time.time() * 1000),
+            now_ms=int(time.time() * 1000), lock_delay_ms=msg.lock_delay_ms,
         )
         assert self.raft is not None
         propose_for(msg.reply, "lock.acquire", command, node_id=self.node_id, raft=self.raft, pending=self.pending,
@@ -122,6 +139,7 @@ class LockManager(NodeActor):
 
     def _on_locks_changed(self, msg: LocksChanged) -> None:
         for name, info in msg.locks.items():
+            self._track_delay(name, info.get("delay"))
             holder = info["holder"]["entry"] if info["holder"] else None
             queued = {w["entry"] for w in info["waiters"]}
             if holder:
@@ -142,6 +160,36 @@ class LockManager(NodeActor):
             for key in [k for k in self._cancels if k[0] == name and k[1] not in queued]:
                 del self._cancels[key]
 
+    # ---- lock-delay --------------------------------------------------------------------------------
+
+    def _track_delay(self, name: str, delay: dict[str, Any] | None) -> None:
+        if delay is None:
+            self._delays.pop(name, None)
+            return
+        known = self._delays.get(name)
+        if known is None or known.since != int(delay["since"]):
+            seconds = int(delay["lock_delay_ms"]) / 1000.0
+            due = time.monotonic() + seconds if self._is_leader else None
+            self._delays[name] = _Delay(int(delay["since"]), seconds, due)
+
+    def _on_leadership(self, msg: LeadershipChanged) -> None:
+        became_leader = msg.is_leader and not self._is_leader
+        self._is_leader = msg.is_leader
+        now = time.monotonic()
+        for pending in self._delays.values():
+            if not msg.is_leader:
+                pending.due = None  # the leader ends it
+            elif became_leader:
+                # we cannot know how long ago it started elsewhere: wait the whole delay
+                pending.due = now + pending.seconds
+
+    def _end_due_delays(self, now: float) -> None:
+        """Leader: propose the end of every delay that is over, again after a while until it applies."""
+        for name, pending in self._delays.items():
+            if self._is_leader and pending.due is not None and pending.due <= now:
+                pending.due = now + CANCEL_RETRY_SECONDS
+                self._propose(commands.lock_delay_end(name, since=pending.since))
+
     # ---- timeouts ------------------------------------------------------------------------------------
 
     def _on_check(self, msg: CheckLocks) -> None:
@@ -161,6 +209,7 @@ class LockManager(NodeActor):
                     self._time_out(waiter, cancel=not left)
             if not waiting:
                 del self._waiting[name]
+        self._end_due_delays(now)
         for cancel in self._cancels.values():
             if cancel.retry_at <= now:
                 cancel.retry_at = now + CANCEL_RETRY_SECONDS

@@ -297,6 +297,8 @@ class WaitForLock:
     timeout_ms: int
     reply: ReplyTo
     started: float
+    #: how long the lock stays ungranted if this session expires while holding it
+    lock_delay_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)

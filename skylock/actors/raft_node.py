@@ -131,6 +131,7 @@ class RaftNode(NodeActor):
         self._failed = False
         self.store: pykka.ActorRef[Any] | None = None
         self.sessions: pykka.ActorRef[Any] | None = None
+        self.locks: pykka.ActorRef[Any] | None = None  # told of leadership, for lock-delays
         #: inputs were stepped since the last Ready was processed
         self._dirty = False
         self._stepped = 0
@@ -166,10 +167,12 @@ class RaftNode(NodeActor):
             PeerUnreachable: self._on_peer_unreachable,
         }
 
-    def connect(self, store: pykka.ActorRef[Any], sessions: pykka.ActorRef[Any]) -> None:
+    def connect(self, store: pykka.ActorRef[Any], sessions: pykka.ActorRef[Any],
+                locks: pykka.ActorRef[Any] | None = None) -> None:
         """Wire the actors this one tells (they are started after it)."""
         self.store = store
         self.sessions = sessions
+        self.locks = locks
         self._schedule_flush()
 
     def on_stop(self) -> None:
@@ -368,7 +371,10 @@ class RaftNode(NodeActor):
             self.metrics.leader_changes.value += 1
         self._leader, self._role = leader, role
         assert self.sessions is not None
-        self.sessions.tell(LeadershipChanged(leader, term, role == Role.LEADER))
+        leadership = LeadershipChanged(leader, term, role == Role.LEADER)
+        self.sessions.tell(leadership)
+        if self.locks is not None:
+            self.locks.tell(leadership)
 
     # ---- snapshots and compaction ----------------------------------------------------------
 

@@ -1,10 +1,19 @@
 """The SkyLock client library: ``Client(servers)``, its typed errors, and the recipes
-(``Lock``, ``Election``, ``ReadWriteLock``)."""
+(``Lock``, ``Election``, ``ReadWriteLock``, ``Semaphore``, ``Barrier``, ``DoubleBarrier``,
+``Counter``, ``Queue``, ``LockingQueue``, ``Party``, ``ShallowParty``, ``Lease``)."""
 
+from skylock.client.barrier import Barrier
 from skylock.client.client import Client, Event, SessionState, WatchHandle
+from skylock.client.counter import Counter
+from skylock.client.double_barrier import DoubleBarrier
 from skylock.client.election import Election
+from skylock.client.lease import Lease
 from skylock.client.lock import Lock
+from skylock.client.locking_queue import LockingQueue
+from skylock.client.party import Party, ShallowParty
+from skylock.client.queue import Queue
 from skylock.client.rwlock import ReadWriteLock
+from skylock.client.semaphore import Semaphore
 from skylock.errors import (BadPath, BadRequest, BadVersion, Compacted, ConnectionLost, NoChildrenForEphemerals,
                             NodeExists, NoLeader, NoNode, NotEmpty, NotOwner, SessionExpired, SkyLockError,
                             Timeout, TooLarge)
@@ -13,4 +22,6 @@ __all__ = [
     "BadPath", "BadRequest", "BadVersion", "Client", "Compacted", "ConnectionLost", "Election", "Event", "Lock",
     "NoChildrenForEphemerals", "NoLeader", "NoNode", "NodeExists", "NotEmpty", "NotOwner", "ReadWriteLock", "SessionExpired",
     "SessionState", "SkyLockError", "Timeout", "TooLarge", "WatchHandle",
+    # recipes beyond the lock, as kazoo's
+    "Barrier", "Counter", "DoubleBarrier", "Lease", "LockingQueue", "Party", "Queue", "Semaphore", "ShallowParty",
 ]

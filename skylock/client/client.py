@@ -398,9 +398,14 @@ class Client:
     LOCK_REPLY_MARGIN = 5.0
 
     def lock_acquire(self, name: str, *, owner: str = "", timeout: float = 30.0, request_id: str | None = None,
-                     session_id: str | None = None) -> dict[str, Any]:
+                     session_id: str | None = None, lock_delay: float = 0.0) -> dict[str, Any]:
         """Queue on the server lock ``name`` and wait until granted; raises ``Timeout`` when
         ``timeout`` seconds pass first (the server then removes the waiter).
+
+        ``lock_delay`` (seconds, at most 60): if this session *expires* while holding the lock,
+        the cluster grants it to nobody for that long, so a holder that is only paused or cut
+        off stops acting on it before anyone else starts (Chubby's lock-delay). A release or
+        ``close()`` hands the lock on at once.
 
         Sent again with the same ``request_id`` after a lost connection or a leader change:
         the server continues the same wait, so nothing is queued twice. Returns
@@ -419,6 +424,8 @@ class Client:
             remaining = lock_deadline - time.monotonic()
             args = {"name": name, "session_id": session_id, "owner": owner,
                     "timeout_ms": max(1, int(remaining * 1000)), "request_id": request_id}
+            if lock_delay > 0:
+                args["lock_delay_ms"] = int(lock_delay * 1000)
             conn = self._connection()
             try:
                 # The server legitimately holds the reply until the grant; liveness while

@@ -29,10 +29,13 @@ class Lock:
     """
 
     def __init__(self, client: Client, name: str, owner: str = "",
-                 on_lost: Callable[["Lock"], None] | None = None) -> None:
+                 on_lost: Callable[["Lock"], None] | None = None, lock_delay: float = 0.0) -> None:
+        """``lock_delay``: seconds the cluster withholds the lock from the next waiter if this
+        session expires while holding it (see ``Client.lock_acquire``)."""
         self.client = client
         self.name = name
         self.owner = owner
+        self.lock_delay = lock_delay
         self.on_lost = on_lost
         self._mutex = threading.Lock()
         self._grant: dict[str, Any] | None = None
@@ -79,7 +82,8 @@ class Lock:
         while True:
             wait = FOREVER_CHUNK if timeout is None else timeout
             try:
-                grant = self.client.lock_acquire(self.name, owner=self.owner, timeout=max(wait, 0.001))
+                grant = self.client.lock_acquire(self.name, owner=self.owner, timeout=max(wait, 0.001),
+                                                 lock_delay=self.lock_delay)
             except Timeout:
                 if timeout is None:
                     continue  # waited an hour; queue again

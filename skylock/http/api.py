@@ -376,9 +376,10 @@ async def children(request: web.Request) -> web.Response:
 
 
 async def acquire_lock(request: web.Request) -> web.Response:
-    body = await Body.read(request, "owner", "session_id", "timeout_ms", "request_id")
+    body = await Body.read(request, "owner", "session_id", "timeout_ms", "request_id", "lock_delay_ms")
     timeout_ms = body.integer("timeout_ms", 30000, minimum=0)
     args = {
+        "lock_delay_ms": body.integer("lock_delay_ms", 0, minimum=0),
         "name": request.match_info["name"],
         "session_id": body.get("session_id", str),
         "owner": body.get("owner", str, ""),

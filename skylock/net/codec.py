@@ -197,6 +197,8 @@ OPS: dict[str, OpSpec] = dict(
             ArgSpec("owner", (str,), ""),
             ArgSpec("timeout_ms", (int,), 30000, minimum=0),
             ArgSpec("request_id", (str,)),
+            # held back from the next holder that long if this session expires holding it
+            ArgSpec("lock_delay_ms", (int,), 0, minimum=0),
         ),
         # the lock id the acquire returned is enough; a session_id, if given, must own it
         _op("lock.release", ArgSpec("name", (str,)), ArgSpec("session_id", (str, _NONE), None),

@@ -59,8 +59,10 @@ _SPECS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "owner": (_STR, _REQUIRED),
         "request_id": (_REQUEST_ID, _REQUIRED),
         "now_ms": (_INT, _REQUIRED),
+        "lock_delay_ms": (_INT, 0),
     },
     "lock_release": {"name": (_STR, _REQUIRED), "session_id": (_OPT_STR, None), "lock_id": (_STR, _REQUIRED)},
+    "lock_delay_end": {"name": (_STR, _REQUIRED), "since": (_INT, _REQUIRED)},
     "noop": {},
     # auth: the table of users, roles and grants (skylock/state/auth.py)
     "auth.user_add": {"name": (_STR, _REQUIRED), "token_sha256": (_STR, _REQUIRED)},
@@ -133,9 +135,19 @@ def expire_session(session_ids: list[str]) -> dict[str, Any]:
     return {"op": "expire_session", "session_ids": list(session_ids)}
 
 
-def lock_acquire(name: str, *, session_id: str, owner: str, request_id: str | int, now_ms: int) -> dict[str, Any]:
-    return {"op": "lock_acquire", "name": name, "session_id": session_id, "owner": owner,
-            "request_id": request_id, "now_ms": now_ms}
+def lock_acquire(name: str, *, session_id: str, owner: str, request_id: str | int, now_ms: int,
+                 lock_delay_ms: int = 0) -> dict[str, Any]:
+    """``lock_delay_ms`` is left out when 0, so such commands read the same as before it existed."""
+    cmd = {"op": "lock_acquire", "name": name, "session_id": session_id, "owner": owner,
+           "request_id": request_id, "now_ms": now_ms}
+    if lock_delay_ms:
+        cmd["lock_delay_ms"] = lock_delay_ms
+    return cmd
+
+
+def lock_delay_end(name: str, *, since: int) -> dict[str, Any]:
+    """End lock ``name``'s delay that zxid ``since`` started (proposed by the leader when it is over)."""
+    return {"op": "lock_delay_end", "name": name, "since": since}
 
 
 def lock_release(name: str, *, session_id: str | None, lock_id: str) -> dict[str, Any]:

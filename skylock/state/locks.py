@@ -14,6 +14,14 @@ keyed hash of the lock and entry under the owning session's secret: a bearer
 credential that releases the entry on its own (REST's ``DELETE`` sends nothing
 else), which nobody can derive from what the tree or ``lock.info`` show.
 Replicas recompute the same mac, so it needs no storage.
+
+Lock-delay (Chubby's, Consul's): an entry acquired with ``lock_delay_ms`` > 0 whose
+session *expires* while it holds the lock leaves a ``delay`` node in the lock's
+directory, and while that node exists nobody holds the lock: the old holder may
+still be acting on it (a paused process, a partitioned client). The state knows
+no clocks, so the delay ends only by a ``lock_delay_end`` command, which the
+leader's LockManager proposes once the delay has passed. An explicit release or
+session close is a clean hand-over and starts no delay.
 """
 
 from __future__ import annotations
@@ -34,6 +42,11 @@ from .tree import DataTree, Node
 
 LOCKS_ROOT = "/locks"
 LOCK_PREFIX = "lock-"
+#: The node that marks a lock as delayed (never a contender: it is not ``lock-NNNNNNNNNN``).
+DELAY_NODE = "delay"
+#: The longest lock-delay an acquire may ask for (Consul's bound): a longer one would leave a
+#: lock unusable for long after a crash.
+MAX_LOCK_DELAY_MS = 60_000
 _LOCK_NAME = re.compile(r"[A-Za-z0-9_.:@-]{1,128}")
 _ENTRY = re.compile(r"lock-[0-9]{10}")
 #: A lock id as handed out; the mac part is checked separately so that a bare entry name
@@ -63,10 +76,10 @@ def lock_dir(name: str) -> str:
 
 
 def lock_name_of(path: str) -> str | None:
-    """The lock a node path belongs to, if it is a lock node."""
+    """The lock a node path belongs to, if it is a lock node or a lock's delay node."""
     parent, entry_name = split_path(path)
     grand, name = split_path(parent)
-    if grand == LOCKS_ROOT and _ENTRY.fullmatch(entry_name):
+    if grand == LOCKS_ROOT and (_ENTRY.fullmatch(entry_name) or entry_name == DELAY_NODE):
         return name
     return None
 
@@ -88,8 +101,49 @@ def contenders(tree: DataTree, name: str) -> list[str]:
 
 
 def holder_id(tree: DataTree, name: str) -> str | None:
+    """The entry holding ``name``: the first contender, unless the lock is delayed."""
+    if delay(tree, name) is not None:
+        return None
     queue = contenders(tree, name)
     return queue[0] if queue else None
+
+
+def delay(tree: DataTree, name: str) -> dict[str, Any] | None:
+    """The lock's pending delay ``{"lock_delay_ms", "entry", "since"}``, or None. ``since``
+    (the zxid that started it) names this delay, so that ending it twice, or a later delay
+    by mistake, is impossible."""
+    node = tree.node(f"{lock_dir(name)}/{DELAY_NODE}")
+    if node is None or node.ephemeral_owner:
+        return None
+    record = _record(node)
+    return {"lock_delay_ms": int(record.get("lock_delay_ms", 0)), "entry": str(record.get("entry", "")),
+            "since": node.czxid}
+
+
+def delay_if_held(tree: DataTree, txn: Txn, path: str) -> None:
+    """Called for each ephemeral of an *expiring* session before it is deleted: if ``path``
+    is the holding entry of a lock acquired with a lock-delay, mark that lock delayed."""
+    name = lock_name_of(path)
+    if name is None:
+        return
+    entry_name = split_path(path)[1]
+    if entry_name == DELAY_NODE or holder_id(tree, name) != entry_name:
+        return
+    delay_ms = int(_record(tree.nodes[path]).get("lock_delay_ms", 0))
+    if delay_ms > 0:
+        record = msgpack.packb({"lock_delay_ms": delay_ms, "entry": entry_name}, use_bin_type=True)
+        tree.create(txn, f"{lock_dir(name)}/{DELAY_NODE}", record)
+
+
+def end_delay(tree: DataTree, txn: Txn, *, name: str, since: int) -> dict[str, Any]:
+    """End the delay of ``name`` that zxid ``since`` started; a no-op if it has ended already
+    (two leaders may both propose it). Reports the holder it lets in, if any."""
+    validate_lock_name(name)
+    pending = delay(tree, name)
+    if pending is None or pending["since"] != since:
+        return {"ended": False, "next_holder": None}
+    tree.delete(txn, f"{lock_dir(name)}/{DELAY_NODE}")
+    return {"ended": True, "next_holder": _new_holder(tree, name)}
 
 
 def lock_id_for(session_id: str, name: str, entry_name: str) -> str:
@@ -108,16 +162,27 @@ def entry(tree: DataTree, name: str, entry_name: str) -> dict[str, Any]:
 
 def info(tree: DataTree, name: str) -> dict[str, Any]:
     validate_lock_name(name)
+    holder = holder_id(tree, name)
     queue = [entry(tree, name, entry_name) for entry_name in contenders(tree, name)]
-    return {"name": name, "holder": queue[0] if queue else None, "waiters": queue[1:]}
+    result = {"name": name, "holder": queue[0] if holder is not None else None,
+              "waiters": queue[1:] if holder is not None else queue}
+    pending = delay(tree, name)
+    if pending is not None:
+        result["delay"] = pending  # only while delayed: nobody holds the lock until it ends
+    return result
 
 
 def acquire(
     tree: DataTree, sessions: SessionTable, txn: Txn, *,
-    name: str, session_id: str, owner: str, request_id: str | int,
+    name: str, session_id: str, owner: str, request_id: str | int, lock_delay_ms: int = 0,
 ) -> dict[str, Any]:
-    """Enqueue the session on the lock, or return its existing node (retry / re-entry)."""
+    """Enqueue the session on the lock, or return its existing node (retry / re-entry).
+    ``lock_delay_ms``: how long the lock stays ungranted if this entry's session expires
+    while holding it (see the module docstring); a re-entry keeps the first acquire's."""
     validate_lock_name(name)
+    if not 0 <= lock_delay_ms <= MAX_LOCK_DELAY_MS:
+        raise BadRequest(f"lock_delay_ms must be from 0 to {MAX_LOCK_DELAY_MS}, not {lock_delay_ms}",
+                         lock_delay_ms=lock_delay_ms)
     session = sessions.require(session_id)
     directory = lock_dir(name)
     for path in (LOCKS_ROOT, directory):
@@ -125,8 +190,10 @@ def acquire(
             tree.create(txn, path, b"")
     mine = _session_node(tree, directory, session.public_id)
     if mine is None:
-        record = msgpack.packb({"owner": owner, "session": session.public_id, "request_id": request_id},
-                               use_bin_type=True)
+        fields: dict[str, Any] = {"owner": owner, "session": session.public_id, "request_id": request_id}
+        if lock_delay_ms:
+            fields["lock_delay_ms"] = lock_delay_ms
+        record = msgpack.packb(fields, use_bin_type=True)
         path, _ = tree.create(txn, f"{directory}/{LOCK_PREFIX}", record,
                               ephemeral_owner=session.public_id, sequential=True)
         mine = split_path(path)[1]
@@ -136,7 +203,7 @@ def acquire(
         "lock_id": lock_id_for(session.session_id, name, mine),
         "entry": mine,
         "token": tree.nodes[f"{directory}/{mine}"].czxid,
-        "holder": position == 0,
+        "holder": holder_id(tree, name) == mine,
         "predecessor": queue[position - 1] if position else None,
     }
 

@@ -55,6 +55,7 @@ class StateMachine:
             "expire_session": self._expire_session,
             "lock_acquire": self._lock_acquire,
             "lock_release": self._lock_release,
+            "lock_delay_end": lambda txn, a: locks.end_delay(self._tree, txn, name=a["name"], since=a["since"]),
             "noop": lambda txn, args: {},
             "auth.user_add": lambda txn, a: self._auth.user_add(txn, a["name"], a["token_sha256"]),
             "auth.user_delete": lambda txn, a: self._auth.user_delete(txn, a["name"]),
@@ -167,6 +168,7 @@ class StateMachine:
 
     def _end_sessions(self, txn: Txn, session_ids: list[str], reason: str) -> dict[str, Any]:
         """Delete the sessions' ephemerals (their lock entries among them) and the sessions.
+        An *expired* holder of a lock acquired with a lock-delay leaves that lock delayed.
 
         The result and the events name the sessions by public id only: an expiry's result
         and its ``session_closed`` events concern sessions other than the caller's."""
@@ -180,6 +182,8 @@ class StateMachine:
                 name = locks.lock_name_of(path)
                 if name is not None and name not in holders_before:
                     holders_before[name] = locks.holder_id(self._tree, name)
+                if reason == "expired":
+                    locks.delay_if_held(self._tree, txn, path)
                 self._tree.delete(txn, path)
                 deleted.append(path)
             txn.events.append(WatchEvent(EventType.SESSION_CLOSED, "", txn.zxid, session_id=public_id, reason=reason))
@@ -190,7 +194,8 @@ class StateMachine:
 
     def _lock_acquire(self, txn: Txn, args: dict[str, Any]) -> dict[str, Any]:
         return locks.acquire(self._tree, self._sessions, txn, name=args["name"], session_id=args["session_id"],
-                             owner=args["owner"], request_id=args["request_id"])
+                             owner=args["owner"], request_id=args["request_id"],
+                             lock_delay_ms=args["lock_delay_ms"])
 
     def _lock_release(self, txn: Txn, args: dict[str, Any]) -> dict[str, Any]:
         return locks.release(self._tree, self._sessions, txn, name=args["name"], session_id=args["session_id"],

@@ -340,3 +340,10 @@ def test_auth_commands_manage_users_and_roles_of_a_secure_cluster(tmp_path: Path
         as_(root_token, "auth", "role", "delete", "app-reader")
         as_(root_token, "auth", "user", "delete", "alice")
         assert as_(token, "auth", "whoami", ok=False).output.startswith("Error: Unauthenticated: ")
+
+
+def test_lock_with_a_lock_delay(cluster: LocalCluster) -> None:
+    sid = cli_json(cluster, "session", "create", "delayed")["session_id"]
+    refused = cli(cluster, "lock", "cli-delay", sid, "--lock-delay", "61", ok=False)
+    assert refused.output.startswith("Error: BadRequest: lock_delay_ms must be from 0 to 60000")
+    assert cli_json(cluster, "lock", "cli-delay", sid, "--lock-delay", "2")["session_id"] == sid

@@ -1,15 +1,21 @@
 """Mutual exclusion between processes, the way users rely on it: 8 client processes
 increment a counter kept in a plain file, each read-modify-write under the Lock.
-A lost update or an overlapping hold would show in the final count or the log."""
+A lost update or an overlapping hold would show in the final count or the log.
+And lock-delay: a holder process killed with SIGKILL keeps its lock from the next
+waiter for the delay after its session expires."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
-from tests.integration.cluster import LocalCluster
+from skylock.client import Lock
+from tests.client.workers import run_workers
+from tests.integration.cluster import LocalCluster, wait_until
 
 WORKER = """
 import json, sys, time
@@ -33,18 +39,7 @@ def test_eight_processes_increment_a_file_counter_without_lost_updates(cluster: 
     counter, log = tmp_path / "counter", tmp_path / "holds.jsonl"
     counter.write_text("0")
     rounds = 10
-    procs = [
-        subprocess.Popen([sys.executable, "-c", WORKER, ",".join(cluster.servers), str(counter), str(log),
-                          str(rounds), f"p{i}"])
-        for i in range(8)
-    ]
-    try:
-        for p in procs:
-            assert p.wait(timeout=120) == 0
-    finally:
-        for p in procs:
-            p.kill()
-            p.wait()
+    run_workers(WORKER, [[",".join(cluster.servers), str(counter), str(log), str(rounds), f"p{i}"] for i in range(8)])
     assert int(counter.read_text()) == 8 * rounds  # no lost update
     holds = sorted((json.loads(line) for line in log.read_text().splitlines()), key=lambda h: h["start"])
     assert len(holds) == 8 * rounds
@@ -52,3 +47,49 @@ def test_eight_processes_increment_a_file_counter_without_lost_updates(cluster: 
         assert before["end"] <= after["start"], (before, after)  # no overlapping holds
         assert before["token"] < after["token"], (before, after)  # fencing tokens increase with each grant
     assert [h["saw"] for h in holds] == list(range(8 * rounds))
+
+
+HOLDER = """
+import sys, time
+from skylock.client import Client, Lock
+client = Client(sys.argv[1].split(","))
+client.start_session("delayed-holder", ttl=float(sys.argv[3]))
+lock = Lock(client, sys.argv[2], owner="doomed", lock_delay=float(sys.argv[4]))
+assert lock.acquire(timeout=30)
+print("held", flush=True)
+time.sleep(3600)  # until kill -9
+"""
+
+
+def test_lock_delay_holds_the_next_grant_back_after_the_holder_is_killed(cluster: LocalCluster) -> None:
+    """Chubby's lock-delay, enforced by the cluster: the holder's process dies (SIGKILL, so
+    its session expires after its TTL), and the waiter is granted only ``lock_delay`` later."""
+    name, ttl, lock_delay = "delayed-lock", 1.0, 2.5
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, ",".join(cluster.servers), name, str(ttl),
+                               str(lock_delay)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        waiter_client = cluster.client()
+        waiter_client.start_session("patient", ttl=10)
+        granted_at: list[float] = []
+        waiter = Lock(waiter_client, name, owner="patient")
+        thread = threading.Thread(target=lambda: waiter.acquire(timeout=60) and granted_at.append(time.monotonic()))
+        thread.start()
+        wait_until(lambda: len(waiter_client.lock_info(name)["waiters"]) == 1, what="the waiter to queue")
+        holder.kill()
+        killed_at = time.monotonic()
+        holder.wait()
+        info = wait_until(lambda: (i := waiter_client.lock_info(name)).get("delay") and i, timeout=20,
+                          what="the lock to be delayed by the holder's expiry")
+        seen_delayed_at = time.monotonic()
+        assert info["holder"] is None and info["delay"]["lock_delay_ms"] == int(lock_delay * 1000)
+        assert not granted_at, "granted while the lock was delayed"
+        thread.join(timeout=30)
+        assert granted_at and waiter.is_held
+        assert granted_at[0] - killed_at >= lock_delay  # the expiry came after the kill, the delay after it
+        assert granted_at[0] - seen_delayed_at >= lock_delay / 2  # seen as it began, not just before its end
+        assert "delay" not in waiter_client.lock_info(name)
+        waiter.release()
+    finally:
+        holder.kill()
+        holder.wait()

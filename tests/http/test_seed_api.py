@@ -142,3 +142,13 @@ def test_cluster_leader_and_status(api: Rest, cluster: LocalCluster) -> None:
     status = api.get("/v1/cluster/status")
     assert status.status == 200
     assert sorted(n["id"] for n in status.body["nodes"]) == [1, 2, 3]
+
+
+def test_lock_acquire_takes_a_bounded_lock_delay(api: Rest) -> None:
+    session_id = api.session("client-delay")
+    too_long = api.post("/v1/locks/delay-lock", {"session_id": session_id, "timeout_ms": 5000, "lock_delay_ms": 60001})
+    assert too_long.status == 400 and "lock_delay_ms must be from 0 to 60000" in str(too_long.body)
+    held = api.post("/v1/locks/delay-lock", {"session_id": session_id, "timeout_ms": 5000, "lock_delay_ms": 1000})
+    assert held.status == 200
+    api.delete(f"/v1/session/{session_id}")  # a close, not an expiry: no delay
+    assert "delay" not in api.get("/v1/locks/delay-lock").body

@@ -1,0 +1,68 @@
+"""The LockManager times lock-delays: only the leader proposes their end, a full delay after
+it saw the delay start or became leader, so a leader change never shortens a delay and
+never leaves one pending forever."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pykka
+
+from skylock.actors.lock_manager import LockManager
+from skylock.actors.messages import CheckLocks, LeadershipChanged, LocksChanged, Propose
+from skylock.actors.pending import PendingRequests
+from skylock.actors.proposals import decode_proposal
+
+
+class _Outbox:
+    def ok(self, reply, result):  # noqa: ANN001 - test double
+        pass
+
+    def error(self, reply, err):  # noqa: ANN001
+        pass
+
+
+def _delayed(since: int, delay_ms: int) -> LocksChanged:
+    return LocksChanged({"db": {"name": "db", "holder": None, "waiters": [],
+                                "delay": {"lock_delay_ms": delay_ms, "entry": "lock-0000000001", "since": since}}})
+
+
+def test_only_the_leader_ends_a_delay_and_a_new_leader_waits_it_whole() -> None:
+    proposed: list[dict] = []
+    mutex = threading.Lock()
+
+    class Raft(pykka.ThreadingActor):  # stands in for RaftNode: records proposals
+        def on_receive(self, message):  # noqa: ANN001
+            if isinstance(message, Propose):
+                with mutex:
+                    proposed.append(decode_proposal(message.data)[2])
+
+    def proposals() -> list[dict]:
+        raft.ask("flush")  # what the manager told before has been handled now
+        with mutex:
+            return list(proposed)
+
+    raft = Raft.start()
+    manager = LockManager.start(1, _Outbox(), PendingRequests(), 5.0)
+    try:
+        manager.proxy().connect(raft).get()
+        manager.ask(_delayed(since=7, delay_ms=10_000))  # applied while a follower
+        manager.ask(CheckLocks(time.monotonic() + 3600))
+        assert proposals() == []  # a follower never ends a delay
+        became = time.monotonic()
+        manager.ask(LeadershipChanged(1, 2, True))
+        manager.ask(CheckLocks(became + 5))
+        assert proposals() == []  # not before a whole delay after becoming leader
+        manager.ask(CheckLocks(time.monotonic() + 10.5))
+        assert proposals() == [{"op": "lock_delay_end", "name": "db", "since": 7}]
+        manager.ask(LeadershipChanged(2, 3, False))
+        manager.ask(CheckLocks(time.monotonic() + 3600))
+        assert len(proposals()) == 1  # no longer leader: no retry from here
+        manager.ask(LocksChanged({"db": {"name": "db", "holder": None, "waiters": []}}))  # ended
+        manager.ask(LeadershipChanged(1, 4, True))
+        manager.ask(CheckLocks(time.monotonic() + 3600))
+        assert len(proposals()) == 1  # an ended delay is forgotten
+    finally:
+        manager.stop()
+        raft.stop()
