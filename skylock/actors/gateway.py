@@ -59,7 +59,7 @@ TOKEN_BYTES = 32
 #: Shortest token an administrator may choose for a user (a token is the whole credential).
 MIN_TOKEN_LENGTH = 16
 
-READS = frozenset({"get", "exists", "children", "lock.info", "watch.add"})
+READS = frozenset({"get", "exists", "children", "lock.info", "watch.add", "session.list"})
 #: Client op names inside ``multi`` (``codec.MULTI_OPS``) -> state machine op names.
 MULTI_OPS = {"create": "create", "set": "set_data", "delete": "delete", "check": "check", "check_lock": "check_lock"}
 

@@ -51,7 +51,7 @@ from skylock.state.locks import LOCKS_ROOT, lock_name_of
 
 #: Local reads a node answers only once it has caught up with a leader since it started
 #: (a watch registers where the node is and says at which zxid, so it needs no leader).
-NEEDS_CATCH_UP = frozenset({"get", "exists", "children", "lock.info"})
+NEEDS_CATCH_UP = frozenset({"get", "exists", "children", "lock.info", "session.list"})
 
 
 class Store(NodeActor):
@@ -261,6 +261,8 @@ class Store(NodeActor):
             return None
         if q.op == "lock.info":
             return m.lock_info(args["name"])
+        if q.op == "session.list":
+            return {"sessions": m.session_list(), "zxid": self.applied_index}
         if q.op == "debug.state_hash":
             return {"applied": self.applied_index, "hash": m.state_hash()}
         raise BadRequest(f"op {q.op!r} is not a read")

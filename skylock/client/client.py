@@ -42,7 +42,7 @@ log = logging.getLogger("skylock.client")
 #: Ops that change nothing, so they may be sent again to any server.
 IDEMPOTENT = frozenset({
     "ping", "get", "exists", "children", "lock.info", "cluster.status", "cluster.leader",
-    "session.heartbeat", "watch.add",
+    "session.heartbeat", "watch.add", "session.list",
 })
 
 #: Ops whose effect belongs to the connection that sent them: the server pushes a watch's

@@ -68,3 +68,13 @@ def test_a_published_view_replaces_the_cached_principals(access):
     access.publish(sm.auth_view())
     with pytest.raises(Unauthenticated):
         access.check("tu", "get", {"path": "/app"})
+
+
+def test_the_session_list_needs_read_on_the_whole_tree():
+    reader_of_all = Access(enabled=True)
+    reader_of_all.publish(machine_with(("read", "/")).auth_view())
+    assert reader_of_all.check("tu", "session.list", {}).name == "u"
+    reader_of_app = Access(enabled=True)
+    reader_of_app.publish(machine_with(("read", "/app"), ("write", "/")).auth_view())
+    with pytest.raises(PermissionDenied):
+        reader_of_app.check("tu", "session.list", {})

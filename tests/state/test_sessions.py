@@ -98,3 +98,24 @@ def test_session_reopened_after_expiry_is_a_fresh_session(d):
     d.ok(commands.expire_session(["s1"]))
     d.open("s1")
     assert d.sm.session("s1")["ephemerals"] == []
+
+
+S1, S2 = "secret-of-session-one", "secret-of-session-two"
+
+
+def test_session_list_shows_public_ids_ephemerals_and_locks_never_secrets(d):
+    d.ok(commands.open_session(S1, "web", 5000, now_ms=1))
+    d.ok(commands.open_session(S2, "batch", 9000, now_ms=1))
+    d.ok(d.create("/svc"))
+    d.ok(d.create("/svc/web", ephemeral=True, session_id=S1))
+    held = d.acquire("jobs", S1)
+    d.acquire("jobs", S2, request_id="r2")
+    listed = d.sm.session_list()
+    assert [s["public_id"] for s in listed] == [d.public(S1), d.public(S2)]
+    first, second = listed
+    assert first == {"public_id": d.public(S1), "client_id": "web", "ttl_ms": 5000,
+                     "ephemerals": ["/svc/web"],
+                     "locks": [{"name": "jobs", "entry": held["lock_id"].split(".")[0], "token": held["token"],
+                                "held": True}]}
+    assert second["ephemerals"] == [] and [lk["held"] for lk in second["locks"]] == [False]
+    assert S1 not in repr(listed) and S2 not in repr(listed)  # the secrets stay secret
