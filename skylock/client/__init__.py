@@ -1,6 +1,8 @@
-"""The SkyLock client library: ``Client(servers)``, its typed errors, and the recipes
-(``Lock``, ``Election``, ``ReadWriteLock``)."""
+"""The SkyLock client library: ``Client(servers)``, its asyncio twin ``AsyncClient``, its
+typed errors, and the recipes (``Lock``, ``Election``, ``ReadWriteLock``)."""
 
+from skylock.client.aio import AsyncClient
+from skylock.client.aio_watch import AsyncWatch
 from skylock.client.client import Client, Event, SessionState, WatchHandle
 from skylock.client.election import Election
 from skylock.client.lock import Lock
@@ -10,7 +12,7 @@ from skylock.errors import (BadPath, BadRequest, BadVersion, Compacted, Connecti
                             Timeout, TooLarge)
 
 __all__ = [
-    "BadPath", "BadRequest", "BadVersion", "Client", "Compacted", "ConnectionLost", "Election", "Event", "Lock",
+    "AsyncClient", "AsyncWatch", "BadPath", "BadRequest", "BadVersion", "Client", "Compacted", "ConnectionLost", "Election", "Event", "Lock",
     "NoChildrenForEphemerals", "NoLeader", "NoNode", "NodeExists", "NotEmpty", "NotOwner", "ReadWriteLock", "SessionExpired",
     "SessionState", "SkyLockError", "Timeout", "TooLarge", "WatchHandle",
 ]
