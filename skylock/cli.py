@@ -269,6 +269,28 @@ def session_close(ctx: click.Context, session_id: str) -> None:
          lambda r: click.echo(f"session {session_id} closed"))
 
 
+@session.command("list")
+@click.option("--local", is_flag=True, help="Read from the server contacted, possibly stale (faster).")
+@click.pass_context
+def session_list(ctx: click.Context, local: bool) -> None:
+    """List the open sessions by public id (never their secret ids), each with its client id,
+    TTL, ephemeral nodes and lock entries (held or waiting). Needs read on / in secure mode.
+
+    Example: skylock session list
+    """
+
+    def human(r: dict[str, Any]) -> None:
+        for s in r["sessions"]:
+            click.echo(f"{s['public_id']}  {s['client_id'] or '-'}  ttl {s['ttl_ms'] / 1000:g}s")
+            for path in s["ephemerals"]:
+                click.echo(f"  ephemeral {path}")
+            for held in s["locks"]:
+                state = "holds" if held["held"] else "waits for"
+                click.echo(f"  {state} lock {held['name']}  ({held['entry']}, token {held['token']})")
+
+    _run(ctx, lambda c: c.call("session.list", consistency="local" if local else "linearizable"), human)
+
+
 # ---- nodes ----------------------------------------------------------------------------------
 
 
@@ -401,6 +423,111 @@ def children(ctx: click.Context, path: str) -> None:
     """
     _run(ctx, lambda c: {"path": path, "children": sorted(c.children(path))},
          lambda r: [click.echo(child) for child in r["children"]])
+
+
+@main.command()
+@click.argument("path")
+@click.pass_context
+def exists(ctx: click.Context, path: str) -> None:
+    """Say whether a node exists, with its stat; the exit status is 0 if it does, 1 if not
+    (so `if skylock exists /x; then ...` works).
+
+    Example: skylock exists /app/config
+    """
+    found: dict[str, Any] = {}
+
+    def fn(c: Any) -> dict[str, Any]:
+        found.update(path=path, exists=(stat := c.exists(path)) is not None, stat=stat)
+        return found
+
+    _run(ctx, fn, lambda r: click.echo(f"{path}: {_stat_line(r['stat'])}" if r["exists"]
+                                       else f"{path} does not exist"))
+    if not found["exists"]:
+        ctx.exit(1)
+
+
+@main.command()
+@click.argument("path", default="/")
+@click.pass_context
+def tree(ctx: click.Context, path: str) -> None:
+    """List PATH and every node below it, one per line, each level indented two spaces
+    (children sorted). --json gives nested {"path", "children": [...]}.
+
+    Example: skylock tree /services
+    """
+
+    def human(node: dict[str, Any], depth: int = 0) -> None:
+        click.echo("  " * depth + (node["path"] if depth == 0 else node["path"].rsplit("/", 1)[1]))
+        for child in node["children"]:
+            human(child, depth + 1)
+
+    _run(ctx, lambda c: walk_tree(c, path), human)
+
+
+def walk_tree(client: Any, path: str) -> dict[str, Any]:
+    """``{"path", "children": [...]}`` for ``path`` and everything below it, one level at a
+    time with every read of a level in flight at once. A node deleted meanwhile is left out."""
+    from skylock.errors import NoNode
+
+    root: dict[str, Any] = {"path": path, "children": []}
+    level = [root]
+    while level:
+        pending = [(node, client.children_async(node["path"])) for node in level]
+        level = []
+        for node, future in pending:
+            try:
+                names = sorted(future.result())
+            except NoNode:
+                if node is root:
+                    raise
+                continue
+            prefix = node["path"].rstrip("/")
+            node["children"] = [{"path": f"{prefix}/{name}", "children": []} for name in names]
+            level += node["children"]
+    return root
+
+
+@main.command()
+@click.argument("ops_file", metavar="FILE", type=click.File("r"))
+@click.pass_context
+def multi(ctx: click.Context, ops_file: Any) -> None:
+    """Apply a transaction: all ops in FILE (JSON; - reads stdin) or none. FILE holds a list of
+    ops, or {"ops": [...]}, as Client.multi takes them: {"op": "create"|"set"|"delete"|"check"|
+    "check_lock", ...}; data is text, or base64 with "encoding": "base64". A failing op is named
+    by its index. Prints one line per op.
+
+    Example: skylock multi ops.json
+
+    \b
+    echo '[{"op": "check", "path": "/app", "version": 0},
+           {"op": "create", "path": "/app/x", "data": "v1"}]' | skylock multi -
+    """
+    from skylock.errors import BadRequest, SkyLockError
+    from skylock.http.ops_json import multi_ops_of
+
+    try:
+        ops = multi_ops_of(json.load(ops_file))
+    except ValueError as err:  # not JSON
+        raise _one_line(BadRequest(f"{ops_file.name} is not valid JSON: {err}")) from None
+    except BadRequest as err:
+        raise _one_line(err) from None
+
+    def fn(c: Any) -> dict[str, Any]:
+        try:
+            return {"results": c.multi(ops)}
+        except SkyLockError as err:
+            i = err.details.get("index")
+            if isinstance(i, int) and 0 <= i < len(ops) and f"ops[{i}]" not in err.message:
+                err.message = f"ops[{i}] ({ops[i].get('op')} {ops[i].get('path', ops[i].get('name'))}): {err.message}"
+            raise
+
+    def human(r: dict[str, Any]) -> None:
+        for op, result in zip(ops, r["results"]):
+            target = result.get("path") or op.get("path") or op.get("name")
+            version = f"  version {result['stat']['version']}" if result.get("stat") else ""
+            click.echo(f"{op['op']:<10} {target}{version}")
+
+    _run(ctx, fn, human)
 
 
 # ---- locks ----------------------------------------------------------------------------------

@@ -18,8 +18,8 @@ on the path — a watch is allowed only where its owner may read, and since ever
 of a watch on P concerns P or a path below it, that read grant covers every event;
 create/set/delete need ``write`` on the path (every op of a multi is checked; ``check``
 needs ``read``); a lock named N is the path ``/locks/N``: lock.acquire, lock.release and
-``check_lock`` need ``lock`` on it, lock.info ``lock`` or ``read``; session.list needs
-``read`` on ``/`` (it names every session's ephemerals, wherever they are); other session ops,
+``check_lock`` need ``lock`` on it, lock.info ``lock`` or ``read``; session.list ``read`` on
+``/`` (it names ephemerals and lock entries anywhere); the other session ops,
 watch.remove, cluster.status/leader and auth.whoami need only a valid token; other
 auth ops and debug.state_hash need ``admin`` on ``/``. ``ping`` needs nothing.
 """
@@ -84,8 +84,9 @@ def _none(args: dict[str, Any]) -> list[Need]:
     return []
 
 
-def _on_root(*permissions: str) -> Callable[[dict[str, Any]], list[Need]]:
-    return lambda args: [Need(permissions, "/")]
+def _read_everything(args: dict[str, Any]) -> list[Need]:
+    """The session list names ephemeral nodes and lock entries anywhere in the tree."""
+    return [Need(("read",), "/")]
 
 
 def _admin(args: dict[str, Any]) -> list[Need]:
@@ -112,10 +113,10 @@ NEEDS: dict[str, Callable[[dict[str, Any]], list[Need]]] = {
     "lock.acquire": _on_lock("lock"),
     "lock.release": _on_lock("lock"),
     "lock.info": _on_lock("lock", "read"),
+    "session.list": _read_everything,
     "session.open": _none,
     "session.heartbeat": _none,
     "session.close": _none,
-    "session.list": _on_root("read"),
     "watch.remove": _none,
     "cluster.status": _none,
     "cluster.leader": _none,

@@ -1,7 +1,9 @@
-"""The SkyLock client library: ``Client(servers)``, its typed errors, and the recipes
-(``Lock``, ``Election``, ``ReadWriteLock``, ``Semaphore``, ``Barrier``, ``DoubleBarrier``,
-``Counter``, ``Queue``, ``LockingQueue``, ``Party``, ``ShallowParty``, ``Lease``)."""
+"""The SkyLock client library: ``Client(servers)``, its asyncio twin ``AsyncClient``, its typed
+errors, and the recipes (``Lock``, ``Election``, ``ReadWriteLock``, ``Semaphore``, ``Barrier``,
+``DoubleBarrier``, ``Counter``, ``Queue``, ``LockingQueue``, ``Party``, ``ShallowParty``, ``Lease``)."""
 
+from skylock.client.aio import AsyncClient
+from skylock.client.aio_watch import AsyncWatch
 from skylock.client.barrier import Barrier
 from skylock.client.client import Client, Event, SessionState, WatchHandle
 from skylock.client.counter import Counter
@@ -19,9 +21,10 @@ from skylock.errors import (BadPath, BadRequest, BadVersion, Compacted, Connecti
                             Timeout, TooLarge)
 
 __all__ = [
-    "BadPath", "BadRequest", "BadVersion", "Client", "Compacted", "ConnectionLost", "Election", "Event", "Lock",
-    "NoChildrenForEphemerals", "NoLeader", "NoNode", "NodeExists", "NotEmpty", "NotOwner", "ReadWriteLock", "SessionExpired",
-    "SessionState", "SkyLockError", "Timeout", "TooLarge", "WatchHandle",
+    "AsyncClient", "AsyncWatch", "BadPath", "BadRequest", "BadVersion", "Client", "Compacted", "ConnectionLost",
+    "Election", "Event", "Lock", "NoChildrenForEphemerals", "NoLeader", "NoNode", "NodeExists", "NotEmpty",
+    "NotOwner", "ReadWriteLock", "SessionExpired", "SessionState", "SkyLockError", "Timeout", "TooLarge",
+    "WatchHandle",
     # recipes beyond the lock, as kazoo's
     "Barrier", "Counter", "DoubleBarrier", "Lease", "LockingQueue", "Party", "Queue", "Semaphore", "ShallowParty",
 ]

@@ -31,18 +31,18 @@ from typing import Any, Callable, Sequence
 import zmq
 
 from skylock.client.connection import CONNECT_TIMEOUT, Connection, SyncRequest
-from skylock.client import retry
+from skylock.client import options, retry
 from skylock.client.pipeline import Pipeline
 from skylock.errors import ConnectionLost, NoLeader, NoNode, SessionExpired, SkyLockError, Timeout
 from skylock.net.curve import KeyPair
-from skylock.security import CREDENTIALS_ENV, TOKEN_ENV, Credentials, load_credentials
+from skylock.security import Credentials
 
 log = logging.getLogger("skylock.client")
 
 #: Ops that change nothing, so they may be sent again to any server.
 IDEMPOTENT = frozenset({
     "ping", "get", "exists", "children", "lock.info", "cluster.status", "cluster.leader",
-    "session.heartbeat", "watch.add",
+    "session.heartbeat", "watch.add", "session.list",
 })
 
 #: Ops whose effect belongs to the connection that sent them: the server pushes a watch's
@@ -138,30 +138,13 @@ class Client:
         servers (unless ``servers`` does), each server's CURVE public key and a token;
         ``token`` is sent with every request and wins over the file's. With no
         ``servers`` and no ``credentials``, the environment is read (``from_env``)."""
-        if servers is None and credentials is None:
-            credentials = os.environ.get(CREDENTIALS_ENV) or None
-            token = token or os.environ.get(TOKEN_ENV) or None
-            if credentials is None:
-                raise ValueError(f"no servers given and {CREDENTIALS_ENV} is not set")
-        if credentials is not None and not isinstance(credentials, Credentials):
-            credentials = load_credentials(credentials)
-        self.credentials = credentials
-        self.token = token or (credentials.token if credentials else None)
-        if servers is None and credentials is not None:
-            servers = list(credentials.servers)
-        if isinstance(servers, str):
-            servers = [s.strip() for s in servers.split(",") if s.strip()]
-        if not servers:
-            raise ValueError("at least one server address (host:port) is needed")
-        self.servers = list(servers)
+        endpoints = options.resolve(servers, token, credentials)
+        self.credentials, self.token, self.servers = endpoints.credentials, endpoints.token, endpoints.servers
         self.request_timeout = request_timeout
         self.attempt_timeout = attempt_timeout
         self.connect_timeout = connect_timeout
-        if credentials is not None and (unknown := [s for s in self.servers if s not in credentials.server_keys]):
-            # never fall back to plaintext (and send the token in clear) for a server without a key
-            raise ValueError(f"the credentials have no CURVE public key for server(s) {', '.join(unknown)}")
         #: this client's CURVE key pair in secure mode (made for it; the token says who it is)
-        self._keys = KeyPair.generate() if credentials is not None else None
+        self._keys = KeyPair.generate() if self.credentials is not None else None
         self._context = zmq.Context()
         self._lock = threading.RLock()
         self._next_server = 0
@@ -186,10 +169,7 @@ class Client:
     def from_env(cls, **kwargs: Any) -> "Client":
         """A client of the cluster that ``SKYLOCK_CREDENTIALS`` (a credentials file) names,
         with ``SKYLOCK_TOKEN`` as its token if set (else the file's)."""
-        path = os.environ.get(CREDENTIALS_ENV)
-        if not path:
-            raise ValueError(f"{CREDENTIALS_ENV} is not set (start_cluster.py --secure prints it)")
-        return cls(credentials=path, token=kwargs.pop("token", None) or os.environ.get(TOKEN_ENV) or None, **kwargs)
+        return cls(**options.env_kwargs(kwargs))
 
     # ---- connections and failover --------------------------------------------------------
 

@@ -73,6 +73,20 @@ MAX_REPLY_SIZE = 64 << 20
 KEEPALIVE_INTERVAL = 5.0
 
 
+def connect_dealer(dealer: zmq.Socket, address: str, server_key: bytes | None, keys: KeyPair | None) -> None:
+    """The options every client DEALER shares (the synchronous and the asyncio client's);
+    connects it to ``address``, as a CURVE client of ``server_key`` when given."""
+    dealer.setsockopt(zmq.ROUTING_ID, uuid.uuid4().bytes)
+    dealer.setsockopt(zmq.IMMEDIATE, 1)  # no queueing for a server that is not there
+    dealer.setsockopt(zmq.RECONNECT_IVL, 50)
+    dealer.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
+    dealer.setsockopt(zmq.MAXMSGSIZE, MAX_REPLY_SIZE)
+    if server_key is not None:
+        assert keys is not None
+        connect_curve(dealer, keys, server_key)
+    dealer.connect(tcp_endpoint(address))
+
+
 class Connection:
     def __init__(
         self,
@@ -169,16 +183,7 @@ class Connection:
             raise ConnectionLost(f"cannot open a socket to {self.address}: {exc}", sent=False) from None
 
     def _configure(self, dealer: zmq.Socket) -> None:
-        """Options every DEALER of this connection shares; connects it."""
-        dealer.setsockopt(zmq.ROUTING_ID, uuid.uuid4().bytes)
-        dealer.setsockopt(zmq.IMMEDIATE, 1)  # no queueing for a server that is not there
-        dealer.setsockopt(zmq.RECONNECT_IVL, 50)
-        dealer.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
-        dealer.setsockopt(zmq.MAXMSGSIZE, MAX_REPLY_SIZE)
-        if self._server_key is not None:
-            assert self._keys is not None
-            connect_curve(dealer, self._keys, self._server_key)
-        dealer.connect(tcp_endpoint(self.address))
+        connect_dealer(dealer, self.address, self._server_key, self._keys)
 
     def _release(self, sock: zmq.Socket) -> None:
         """Back to the pool, or closed when the connection is (``close`` skips sockets in use)."""
@@ -358,15 +363,19 @@ class Connection:
             future.set_result(msg.result)
 
     def _parse(self, frames: list[bytes]) -> codec.Reply | codec.PushedEvent | None:
-        """A server message, or None (logged) when it is malformed."""
-        if len(frames) != 1:
-            log.warning("dropped a %d-frame message from %s", len(frames), self.address)
-            return None
-        try:
-            return codec.parse_server_frame(frames[0])
-        except BadRequest as exc:
-            log.warning("dropped a malformed frame from %s: %s", self.address, exc)
-            return None
+        return parse_message(frames, self.address)
+
+
+def parse_message(frames: list[bytes], address: str) -> codec.Reply | codec.PushedEvent | None:
+    """A server message, or None (logged) when it is malformed."""
+    if len(frames) != 1:
+        log.warning("dropped a %d-frame message from %s", len(frames), address)
+        return None
+    try:
+        return codec.parse_server_frame(frames[0])
+    except BadRequest as exc:
+        log.warning("dropped a malformed frame from %s: %s", address, exc)
+        return None
 
 
 class SyncRequest:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import json
 import logging
 import math
@@ -60,6 +59,7 @@ from skylock.http import console, inventory
 from skylock.http.health import verdict
 from skylock.http.link import NodeLink
 from skylock.http.metrics import CONTENT_TYPE_LATEST, REGISTRY, exposition, metrics_registry
+from skylock.http.ops_json import decode_data
 from skylock.http.probe import NodeProbe
 from skylock.net.codec import INT64_MAX
 
@@ -186,16 +186,7 @@ class Body:
         return int(value)
 
     def data(self, *, required: bool) -> bytes:
-        text = self.get("data", str, _MISSING if required else "")
-        encoding = self.get("encoding", str, "utf-8")
-        if encoding == "utf-8":
-            return text.encode("utf-8")
-        if encoding == "base64":
-            try:
-                return base64.b64decode(text, validate=True)
-            except (binascii.Error, ValueError):
-                raise BadRequest("field 'data' is not valid base64") from None
-        raise BadRequest(f"field 'encoding' must be 'utf-8' or 'base64', got {encoding!r}")
+        return decode_data(self.get("data", str, _MISSING if required else ""), self.get("encoding", str, "utf-8"))
 
 
 def _unsupported(message: str) -> web.HTTPUnsupportedMediaType:
@@ -515,6 +506,9 @@ def build_app(link: NodeLink, *, max_body: int, probe: NodeProbe | None = None) 
         app[PROBE] = probe
         app[REGISTRY] = metrics_registry(probe)
         app.add_routes([web.get("/health", health), web.get("/metrics", metrics)])
+    from skylock.http.multi import routes as multi_routes  # it builds on this module's helpers
+
+    app.add_routes(multi_routes())
     return app
 
 

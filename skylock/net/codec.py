@@ -204,6 +204,8 @@ OPS: dict[str, OpSpec] = dict(
         _op("lock.release", ArgSpec("name", (str,)), ArgSpec("session_id", (str, _NONE), None),
             ArgSpec("lock_id", (str,))),
         _op("lock.info", ArgSpec("name", (str,))),
+        # every open session by its public id, with its ephemerals and lock entries (never a secret)
+        _op("session.list", _CONSISTENCY),
         _op("debug.state_hash"),
         # authorization (secure mode): users, roles and grants in the replicated state
         _op("auth.whoami"),

@@ -172,6 +172,19 @@ def info(tree: DataTree, name: str) -> dict[str, Any]:
     return result
 
 
+def held_by(tree: DataTree, public_id: str) -> list[dict[str, Any]]:
+    """The lock entries of the session with ``public_id``: each lock's name, the entry,
+    its fencing token and whether it holds the lock (else it waits). Public, like ``info``."""
+    found = []
+    for path in tree.ephemerals_of(public_id):
+        name = lock_name_of(path)
+        if name is not None:
+            entry_name = split_path(path)[1]
+            found.append({"name": name, "entry": entry_name, "token": tree.nodes[path].czxid,
+                          "held": holder_id(tree, name) == entry_name})
+    return found
+
+
 def acquire(
     tree: DataTree, sessions: SessionTable, txn: Txn, *,
     name: str, session_id: str, owner: str, request_id: str | int, lock_delay_ms: int = 0,

@@ -243,10 +243,16 @@ class StateMachine:
         return [self.session(s.session_id) for s in self._sessions.all()]  # type: ignore[misc]
 
     def session_list(self) -> list[dict[str, Any]]:
-        """Every open session as others may see it: public id, client id, TTL and its
-        ephemeral nodes (its lock entries among them), never the secret session id."""
-        return [{"public_id": s.public_id, "client_id": s.client_id, "ttl_ms": s.ttl_ms,
-                 "ephemerals": self._tree.ephemerals_of(s.public_id)} for s in self._sessions.all()]
+        """Every open session as anyone may see it: public id, client id, TTL, its ephemeral
+        nodes (lock entries aside) and its lock entries. Never a session's secret."""
+        listed = []
+        for session in self._sessions.all():
+            nodes = self._tree.ephemerals_of(session.public_id)
+            listed.append({"public_id": session.public_id, "client_id": session.client_id,
+                           "ttl_ms": session.ttl_ms,
+                           "ephemerals": [path for path in nodes if locks.lock_name_of(path) is None],
+                           "locks": locks.held_by(self._tree, session.public_id)})
+        return listed
 
     def lock_info(self, name: str) -> dict[str, Any]:
         return locks.info(self._tree, name)

@@ -102,6 +102,7 @@ def check_rest(out: str) -> None:
                      '"released": "lock-', '"events": [', '"closed": true', '"path": "/my", "deleted": true'):
         assert expected in out, f"{expected!r} not in the REST tour's output:\n{out}"
     assert re.search(r"^session [0-9a-f]{32}$", out, re.M), out
+    assert '{"results": [{"path": "/my/a", "stat": {' in out, out  # POST /v1/multi
 
 
 def check_cli(result: subprocess.CompletedProcess[str]) -> None:
@@ -112,6 +113,9 @@ def check_cli(result: subprocess.CompletedProcess[str]) -> None:
         assert expected in out, f"{expected!r} not in the CLI tour's output:\n{out}"
     assert "acquired my-lock: fencing token " in result.stderr, result.stderr
     assert "watching /services (recursive)" in result.stderr, result.stderr
+    for expected in ("create     /my/tx  version 0\n", "/my\n  path\n  tx\n", "  ephemeral /services/web-1\n",
+                     "  holds lock my-lock  (lock-"):  # multi, tree, session list
+        assert expected in out, f"{expected!r} not in the CLI tour's output:\n{out}"
 
 
 def test_readme_tours_run_as_written_in_order_and_again(started: StartCluster) -> None:
@@ -128,6 +132,19 @@ def test_readme_tours_run_as_written_in_order_and_again(started: StartCluster) -
             with pytest.raises(NoNode):
                 client.get(gone)
         assert client.lock_info("my-lock")["holder"] is None
+
+
+def test_readme_async_example_runs_as_written_and_again(started: StartCluster) -> None:
+    code = block("example: async", "python")
+    assert SDK_SERVERS in code
+    code = code.replace(SDK_SERVERS, repr(",".join(started.servers)))
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                              env=shell_env(started))
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines() == [
+            "100 reads of b'v1'", "typed errors, as with Client", "data_changed /my-async-app",
+            f"holding my-async-lock with fencing token {done.stdout.rsplit(' ', 1)[1].strip()}"], done.stdout
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ and what it prints is all a client needs.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -28,7 +29,7 @@ import pytest
 import zmq
 from zmq.utils.monitor import parse_monitor_message
 
-from skylock.client import Client
+from skylock.client import AsyncClient, Client
 from skylock.errors import ConnectionLost, Unauthenticated
 from skylock.net import codec
 from skylock.net.curve import KeyPair
@@ -220,8 +221,13 @@ def test_an_unknown_curve_key_is_refused_on_the_peer_port(cluster: StartedCluste
         assert client.get("/secure/peer")[0] == b"x"
 
 
-def _https(url: str, ca: Path, token: str | None) -> tuple[int, dict]:
-    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+def _https(url: str, ca: Path, token: str | None, body: object = None) -> tuple[int, dict]:
+    """GET ``url``, or POST ``body`` as JSON to it."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    data = None if body is None else json.dumps(body).encode()
+    if data is not None:
+        headers["Content-Type"] = "application/json"
+    request = urllib.request.Request(url, data=data, headers=headers)
     context = ssl.create_default_context(cafile=str(ca))
     try:
         with urllib.request.urlopen(request, context=context, timeout=15) as response:
@@ -282,6 +288,49 @@ def test_the_printed_exports_work_for_the_cli(cluster: StartedCluster) -> None:
     assert status.returncode == 0 and "leader" in status.stdout, status.stderr
     wrong = cli("get", "/secure/cli", "--token", "wrong")
     assert wrong.returncode == 1 and "Unauthenticated" in wrong.stderr
+
+
+def test_async_client_rest_multi_and_session_list_check_access(cluster: StartedCluster,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """AsyncClient speaks CURVE with the printed credentials; POST /v1/multi and session.list are
+    checked against the caller's grants: every op's path, and read on / for the list."""
+    exports = cluster.exports()
+
+    async def with_async_client() -> None:
+        async with AsyncClient(credentials=exports["SKYLOCK_CREDENTIALS"], token=exports["SKYLOCK_TOKEN"]) as c:
+            await c.create("/secure/aio", b"over curve")
+        for name, value in exports.items():
+            monkeypatch.setenv(name, value)
+        async with AsyncClient.from_env() as c:
+            assert (await c.get("/secure/aio"))[0] == b"over curve"
+        async with AsyncClient(credentials=exports["SKYLOCK_CREDENTIALS"], token="not-the-token") as c:
+            with pytest.raises(Unauthenticated):
+                await c.get("/secure/aio")
+
+    asyncio.run(asyncio.wait_for(with_async_client(), 120))
+    writer_token = "aio-writer-token-0123456789"
+    with credentials_client(cluster) as root:
+        root.call("auth.user_add", name="aio-writer", token=writer_token)
+        root.call("auth.role_add", name="aio-writer-role")
+        root.call("auth.role_grant", name="aio-writer-role", permission="write", prefix="/secure/aio")
+        root.call("auth.user_grant_role", name="aio-writer", role="aio-writer-role")
+    creds = load_credentials(exports["SKYLOCK_CREDENTIALS"])
+    assert creds.ca_cert is not None
+    multi = f"{creds.http[0]}/v1/multi"
+    outside = {"ops": [{"op": "create", "path": "/secure/aio/x"}, {"op": "create", "path": "/secure/other"}]}
+    status, body = _https(multi, creds.ca_cert, writer_token, outside)
+    assert (status, body["error"]["code"]) == (403, "PermissionDenied") and "/secure/other" in body["error"]["message"]
+    status, body = _https(multi, creds.ca_cert, writer_token, {"ops": outside["ops"][:1]})
+    assert (status, body["results"][0]["path"]) == (200, "/secure/aio/x")
+    status, body = _https(multi, creds.ca_cert, None, {"ops": []})
+    assert (status, body["error"]["code"]) == (401, "Unauthenticated")
+    env = {**os.environ, **exports}
+    env.pop("SKYLOCK_SERVERS", None)
+    listing = [sys.executable, "-m", "skylock.cli", "--json", "session", "list"]
+    denied = subprocess.run([*listing, "--token", writer_token], env=env, capture_output=True, text=True, timeout=60)
+    assert denied.returncode == 1 and denied.stderr.startswith("Error: PermissionDenied: "), denied.stderr
+    allowed = subprocess.run(listing, env=env, capture_output=True, text=True, timeout=60)
+    assert allowed.returncode == 0 and "sessions" in json.loads(allowed.stdout), allowed.stderr
 
 
 def test_a_second_start_reuses_keys_certificates_and_token(cluster: StartedCluster) -> None:

@@ -100,13 +100,19 @@ def test_session_reopened_after_expiry_is_a_fresh_session(d):
     assert d.sm.session("s1")["ephemerals"] == []
 
 
-def test_session_list_shows_what_others_may_see_and_never_the_secret(d):
-    d.open("secret-1")
-    d.open("secret-2")
-    public = d.sm.session("secret-1")["public_id"]
-    d.ok(commands.create("/w", b"", ephemeral=True, sequential=False, session_id="secret-1", now_ms=1))
+def test_session_list_shows_public_ids_ephemerals_and_locks_never_secrets(d):
+    d.ok(commands.open_session(S1, "web", 5000, now_ms=1))
+    d.ok(commands.open_session(S2, "batch", 9000, now_ms=1))
+    d.ok(d.create("/svc"))
+    d.ok(d.create("/svc/web", ephemeral=True, session_id=S1))
+    held = d.acquire("jobs", S1)
+    d.acquire("jobs", S2, request_id="r2")
     listed = d.sm.session_list()
-    assert [s["client_id"] for s in listed] == [d.sm.session(s)["client_id"] for s in ("secret-1", "secret-2")]
-    assert listed[0] == {"public_id": public, "client_id": d.sm.session("secret-1")["client_id"],
-                         "ttl_ms": d.sm.session("secret-1")["ttl_ms"], "ephemerals": ["/w"]}
-    assert all("session_id" not in s and "secret-1" not in s.values() for s in listed)
+    assert [s["public_id"] for s in listed] == [d.public(S1), d.public(S2)]
+    first, second = listed
+    assert first == {"public_id": d.public(S1), "client_id": "web", "ttl_ms": 5000,
+                     "ephemerals": ["/svc/web"],
+                     "locks": [{"name": "jobs", "entry": held["lock_id"].split(".")[0], "token": held["token"],
+                                "held": True}]}
+    assert second["ephemerals"] == [] and [lk["held"] for lk in second["locks"]] == [False]
+    assert S1 not in repr(listed) and S2 not in repr(listed)  # the secrets stay secret

@@ -570,7 +570,6 @@
 
   // ---------------------------------------------------------------------------- sessions and locks
 
-  const LOCK_ENTRY = /^\/locks\/([^/]+)\/(lock-[0-9]{10})$/;
 
   const sessions = {
     locks: [],
@@ -612,14 +611,12 @@
       fill($("sessions-body"), list.length ? list.map((s) => {
         const locks = [];
         const nodes = [];
+        for (const lock of s.locks || []) {
+          const standing = this.standing(lock.name, lock.entry);
+          locks.push(h("li", {}, mono(lock.name), " ", badge(standing, standing === "holds" ? "ok" : "warn")));
+        }
         for (const path of s.ephemerals || []) {
-          const m = LOCK_ENTRY.exec(path);
-          if (m) {
-            const standing = this.standing(m[1], m[2]);
-            locks.push(h("li", {}, mono(m[1]), " ", badge(standing, standing === "holds" ? "ok" : "warn")));
-          } else {
-            nodes.push(h("li", {}, mono(path)));
-          }
+          nodes.push(h("li", {}, mono(path)));
         }
         return h("tr", { "data-session": s.public_id },
           h("td", {}, mono(s.public_id)),
