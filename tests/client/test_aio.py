@@ -5,8 +5,7 @@ their server), sessions and locks, and failover past a dead server."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from typing import Any, AsyncIterator, Awaitable, TypeVar
+from typing import Any, Awaitable, TypeVar
 
 import pytest
 

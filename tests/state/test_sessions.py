@@ -100,6 +100,9 @@ def test_session_reopened_after_expiry_is_a_fresh_session(d):
     assert d.sm.session("s1")["ephemerals"] == []
 
 
+S1, S2 = "secret-of-session-one", "secret-of-session-two"
+
+
 def test_session_list_shows_public_ids_ephemerals_and_locks_never_secrets(d):
     d.ok(commands.open_session(S1, "web", 5000, now_ms=1))
     d.ok(commands.open_session(S2, "batch", 9000, now_ms=1))
