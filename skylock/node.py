@@ -37,7 +37,6 @@ from skylock.actors.messages import (
     PeerTouches,
     PeerTouchesAcked,
     PeerUnreachable,
-    Propose,
     RestoreSnapshot,
     SweepWatches,
     Tick,
@@ -45,13 +44,11 @@ from skylock.actors.messages import (
 from skylock.actors.lock_manager import LockManager
 from skylock.actors import peer_protocol
 from skylock.actors.outbox import Outbox
-from skylock.actors.pending import PendingRequests
 from skylock.actors.raft_node import RaftNode
 from skylock.actors.session_manager import SessionManager
 from skylock.actors.store import Store
 from skylock.actors.watch_hub import WatchHub, WatchLimits
 from skylock.config import NodeConfig
-from skylock.errors import Timeout
 from skylock.http.gateway import HttpGateway, server_tls
 from skylock.http.probe import NodeProbe
 from skylock.net import peer_codec
@@ -161,7 +158,8 @@ class Node:
         #: secure mode: this node's CURVE keys and the members' public keys
         self.curve = node_curve(cfg) if cfg.security.secure else None
         self._authenticator: Any = None
-        self.pending = PendingRequests()
+        #: RaftNode's proposal table size, for /metrics
+        self.proposals_waiting = Gauge()
         self.client_server = ClientServer(cfg.listen_client, self._on_client_frame,
                                           on_overflow=self._on_client_overflow, on_seen=self._on_clients_seen,
                                           context=self._context, max_frame=frame_limit(cfg.server.max_request_size),
@@ -177,7 +175,7 @@ class Node:
         self.transport = PeerTransport(
             self.node_id, cfg.listen_peer, cfg.peers, self._on_peer_payload, context=self._context,
             on_undelivered=self._on_peer_undelivered,
-            max_message_size=cfg.raft.max_peer_message_size, curve=self.curve,
+            max_message_size=cfg.raft.max_peer_message_size, curve=self.curve, hosted=True,
         )
         self.gateway: Gateway | None = None
         self.http: HttpGateway | None = None
@@ -201,13 +199,13 @@ class Node:
         start_index = raft.snapshot.meta.index if raft.snapshot else 0
         self.raft = RaftNode.start(
             self.node_id, raft.raw_node, raft.storage, raft.conf, raft.wal, raft.snapshots,
-            self.transport.send, self.outbox, self.pending, members,
+            self.transport.send, self.outbox, members,
             cfg.storage.keep_entries, cfg.storage.keep_bytes, self.request_timeout, self._on_fatal,
-            metrics=self.metrics,
+            metrics=self.metrics, proposals_waiting=self.proposals_waiting, peer_io=self.transport.loop,
         )
         access = Access(enabled=cfg.auth.enabled, root_token_sha256=cfg.auth.root_token_sha256)
         self.store = Store.start(
-            self.node_id, machine, 0, self.outbox, self.pending, cfg.storage.snapshot_entries,
+            self.node_id, machine, 0, self.outbox, cfg.storage.snapshot_entries,
             cfg.storage.snapshot_bytes, self.open_sessions,
             publish_auth=access.publish, metrics=self.metrics,
         )
@@ -216,7 +214,7 @@ class Node:
         self.watches = WatchHub.start(self.node_id, self.outbox, cfg.storage.watch_history, start_index, limits)
         self.sessions = SessionManager.start(self.node_id, self.outbox, self.transport.send,
                                              cfg.session.check_interval)
-        self.locks = LockManager.start(self.node_id, self.outbox, self.pending, self.request_timeout)
+        self.locks = LockManager.start(self.node_id, self.outbox, self.request_timeout)
         self.store.proxy().connect(self.raft, self.watches, self.sessions, self.locks).get()
         if raft.snapshot is not None:
             self.store.tell(RestoreSnapshot(raft.snapshot))
@@ -226,7 +224,7 @@ class Node:
         self.gateway = Gateway(
             self.node_id, raft=self.raft, store=self.store, sessions=self.sessions, watches=self.watches,
             locks=self.locks,
-            outbox=self.outbox, pending=self.pending,
+            outbox=self.outbox,
             max_request_size=cfg.server.max_request_size, max_data_size=cfg.server.max_data_size,
             default_ttl=cfg.session.default_ttl, min_ttl=cfg.session.min_ttl, max_ttl=cfg.session.max_ttl,
             request_timeout=self.request_timeout, access=access,
@@ -235,7 +233,7 @@ class Node:
         )
         if self.curve is not None:  # before any CURVE socket binds: it vets every handshake
             self._authenticator = start_authenticator(self._context, self.curve.members)
-        self.transport.start()
+        self.raft.proxy().open_peer_sockets().get()  # the peer transport lives on RaftNode's thread
         self.client_server.start()
         # the REST API is a client of this node, so it opens after the client server
         listen_host, listen_port = split_address(cfg.listen_http)
@@ -308,13 +306,6 @@ class Node:
             if now >= next_check:
                 self.sessions.tell(CheckSessions(now))
                 self.locks.tell(CheckLocks(now))
-                for waiting in self.pending.pop_expired(now):
-                    self.metrics.proposals_timed_out.value += 1
-                    self.outbox.error(waiting.reply, Timeout(f"{waiting.op} did not complete in time"))
-                for waiting in self.pending.due_for_retry(now):
-                    # no tag: if this retry is dropped the request keeps waiting, because an
-                    # earlier attempt may still commit (only a first attempt can say NoLeader)
-                    self.raft.tell(Propose(waiting.data))
                 next_check = now + check
             if now >= next_sweep:
                 self.watches.tell(SweepWatches())
@@ -351,5 +342,6 @@ class Node:
             self.raft.tell(PeerStatus(frame.round_id, frame.status))
 
     def stats(self) -> dict[str, Any]:
-        return {"pending": len(self.pending), "peer": self.transport.stats(), "client": self.client_server.stats(),
+        return {"pending": self.proposals_waiting.value, "peer": self.transport.stats(),
+                "client": self.client_server.stats(),
                 "client_connections": self.client_server.connections(), "sessions": self.open_sessions.value}

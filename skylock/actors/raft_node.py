@@ -2,11 +2,18 @@
 
 For every Ready batch the order is persist -> send -> apply: hard state, entries
 and snapshot reach the disk with one fsync before any message that depends on
-them leaves, and committed entries go to the Store only after that. The one
-exception is the leader's appends (``Ready.send_before_persist``): they leave
-before its own fsync, which then overlaps the followers' (Raft thesis 10.2.1). Inputs are
+them leaves, and committed entries go to the Store only after that. Two exceptions:
+the leader's appends (``Ready.send_before_persist``) leave before its own fsync, which
+then overlaps the followers' (Raft thesis 10.2.1); and a Ready that commits entries
+without bringing new ones hands them to the Store first (they are durable already),
+so the Store applies while this thread sends and writes the commit index. Inputs are
 batched: proposals and reads that arrive together become one log append and one
 ReadIndex round, and one fsync covers them all (group commit).
+
+The peer transport lives on this actor's thread (``SocketInbox``): Raft messages from
+peers are read and stepped, and this node's are sent, without a hand-off to another
+thread. The pending proposals are this actor's too (``ProposalTable``): it retries and
+times them out on its tick, and hands each committed one's waiter to the Store.
 
 Two duties beyond the Ready loop: after start it does one ReadIndex round of its own and
 tells the Store ``CaughtUp`` once it has applied that far, so local reads are never served
@@ -47,8 +54,11 @@ from skylock.actors.messages import (
     Tick,
 )
 from skylock.actors.outbox import Outbox
-from skylock.actors.pending import PendingRequests
+from skylock.actors.gauge import Gauge
+from skylock.actors.proposals import ProposalTable
+from skylock.actors.socket_inbox import SocketInbox
 from skylock.errors import NoLeader, Timeout
+from skylock.net.io_loop import IOLoop
 from skylock.raft import (ConfState, MemoryStorage, MessageType, ProposalDropped, RawNode, Ready, Role,
                           StateLost)
 from skylock.storage import WAL, SnapshotStore
@@ -104,16 +114,20 @@ class RaftNode(NodeActor):
         snapshots: SnapshotStore,
         send_to_peer: SendToPeer,
         outbox: Outbox,
-        pending: PendingRequests,
         members: dict[int, dict[str, Any]],
         keep_entries: int,
         keep_bytes: int,
         request_timeout: float,
         on_fatal: OnFatal,
         metrics: NodeMetrics | None = None,
+        proposals_waiting: Gauge | None = None,
+        peer_io: IOLoop[Any] | None = None,
     ) -> None:
-        """``metrics``: the node's figures; this actor writes its Raft and WAL ones."""
-        super().__init__(node_id)
+        """``proposals_waiting`` is where this actor publishes the size of its proposal table;
+        ``peer_io`` is the peer transport's loop, served on this actor's thread (``SocketInbox``);
+        ``metrics``: the node's figures; this actor writes its Raft and WAL ones."""
+        self._peer_io = peer_io or IOLoop(f"raft-{node_id}", lambda io: None, lambda key, frames: None)
+        super().__init__(node_id)  # creates the inbox: see _create_actor_inbox
         self.metrics = metrics or NodeMetrics(node_id)
         self.node = raw_node
         self.storage = storage
@@ -122,7 +136,8 @@ class RaftNode(NodeActor):
         self.snapshots = snapshots
         self.send_to_peer = send_to_peer
         self.outbox = outbox
-        self.pending = pending
+        self.proposals = ProposalTable(node_id)
+        self.proposals_waiting = proposals_waiting if proposals_waiting is not None else Gauge()
         self.members = members
         self.keep_entries = keep_entries
         self.keep_bytes = keep_bytes
@@ -135,8 +150,10 @@ class RaftNode(NodeActor):
         #: inputs were stepped since the last Ready was processed
         self._dirty = False
         self._stepped = 0
-        self._proposals: list[bytes] = []
-        self._proposal_tags: list[int] = []
+        #: first attempts stepped since the last Ready: (tag, entry data)
+        self._proposals: list[tuple[int, bytes]] = []
+        #: retries due since the last Ready (their first attempt may still commit)
+        self._retries: list[bytes] = []
         self._reads: list[Query] = []
         self._waiting_reads: dict[bytes, _WaitingReads] = {}
         self._read_ids = itertools.count(1)
@@ -175,8 +192,19 @@ class RaftNode(NodeActor):
         self.locks = locks
         self._schedule_flush()
 
+    def _create_actor_inbox(self) -> SocketInbox:  # type: ignore[override]  # pykka calls it on self
+        return SocketInbox(self._peer_io)
+
+    def open_peer_sockets(self) -> None:
+        """Bind and connect the hosted peer transport on this thread (a proxy call, so that a
+        bind error reaches the node starting us)."""
+        assert isinstance(self.actor_inbox, SocketInbox)
+        self.actor_inbox.setup()
+
     def on_stop(self) -> None:
         self.wal.close()
+        assert isinstance(self.actor_inbox, SocketInbox)
+        self.actor_inbox.close()
 
     # ---- inputs -------------------------------------------------------------------
 
@@ -207,6 +235,7 @@ class RaftNode(NodeActor):
     def _on_tick(self, msg: Tick) -> None:
         self.node.tick()
         self._expire_waits(msg.now)
+        self._retry_proposals(msg.now)
         self._maybe_sync(msg.now)
         self._schedule_flush()
 
@@ -236,9 +265,9 @@ class RaftNode(NodeActor):
         self._schedule_flush()
 
     def _on_propose(self, msg: Propose) -> None:
-        self._proposals.append(msg.data)
-        if msg.tag is not None:
-            self._proposal_tags.append(msg.tag)
+        if msg.leader_only and self._role != Role.LEADER:
+            return  # whoever leads now does this duty
+        self._proposals.append(self.proposals.add(msg, time.monotonic()))
         self._schedule_flush()
 
     def _on_read(self, msg: LinearizableRead) -> None:
@@ -254,19 +283,29 @@ class RaftNode(NodeActor):
             self._handle_ready(self.node.ready())
 
     def _submit_proposals(self) -> None:
-        if not self._proposals:
-            return
-        batch, tags = self._proposals, self._proposal_tags
-        self._proposals, self._proposal_tags = [], []
-        try:
-            self.node.propose_many(batch)
-        except ProposalDropped:
-            self.metrics.proposals_dropped.value += len(batch)
-            err = NoLeader("no leader to accept the write", leader=self._leader_hint())
-            for tag in tags:
-                waiting = self.pending.pop(tag)
-                if waiting is not None:
-                    self.outbox.error(waiting.reply, err)
+        if self._retries:
+            retries, self._retries = self._retries, []
+            try:
+                self.node.propose_many(retries)
+            except ProposalDropped:
+                pass  # proposed again at their next retry
+        if self._proposals:
+            batch, self._proposals = self._proposals, []
+            try:
+                self.node.propose_many([data for _, data in batch])
+            except ProposalDropped:
+                self.metrics.proposals_dropped.value += len(batch)
+                err = NoLeader("no leader to accept the write", leader=self._leader_hint())
+                for waiter in self.proposals.refused(tag for tag, _ in batch):
+                    self.outbox.error(waiter.reply, err)
+        self.proposals_waiting.value = len(self.proposals)
+
+    def _retry_proposals(self, now: float) -> None:
+        retries, expired = self.proposals.due(now)
+        self._retries.extend(retries)
+        self.metrics.proposals_timed_out.value += len(expired)
+        for waiter in expired:
+            self.outbox.error(waiter.reply, Timeout(f"{waiter.op} did not complete in time"))
 
     def _next_read_ctx(self) -> bytes:
         return self._read_prefix + next(self._read_ids).to_bytes(8, "big")
@@ -286,8 +325,13 @@ class RaftNode(NodeActor):
         self.node.read_index(ctx)
 
     def _handle_ready(self, rd: Ready) -> None:
-        # 0. a leader's appends leave first, so its fsync overlaps the followers' (the core
-        #    counts the leader's own copy only after advance)
+        # 0. entries committed by this Ready alone (none new here) are durable already: the
+        #    Store starts on them now, in parallel with the rest (a leader's commit Ready)
+        apply_first = bool(rd.committed_entries) and not rd.entries and rd.snapshot is None
+        if apply_first:
+            self._apply(rd)
+        #    a leader's appends leave before its fsync, so that overlaps the followers' (the
+        #    core counts the leader's own copy only after advance)
         if rd.send_before_persist:
             self._send(rd)
         # 1. persist (one fsync for hard state + entries), then mirror into the core's storage
@@ -311,9 +355,8 @@ class RaftNode(NodeActor):
         assert self.store is not None
         if rd.snapshot is not None:
             self.store.tell(RestoreSnapshot(rd.snapshot))
-        if rd.committed_entries:
-            self.store.tell(ApplyEntries(tuple(rd.committed_entries)))
-            self.metrics.proposals_committed.value += sum(1 for e in rd.committed_entries if e.data)
+        if rd.committed_entries and not apply_first:
+            self._apply(rd)
         for rs in rd.read_states:
             ctx = bytes(rs.context)
             if ctx == self._sync_ctx:
@@ -326,6 +369,12 @@ class RaftNode(NodeActor):
             self._on_soft_state(rd.soft_state.leader, rd.soft_state.role)
         self.node.advance(rd)
         self._check_caught_up()
+
+    def _apply(self, rd: Ready) -> None:
+        assert self.store is not None
+        waiters = self.proposals.committed(rd.committed_entries)
+        self.store.tell(ApplyEntries(tuple(rd.committed_entries), waiters))
+        self.metrics.proposals_committed.value += sum(1 for e in rd.committed_entries if e.data)
 
     def _send(self, rd: Ready) -> None:
         for m in rd.messages:
@@ -369,6 +418,8 @@ class RaftNode(NodeActor):
             self.log.info("node=%s term=%s role=%s leader=%s", self.node_id, term, role.name, leader)
         if leader and leader != self._leader:
             self.metrics.leader_changes.value += 1
+        if role != Role.LEADER:
+            self.proposals.not_leading()
         self._leader, self._role = leader, role
         assert self.sessions is not None
         leadership = LeadershipChanged(leader, term, role == Role.LEADER)

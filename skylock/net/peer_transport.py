@@ -50,7 +50,7 @@ import zmq
 from skylock.errors import BadRequest
 from skylock.net.address import bound_address, tcp_endpoint
 from skylock.net.curve import PEER_DOMAIN, NodeCurve, connect_curve, serve_curve
-from skylock.net.io_loop import IOService, IOThread
+from skylock.net.io_loop import IOLoop, IOService
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +92,8 @@ class PeerTransport(IOService[int]):
     """Delivers byte payloads to peers by node id; calls ``on_receive(from_id, payload)``
     for frames from members only (``from_id`` is the connection's routing id).
 
-    ``on_receive`` and ``on_undelivered`` run on the I/O thread and must return quickly
-    (hand off, don't work); ``on_receive`` raises ``BadRequest`` to refuse a payload,
+    ``on_receive`` and ``on_undelivered`` run on the thread that owns the sockets and must
+    return quickly (hand off, don't work); ``on_receive`` raises ``BadRequest`` to refuse a payload,
     which is then counted as ``dropped_invalid``.
     """
 
@@ -109,13 +109,17 @@ class PeerTransport(IOService[int]):
         on_undelivered: OnUndelivered | None = None,
         max_message_size: int | None = None,
         curve: NodeCurve | None = None,
+        hosted: bool = False,
     ) -> None:
+        """``hosted``: the sockets live on the thread of whoever serves ``loop`` (RaftNode, so
+        that a Raft message is stepped and answered without a hand-off to another thread)."""
         super().__init__(
             f"peer-io-{node_id}",
             ("sent", "received", "dropped_unreachable", "dropped_filtered", "dropped_malformed",
              "dropped_stranger", "dropped_impostor", "dropped_invalid"),
             context=context,
             queue_limit=queue_limit,
+            hosted=hosted,
         )
         self.node_id = node_id
         self._bind = bind
@@ -157,7 +161,7 @@ class PeerTransport(IOService[int]):
 
     # ------------------------------------------------------------------ I/O thread
 
-    def _open(self, io: IOThread[int]) -> None:
+    def _open(self, io: IOLoop[int]) -> None:
         router = io.socket(zmq.ROUTER)
         router.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a reconnecting peer replaces its dead connection
         router.setsockopt(zmq.RCVHWM, SNDHWM)
