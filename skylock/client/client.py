@@ -1,7 +1,9 @@
 """The SkyLock client: typed operations, failover across servers, a session
 kept alive in the background, and watches that survive a change of server.
 
-Thread-safe: any number of threads may share one ``Client``.
+Thread-safe: any number of threads may share one ``Client``. Watch callbacks and
+session state listeners run on the client's one event thread, in order, never on
+its I/O thread, so they may call the client (see skylock/client/events.py).
 
 Retries follow one rule: a request is sent again only when it cannot have taken
 effect (``NoLeader``: the write was never proposed; ``ConnectionLost(sent=False)``:
@@ -31,6 +33,7 @@ from typing import Any, Callable, Sequence
 import zmq
 
 from skylock.client.connection import CONNECT_TIMEOUT, Connection, SyncRequest
+from skylock.client.events import EventThread
 from skylock.client import retry
 from skylock.client.pipeline import Pipeline
 from skylock.errors import ConnectionLost, NoLeader, NoNode, SessionExpired, SkyLockError, Timeout
@@ -112,8 +115,8 @@ class WatchHandle:
         return not self._watch.cancelled
 
     def cancel(self) -> None:
-        """Stop delivering events; idempotent. No callback runs after it returns (one
-        already running on another thread may finish)."""
+        """Stop delivering events; idempotent. No callback of this watch runs after it
+        returns: called off the event thread, it waits for one under way to finish."""
         self._client._cancel_watch(self._watch)
 
 
@@ -168,7 +171,8 @@ class Client:
         self._conn: Connection | None = None
         self._watches: dict[tuple[int, int], _Watch] = {}  # (id(connection), server watch id)
         self._early: dict[tuple[int, int], list[Event]] = {}  # events that arrived before their watch's reply
-        self._delivery = threading.RLock()  # watch callbacks run one at a time, in arrival order
+        #: where watch callbacks and state listeners run, one at a time, in order
+        self.events = EventThread()
         self._homeless: list[_Watch] = []  # watches whose server went away, waiting for a new one
         self._mover: threading.Thread | None = None
         self._session_id: str | None = None
@@ -498,17 +502,17 @@ class Client:
         return WatchHandle(self, self._failing_over("watch.add", register))
 
     def _cancel_watch(self, watch: _Watch) -> None:
-        with self._delivery:  # waits for a callback being delivered; none starts after this
-            with self._lock:
-                if watch.cancelled:
-                    return
-                watch.cancelled = True
-                registered = [k for k, w in self._watches.items() if w is watch]
-                for key in registered:
-                    del self._watches[key]
-                if watch in self._homeless:
-                    self._homeless.remove(watch)
-                conn = watch.connection
+        with self._lock:
+            if watch.cancelled:
+                return
+            watch.cancelled = True  # a queued event of it is dropped at delivery
+            registered = [k for k, w in self._watches.items() if w is watch]
+            for key in registered:
+                del self._watches[key]
+            if watch in self._homeless:
+                self._homeless.remove(watch)
+            conn = watch.connection
+        self.events.wait_while_running(watch)  # a callback under way finishes; none starts after
         if registered and conn is not None:
             self._forget_on_server(conn, watch.server_watch_id)
 
@@ -530,42 +534,47 @@ class Client:
         return self._failing_over(op, read_and_watch)
 
     def _remember(self, conn: Connection, server_watch_id: int, watch: _Watch) -> None:
-        """Start routing a registered watch's events, first those that beat its reply here."""
+        """Start routing a registered watch's events, first those that beat its reply here
+        (under the lock the I/O thread routes with, so they keep their order)."""
         watch.server_watch_id = server_watch_id
         key = (id(conn), server_watch_id)
-        with self._delivery:
-            with self._lock:
-                early = self._early.pop(key, [])
-                if watch.cancelled:  # cancelled while it was being registered again elsewhere
-                    self._forget_on_server(conn, server_watch_id)
-                    return
-                self._watches[key] = watch
+        with self._lock:
+            early = self._early.pop(key, [])
+            if watch.cancelled:  # cancelled while it was being registered again elsewhere
+                self._forget_on_server(conn, server_watch_id)
+                return
+            self._watches[key] = watch
             for event in early:
-                self._dispatch(key, event)
+                if self._watches.get(key) is watch:  # a one-shot watch takes one
+                    self._route_locked(key, watch, event)
 
     def _on_event(self, conn: Connection, server_watch_id: int, wire: dict[str, Any]) -> None:
+        """On the connection's I/O thread: never blocks, never calls back; queues the
+        event for the event thread."""
         event = Event.from_wire(wire)
         key = (id(conn), server_watch_id)
-        with self._delivery:
-            with self._lock:
-                if key not in self._watches:
-                    # The server sends a replayed event (from_zxid) right after the reply that
-                    # registers the watch, so it can get here first: keep it for _remember.
-                    self._early.setdefault(key, []).append(event)
-                    while len(self._early) > 64:
-                        self._early.pop(next(iter(self._early)))
-                    return
-            self._dispatch(key, event)
-
-    def _dispatch(self, key: tuple[int, int], event: Event) -> None:
         with self._lock:
             watch = self._watches.get(key)
             if watch is None:
+                # The server sends a replayed event (from_zxid) right after the reply that
+                # registers the watch, so it can get here first: keep it for _remember.
+                self._early.setdefault(key, []).append(event)
+                while len(self._early) > 64:
+                    self._early.pop(next(iter(self._early)))
                 return
-            watch.last_zxid = max(watch.last_zxid, event.zxid)
-            if watch.kind != "recursive" or event.type in ("resync", "session_closed"):
-                del self._watches[key]
-        watch.callback(event)
+            self._route_locked(key, watch, event)
+
+    def _route_locked(self, key: tuple[int, int], watch: _Watch, event: Event) -> None:
+        watch.last_zxid = max(watch.last_zxid, event.zxid)
+        if watch.kind != "recursive" or event.type in ("resync", "session_closed"):
+            del self._watches[key]
+        self.events.submit(self._deliver, watch, event, tag=watch)
+
+    @staticmethod
+    def _deliver(watch: _Watch, event: Event) -> None:
+        """On the event thread."""
+        if not watch.cancelled:
+            watch.callback(event)
 
     def _rewatch(self, conn: Connection) -> None:
         """After a change of server, register every live watch again from the last zxid
@@ -585,7 +594,7 @@ class Client:
                     if err.retryable:
                         self._rehome(watch)  # that server is gone or busy too: try the next one
                         return
-                    watch.callback(Event("resync", watch.path, watch.last_zxid))
+                    self.events.submit(self._deliver, watch, Event("resync", watch.path, watch.last_zxid), tag=watch)
                     log.warning("watch on %s could not resume: %s", watch.path, err)
                     return
                 watch.connection = conn
@@ -649,6 +658,8 @@ class Client:
         return self._state
 
     def add_listener(self, listener: StateListener) -> None:
+        """Call ``listener(state)`` on each change of session state, on the event thread
+        (in order with the watch callbacks; it may call the client)."""
         self._listeners.append(listener)
 
     def start_session(self, client_id: str = "", ttl: float = 10.0) -> str:
@@ -668,14 +679,12 @@ class Client:
         return self._session_id
 
     def _set_state(self, state: SessionState) -> None:
+        """``state`` holds at once; the listeners hear of it on the event thread."""
         if state == self._state:
             return
         self._state = state
         for listener in list(self._listeners):
-            try:
-                listener(state)
-            except Exception:  # noqa: BLE001
-                log.exception("session listener failed")
+            self.events.submit(listener, state)
 
     def _heartbeat_loop(self) -> None:
         interval = self._session_ttl / 3
@@ -730,6 +739,7 @@ class Client:
             except SkyLockError as err:
                 log.info("session close failed: %s", err)
             self._set_state(SessionState.CLOSED)
+        self.events.close()  # what is queued runs first, while the client still works
         with self._lock:
             self._closed = True
             conn, self._conn = self._conn, None
