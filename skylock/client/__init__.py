@@ -1,9 +1,10 @@
-"""The SkyLock client library: ``Client(servers)``, its typed errors, and the recipes
-(``Lock``, ``Election``, ``ReadWriteLock``)."""
+"""The SkyLock client library: ``Client(servers)``, its typed errors, its retry policy
+(``RetryPolicy``), and the recipes (``Lock``, ``Election``, ``ReadWriteLock``)."""
 
 from skylock.client.client import Client, Event, SessionState, WatchHandle
 from skylock.client.election import Election
 from skylock.client.lock import Lock
+from skylock.client.retry import RetryPolicy
 from skylock.client.rwlock import ReadWriteLock
 from skylock.errors import (BadPath, BadRequest, BadVersion, Compacted, ConnectionLost, NoChildrenForEphemerals,
                             NodeExists, NoLeader, NoNode, NotEmpty, NotOwner, SessionExpired, SkyLockError,
@@ -11,6 +12,6 @@ from skylock.errors import (BadPath, BadRequest, BadVersion, Compacted, Connecti
 
 __all__ = [
     "BadPath", "BadRequest", "BadVersion", "Client", "Compacted", "ConnectionLost", "Election", "Event", "Lock",
-    "NoChildrenForEphemerals", "NoLeader", "NoNode", "NodeExists", "NotEmpty", "NotOwner", "ReadWriteLock", "SessionExpired",
+    "NoChildrenForEphemerals", "NoLeader", "NoNode", "NodeExists", "NotEmpty", "NotOwner", "ReadWriteLock", "RetryPolicy", "SessionExpired",
     "SessionState", "SkyLockError", "Timeout", "TooLarge", "WatchHandle",
 ]

@@ -34,7 +34,7 @@ import zmq
 
 from skylock.client.connection import CONNECT_TIMEOUT, Connection, SyncRequest
 from skylock.client.events import EventThread
-from skylock.client import retry
+from skylock.client.retry import GIVE_UP, RETRY_NOW, RetryPolicy
 from skylock.client.pipeline import Pipeline
 from skylock.errors import ConnectionLost, NoLeader, NoNode, SessionExpired, SkyLockError, Timeout
 from skylock.net.curve import KeyPair
@@ -130,12 +130,14 @@ class Client:
         request_timeout: float = 10.0,
         attempt_timeout: float = 2.0,
         connect_timeout: float = CONNECT_TIMEOUT,
+        retry: RetryPolicy | None = None,
     ) -> None:
         """``servers``: "host:port" addresses, tried in order. ``request_timeout``: seconds
         one call may take in all, failovers included. ``attempt_timeout``: seconds without
         a reply before the server is pinged to tell slow from gone. ``connect_timeout``:
         seconds a request waits for its server to be connected before it goes, unsent,
-        to the next one.
+        to the next one. ``retry``: how every retry loop of the client paces its tries
+        (``RetryPolicy``); its ``deadline``, when set, replaces ``request_timeout``.
 
         Secure clusters: ``credentials`` (a credentials file or ``Credentials``) gives the
         servers (unless ``servers`` does), each server's CURVE public key and a token;
@@ -157,7 +159,10 @@ class Client:
         if not servers:
             raise ValueError("at least one server address (host:port) is needed")
         self.servers = list(servers)
-        self.request_timeout = request_timeout
+        policy = retry or RetryPolicy()
+        self.request_timeout = policy.deadline if policy.deadline is not None else request_timeout
+        #: the retry policy of every loop here; its deadline is a call's (``request_timeout``)
+        self.retry = policy.replace(deadline=self.request_timeout)
         self.attempt_timeout = attempt_timeout
         self.connect_timeout = connect_timeout
         if credentials is not None and (unknown := [s for s in self.servers if s not in credentials.server_keys]):
@@ -229,28 +234,25 @@ class Client:
 
     def _failing_over(self, op: str, attempt: Callable[[Connection, float], Any]) -> Any:
         """Run ``attempt(connection, deadline)`` until it succeeds or the retry rule says stop."""
-        deadline = time.monotonic() + self.request_timeout
-        backoff = 0.02
+        attempts = self.retry.start()
         no_leader: NoLeader | None = None  # the last NoLeader a server answered during this call
         while True:
             conn = self._connection()
             try:
-                return attempt(conn, deadline)
+                return attempt(conn, attempts.deadline)
             except (NoLeader, ConnectionLost, Timeout) as err:
                 if isinstance(err, NoLeader):
                     no_leader = err
-                verdict = retry.after_failure(
-                    err, idempotent=op in IDEMPOTENT, closed=self._closed, now=time.monotonic(),
-                    deadline=deadline, backoff=backoff, no_leader=no_leader, several_servers=len(self.servers) > 1)
+                verdict = attempts.after_failure(err, idempotent=op in IDEMPOTENT, closed=self._closed,
+                                                 no_leader=no_leader, several_servers=len(self.servers) > 1)
                 if verdict.drop_connection:
                     self._drop_connection(conn)
-                if verdict.action == retry.GIVE_UP:
+                if verdict.action == GIVE_UP:
                     assert verdict.error is not None
                     raise verdict.error
-                if verdict.action == retry.RETRY_NOW:
+                if verdict.action == RETRY_NOW:
                     continue  # the next server, at once: this one cost a connect timeout already
-            time.sleep(backoff)
-            backoff = min(backoff * 2, 0.5)
+            attempts.pause()
 
     def _await(self, conn: Connection, op: str, args: dict[str, Any], deadline: float) -> Any:
         """One attempt on ``conn``: ``ConnectionLost(sent=False)`` if the request could not
@@ -417,8 +419,8 @@ class Client:
             # be revoked by it behind our back. Finish it first (raises if still unknown).
             self.lock_release(name, unconfirmed, session_id=session_id)
         request_id = request_id or uuid.uuid4().hex
-        lock_deadline = time.monotonic() + timeout
-        backoff = 0.02
+        attempts = self.retry.replace(deadline=max(timeout, 0.001)).start()  # the lock's wait is the budget
+        lock_deadline = attempts.deadline
         while True:
             remaining = lock_deadline - time.monotonic()
             args = {"name": name, "session_id": session_id, "owner": owner,
@@ -438,10 +440,9 @@ class Client:
                 # which a retry with the same request id safely continues.
                 if lock_deadline - time.monotonic() <= min(1.0, timeout / 4):
                     raise
-            if time.monotonic() + backoff >= lock_deadline:
+            if not attempts.failed():
                 raise Timeout(f"lock {name} not granted within {timeout}s", name=name)
-            time.sleep(backoff)
-            backoff = min(backoff * 2, 0.5)
+            attempts.pause()
 
     def lock_release(self, name: str, lock_id: str, *, session_id: str | None = None) -> dict[str, Any]:
         """Release (or leave the queue of) lock ``name``; ``NotOwner`` for another session's entry.
@@ -454,13 +455,12 @@ class Client:
         if session_id is None:
             raise SessionExpired("releasing a lock needs the owning session id")
         args = {"name": name, "session_id": session_id, "lock_id": lock_id}
-        deadline = time.monotonic() + self.request_timeout
+        attempts = self.retry.start()
         retried = False
-        backoff = 0.02
         while True:
             conn = self._connection()
             try:
-                result = dict(self._await(conn, "lock.release", args, deadline))
+                result = dict(self._await(conn, "lock.release", args, attempts.deadline))
                 self._unconfirmed_releases.pop((name, session_id), None)
                 return result
             except NoNode:
@@ -473,11 +473,10 @@ class Client:
                 retried = retried or err.details.get("sent") is not False
             except (NoLeader, Timeout):
                 retried = True
-            if time.monotonic() + backoff >= deadline:
+            if not attempts.failed():
                 self._unconfirmed_releases[(name, session_id)] = lock_id
                 raise ConnectionLost(f"lock {name}: release of {lock_id} unconfirmed", sent=True)
-            time.sleep(backoff)
-            backoff = min(backoff * 2, 0.5)
+            attempts.pause()
 
     def lock_info(self, name: str) -> dict[str, Any]:
         """``{"name", "holder": {entry, owner, session, token} | None, "waiters": [...]}``; ``session``
@@ -629,7 +628,7 @@ class Client:
 
     def _move_watches(self) -> None:
         """Find a live server for the homeless watches, cycling through the list."""
-        backoff = 0.05
+        attempts = self.retry.replace(tries=None, deadline=None).start()  # until they have a home
         while not self._closed:
             with self._lock:
                 if not self._homeless:
@@ -644,8 +643,7 @@ class Client:
             except SkyLockError:
                 if conn is not None:
                     self._drop_connection(conn)  # unreachable: the next server on the next turn
-            self._stop.wait(backoff)
-            backoff = min(backoff * 2, 1.0)
+            attempts.pause(self._stop)
 
     # ---- sessions ---------------------------------------------------------------------------------
 
@@ -687,9 +685,13 @@ class Client:
             self.events.submit(listener, state)
 
     def _heartbeat_loop(self) -> None:
+        """A heartbeat every TTL/3; after a failure, the next server after the retry policy's
+        pause (at most half an interval), until the session's TTL has passed unheard."""
         interval = self._session_ttl / 3
+        retries = self.retry.replace(tries=None, deadline=None, max_delay=min(self.retry.max_delay, interval / 2))
+        attempts = retries.start()
         last_ok = time.monotonic()
-        while not self._stop.wait(interval if self._state == SessionState.CONNECTED else 0.1):
+        while not self._stop.wait(interval if self._state == SessionState.CONNECTED else attempts.take_delay()):
             session_id = self._session_id
             if session_id is None:
                 return
@@ -702,6 +704,7 @@ class Client:
                 # the leader restarted the deadline at some point after `sent`: counting the
                 # TTL from there, we never think the session alive after the cluster may not
                 last_ok = sent
+                attempts = retries.start()
                 self._set_state(SessionState.CONNECTED)
             except SessionExpired:
                 self._set_state(SessionState.EXPIRED)
