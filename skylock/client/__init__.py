@@ -12,6 +12,7 @@ from skylock.errors import (BadPath, BadRequest, BadVersion, Compacted, Connecti
 
 __all__ = [
     "BadPath", "BadRequest", "BadVersion", "Client", "Compacted", "ConnectionLost", "Election", "Event", "Lock",
-    "NoChildrenForEphemerals", "NoLeader", "NoNode", "NodeExists", "NotEmpty", "NotOwner", "ReadWriteLock", "RetryPolicy", "SessionExpired",
+    "NoChildrenForEphemerals", "NoLeader", "NoNode", "NodeExists", "NotEmpty", "NotOwner", "ReadWriteLock", "SessionExpired",
     "SessionState", "SkyLockError", "Timeout", "TooLarge", "WatchHandle",
 ]
+__all__ += ["RetryPolicy"]

@@ -41,8 +41,8 @@ from skylock.client.retry import GIVE_UP, RETRY_NOW, Attempts
 from skylock.errors import ConnectionLost, NoLeader, SkyLockError, Timeout
 
 if TYPE_CHECKING:
-    from skylock.client.client import Client
     from skylock.client.connection import Connection
+    from skylock.client.failover import Failover
 
 log = logging.getLogger("skylock.client")
 
@@ -77,8 +77,8 @@ class _Timer:
 class Pipeline:
     """The async requests of one ``Client`` and the thread that settles them."""
 
-    def __init__(self, client: "Client", idempotent: frozenset[str]) -> None:
-        self._client = client
+    def __init__(self, failover: "Failover", idempotent: frozenset[str]) -> None:
+        self._failover = failover
         self._idempotent = idempotent
         self._cond = threading.Condition(threading.Lock())
         self._done: deque[tuple[_Pending, Future[Any]]] = deque()  # finished attempts to settle
@@ -92,7 +92,7 @@ class Pipeline:
         the request may be on the wire) gets ``shape(result)`` or the typed error."""
         future: Future[Any] = Future()
         future.set_running_or_notify_cancel()
-        pending = _Pending(op, args, shape, future, self._client.retry.start(), op in self._idempotent)
+        pending = _Pending(op, args, shape, future, self._failover.retry.start(), op in self._idempotent)
         with self._cond:
             if self._closing:
                 future.set_exception(ConnectionLost("this client is closed", sent=False, closed=True))
@@ -117,7 +117,7 @@ class Pipeline:
     def _issue(self, pending: _Pending) -> None:
         """One attempt on the client's current connection; never blocks on the network."""
         try:
-            conn = self._client._connection()
+            conn = self._failover.connection()
             pending.conn = conn
             attempt = conn.request(pending.op, pending.args)
         except SkyLockError as err:  # the client is closed
@@ -157,10 +157,10 @@ class Pipeline:
         if isinstance(err, NoLeader):
             pending.no_leader = err
         verdict = pending.attempts.after_failure(
-            err, idempotent=pending.idempotent, closed=self._client._closed, no_leader=pending.no_leader,
-            several_servers=len(self._client.servers) > 1)
+            err, idempotent=pending.idempotent, closed=self._failover.closed, no_leader=pending.no_leader,
+            several_servers=len(self._failover.servers) > 1)
         if verdict.drop_connection and pending.conn is not None:
-            self._client._drop_connection(pending.conn)
+            self._failover.drop(pending.conn)
         if verdict.action == GIVE_UP:
             return self._finish(pending, error=verdict.error)
         if verdict.action == RETRY_NOW:
@@ -178,7 +178,7 @@ class Pipeline:
             pending.attempt = None
             attempt.cancel()  # the connection forgets it (and drops it if still unsent)
             if conn is not None:
-                self._client._drop_connection(conn)  # the server stopped answering in time
+                self._failover.drop(conn)  # the server stopped answering in time
             address = conn.address if conn is not None else "the server"
             self._finish(pending, error=Timeout(
                 f"no reply from {address} to {pending.op} in time; its effect is unknown", sent=True))
