@@ -20,6 +20,7 @@ import threading
 from typing import Callable
 
 from skylock.client.client import Client, Event, WatchHandle
+from skylock.client.events import call_safely
 from skylock.client.lock import Lock
 from skylock.errors import SkyLockError
 
@@ -139,10 +140,7 @@ class Election:
 
     @staticmethod
     def _report(callback: LeaderCallback, leader: str | None) -> None:
-        try:
-            callback(leader)
-        except Exception:  # noqa: BLE001 - one bad callback must not silence the others
-            log.exception("leader-change callback failed")
+        call_safely(callback, leader, what="leader-change callback")
 
     def __repr__(self) -> str:
         return f"Election({self.name!r}, {self.identifier!r}, leader={self.is_leader})"

@@ -33,6 +33,15 @@ T = TypeVar("T")
 _Task = tuple[Callable[..., Any], tuple[Any, ...], object]
 
 
+def call_safely(fn: Callable[..., Any], *args: Any, what: str = "callback") -> None:
+    """``fn(*args)``, its exception logged, not raised: for a recipe that tells several
+    listeners in turn, where one that fails must not silence the others."""
+    try:
+        fn(*args)
+    except Exception:  # noqa: BLE001 - logged; the caller goes on with the next listener
+        log.exception("%s failed", what)
+
+
 class EventThread:
     """One ordered queue of calls and the thread that runs them."""
 
@@ -56,6 +65,13 @@ class EventThread:
                 self._thread.start()
             self._cond.notify()
         return True
+
+    def later(self, delay: float, fn: Callable[..., Any], *args: Any) -> None:
+        """Queue ``fn(*args)`` in ``delay`` seconds (a recipe's retry after a failed read),
+        from a timer thread; dropped if the thread is closing by then."""
+        timer = threading.Timer(delay, self.submit, args=(fn, *args))
+        timer.daemon = True
+        timer.start()
 
     def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` on the event thread, after what is queued, and return its
