@@ -20,7 +20,8 @@ create/set/delete need ``write`` on the path (every op of a multi is checked; ``
 needs ``read``); a lock named N is the path ``/locks/N``: lock.acquire, lock.release and
 ``check_lock`` need ``lock`` on it, lock.info ``lock`` or ``read``; session ops,
 watch.remove, cluster.status/leader and auth.whoami need only a valid token; other
-auth ops and debug.state_hash need ``admin`` on ``/``. ``ping`` needs nothing.
+auth ops, debug.state_hash and the backup ops (snapshot.begin, snapshot.chunk: a backup
+holds every node's data and every session's id) need ``admin`` on ``/``. ``ping`` needs nothing.
 """
 
 from __future__ import annotations
@@ -115,6 +116,8 @@ NEEDS: dict[str, Callable[[dict[str, Any]], list[Need]]] = {
     "cluster.leader": _none,
     "auth.whoami": _none,
     "debug.state_hash": _admin,
+    "snapshot.begin": _admin,
+    "snapshot.chunk": _admin,
 }
 
 

@@ -46,7 +46,7 @@ from skylock.actors.messages import (
 )
 from skylock.actors.outbox import Outbox
 from skylock.actors.pending import PendingRequests
-from skylock.errors import NoLeader, Timeout
+from skylock.errors import NoLeader, NotLeader, Timeout
 from skylock.raft import (ConfState, MemoryStorage, MessageType, ProposalDropped, RawNode, Ready, Role,
                           StateLost)
 from skylock.storage import WAL, SnapshotStore
@@ -234,6 +234,11 @@ class RaftNode(NodeActor):
         self._schedule_flush()
 
     def _on_read(self, msg: LinearizableRead) -> None:
+        if msg.leader_only and self._role != Role.LEADER:
+            self.outbox.error(msg.query.reply, NotLeader(
+                f"node {self.node_id} is not the leader; {msg.query.op} is served by the leader",
+                leader=self._leader_hint()))
+            return
         self._reads.append(msg.query)
         self._schedule_flush()
 

@@ -12,17 +12,22 @@ It also owns the auth table (users, roles, grants: part of the replicated state)
 publishes an immutable copy of it through ``publish_auth`` whenever it changes, before
 answering the change's client: the gateway checks requests against that copy without
 ever asking this actor.
+
+And it takes backups: ``snapshot.begin`` arrives here after a ReadIndex on the leader, and
+the state at that point is held in ``exports`` for the client to read in chunks.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import time
 from typing import Any, Callable
 
 import pykka
 
 from skylock.actors.base import NodeActor
+from skylock.actors.exports import SnapshotExports
 from skylock.actors.gauge import Gauge
 from skylock.actors.messages import (
     AddWatch,
@@ -70,6 +75,9 @@ class Store(NodeActor):
         super().__init__(node_id)
         self.machine = machine
         self.applied_index = applied_index
+        #: the term of the entry at applied_index (a backup's Raft snapshot needs it)
+        self.applied_term = 0
+        self.exports = SnapshotExports()
         self.outbox = outbox
         self.pending = pending
         self.snapshot_entries = snapshot_entries
@@ -116,7 +124,7 @@ class Store(NodeActor):
         for entry in msg.entries:
             if entry.index <= self.applied_index:
                 continue  # already contained in a restored snapshot
-            self.applied_index = entry.index
+            self.applied_index, self.applied_term = entry.index, entry.term
             self._bytes_since_snapshot += len(entry.data)
             if entry.type != EntryType.NORMAL:
                 continue
@@ -147,6 +155,8 @@ class Store(NodeActor):
         self._report_locks({n for ev in events if (n := lock_name_of(ev.path)) is not None})
         self._serve_parked()
         self._maybe_snapshot()
+        if self.exports:
+            self.exports.sweep(time.monotonic())
 
     def _answer(self, tag: int, data: bytes, applied: Any) -> None:
         waiting = self.pending.get(tag)
@@ -178,6 +188,7 @@ class Store(NodeActor):
         machine_snapshot, self.applied_tags = decode_store_snapshot(msg.snapshot.data)
         self.machine.restore(machine_snapshot)
         self.applied_index = self._last_snapshot_index = meta.index
+        self.applied_term = meta.term
         self._bytes_since_snapshot = 0
         self.log.info("node=%s restored snapshot index=%s", self.node_id, meta.index)
         assert self.watches is not None and self.sessions is not None
@@ -263,6 +274,11 @@ class Store(NodeActor):
             return m.lock_info(args["name"])
         if q.op == "debug.state_hash":
             return {"applied": self.applied_index, "hash": m.state_hash()}
+        if q.op == "snapshot.begin":
+            return self.exports.begin(m.snapshot(), index=self.applied_index, term=self.applied_term,
+                                      now=time.monotonic())
+        if q.op == "snapshot.chunk":
+            return self.exports.chunk(args["export_id"], args["offset"], now=time.monotonic())
         raise BadRequest(f"op {q.op!r} is not a read")
 
     def _check_session(self, session_id: str) -> dict[str, Any]:

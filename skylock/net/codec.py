@@ -202,6 +202,9 @@ OPS: dict[str, OpSpec] = dict(
             ArgSpec("lock_id", (str,))),
         _op("lock.info", ArgSpec("name", (str,))),
         _op("debug.state_hash"),
+        # a backup: the leader holds its state at a linearizable point, read in chunks
+        _op("snapshot.begin"),
+        _op("snapshot.chunk", ArgSpec("export_id", (str,)), ArgSpec("offset", (int,), minimum=0)),
         # authorization (secure mode): users, roles and grants in the replicated state
         _op("auth.whoami"),
         _op("auth.user_list"),
