@@ -25,7 +25,7 @@ from typing import Any
 
 import click
 
-from skylock import cli_auth
+from skylock import cli_auth, cli_snapshot
 from skylock.config import ConfigError, load_config
 
 DEFAULT_SERVERS = "127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003"
@@ -561,6 +561,7 @@ def _accept_global_options(group: click.Group) -> None:
 
 
 main.add_command(cli_auth.auth)
+main.add_command(cli_snapshot.snapshot)
 _accept_global_options(main)
 
 
