@@ -31,7 +31,7 @@ LEVELS: list[tuple[str, ...]] = [
     ("backup",),               # snapshot save (a client) / restore (writes storage) / inspect
     # node.py is the process's composition root: it recovers storage, starts the actors,
     # the sockets AND the HTTP gateway, so it sits above http, not beside client.
-    ("node",),
+    ("node", "logs"),         # logs: the node process's log format (reads actors' RaftViewBoard)
     ("cli", "layout"),         # the command line; the cluster-layout writer of start_cluster.py and tests
 ]
 

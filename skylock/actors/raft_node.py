@@ -46,6 +46,7 @@ from skylock.actors.messages import (
 )
 from skylock.actors.outbox import Outbox
 from skylock.actors.pending import PendingRequests
+from skylock.actors.raft_view import RaftViewBoard
 from skylock.errors import NoLeader, NotLeader, Timeout
 from skylock.raft import (ConfState, MemoryStorage, MessageType, ProposalDropped, RawNode, Ready, Role,
                           StateLost)
@@ -108,7 +109,9 @@ class RaftNode(NodeActor):
         keep_bytes: int,
         request_timeout: float,
         on_fatal: OnFatal,
+        view: RaftViewBoard | None = None,
     ) -> None:
+        """``view``: where term, role and leader are published for other threads (the logs)."""
         super().__init__(node_id)
         self.node = raw_node
         self.storage = storage
@@ -149,6 +152,9 @@ class RaftNode(NodeActor):
         self._round_ids = itertools.count(1)
         self._leader = 0
         self._role = Role.FOLLOWER
+        self._term = storage.hard_state.term  # as recovered
+        self.view = view if view is not None else RaftViewBoard()
+        self._publish_view()
         self.handlers = {
             Tick: self._on_tick,
             PeerRaftMessage: self._on_peer_message,
@@ -314,6 +320,9 @@ class RaftNode(NodeActor):
             waiting = self._waiting_reads.pop(ctx, None)
             if waiting is not None:
                 self.store.tell(ServeReads(rs.index, tuple(waiting.queries)))
+        if rd.hard_state is not None and rd.hard_state.term != self._term:
+            self._term = rd.hard_state.term
+            self._publish_view()
         if rd.soft_state is not None:
             self._on_soft_state(rd.soft_state.leader, rd.soft_state.role)
         self.node.advance(rd)
@@ -355,11 +364,16 @@ class RaftNode(NodeActor):
 
     def _on_soft_state(self, leader: int, role: Role) -> None:
         term = self.node.status().term
-        if leader != self._leader or role != self._role:
+        changed = leader != self._leader or role != self._role
+        self._leader, self._role, self._term = leader, role, term
+        self._publish_view()  # first, so that the line below carries the new role
+        if changed:
             self.log.info("node=%s term=%s role=%s leader=%s", self.node_id, term, role.name, leader)
-        self._leader, self._role = leader, role
         assert self.sessions is not None
         self.sessions.tell(LeadershipChanged(leader, term, role == Role.LEADER))
+
+    def _publish_view(self) -> None:
+        self.view.publish(self._term, self._role.name.lower(), self._leader)
 
     # ---- snapshots and compaction ----------------------------------------------------------
 
