@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import queue
 import re
 import signal
@@ -25,18 +24,17 @@ from typing import Any
 
 import click
 
-from skylock import cli_auth
+from skylock import cli_auth, cli_snapshot
 from skylock.config import ConfigError, load_config
 
 DEFAULT_SERVERS = "127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003"
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+def configure_logging(level: str, fmt: str = "text", node_id: int | None = None) -> Any:
+    """Text or JSON lines on stderr; returns the RaftViewBoard a Node should publish to."""
+    from skylock import logs
+
+    return logs.configure(level, fmt, node_id=node_id)
 
 
 @click.group()
@@ -62,10 +60,13 @@ def main(ctx: click.Context, servers: str | None, token: str | None, as_json: bo
 @click.option("--node-id", type=int, help="Override cluster.node_id.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Override storage.data_dir.")
 @click.option("--log-level", default="info", show_default=True)
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: one JSON object per line (time, level, logger, message, node_id, term, role, "
+                   "leader) for log shippers.")
 @click.option("--fault-control", type=click.Path(dir_okay=False), hidden=True,
               help="TEST ONLY: poll this JSON file for peers to cut off (tests/fault).")
 def serve(config_path: str | None, node_id: int | None, data_dir: str | None, log_level: str,
-          fault_control: str | None = None) -> None:
+          log_format: str = "text", fault_control: str | None = None) -> None:
     """Run one node until Ctrl-C / SIGTERM.
 
     Example: skylock serve --config configs/node1.yaml
@@ -81,8 +82,8 @@ def serve(config_path: str | None, node_id: int | None, data_dir: str | None, lo
         cfg = load_config(config_path, overrides)
     except ConfigError as err:
         raise click.ClickException(str(err)) from None
-    configure_logging(log_level)
-    node = Node(cfg)
+    view = configure_logging(log_level, log_format, cfg.cluster.node_id)
+    node = Node(cfg, raft_view=view)
     try:
         node.start()
     except Exception as err:  # noqa: BLE001 - one clear line, not a traceback
@@ -698,6 +699,7 @@ def _accept_global_options(group: click.Group) -> None:
 
 
 main.add_command(cli_auth.auth)
+main.add_command(cli_snapshot.snapshot)
 _accept_global_options(main)
 
 

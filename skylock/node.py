@@ -45,6 +45,7 @@ from skylock.actors.lock_manager import LockManager
 from skylock.actors import peer_protocol
 from skylock.actors.outbox import Outbox
 from skylock.actors.raft_node import RaftNode
+from skylock.actors.raft_view import RaftViewBoard
 from skylock.actors.session_manager import SessionManager
 from skylock.actors.store import Store
 from skylock.actors.watch_hub import WatchHub, WatchLimits
@@ -146,8 +147,10 @@ def recover_raft(cfg: NodeConfig) -> RecoveredRaft:
 
 
 class Node:
-    def __init__(self, cfg: NodeConfig) -> None:
+    def __init__(self, cfg: NodeConfig, *, raft_view: RaftViewBoard | None = None) -> None:
+        """``raft_view``: where the RaftNode publishes term, role and leader (the JSON logs read it)."""
         self.cfg = cfg
+        self.raft_view = raft_view if raft_view is not None else RaftViewBoard()
         self.node_id = cfg.cluster.node_id
         self.request_timeout = cfg.server.request_timeout
         #: why the node stopped on its own (``StateLost``), None while healthy
@@ -202,6 +205,7 @@ class Node:
             self.transport.send, self.outbox, members,
             cfg.storage.keep_entries, cfg.storage.keep_bytes, self.request_timeout, self._on_fatal,
             metrics=self.metrics, proposals_waiting=self.proposals_waiting, peer_io=self.transport.loop,
+            view=self.raft_view,
         )
         access = Access(enabled=cfg.auth.enabled, root_token_sha256=cfg.auth.root_token_sha256)
         self.store = Store.start(

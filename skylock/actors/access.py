@@ -21,7 +21,8 @@ needs ``read``); a lock named N is the path ``/locks/N``: lock.acquire, lock.rel
 ``check_lock`` need ``lock`` on it, lock.info ``lock`` or ``read``; session.list ``read`` on
 ``/`` (it names ephemerals and lock entries anywhere); the other session ops,
 watch.remove, cluster.status/leader and auth.whoami need only a valid token; other
-auth ops and debug.state_hash need ``admin`` on ``/``. ``ping`` needs nothing.
+auth ops, debug.state_hash and the backup ops (snapshot.begin, snapshot.chunk: a backup
+holds every node's data and every session's id) need ``admin`` on ``/``. ``ping`` needs nothing.
 """
 
 from __future__ import annotations
@@ -122,6 +123,8 @@ NEEDS: dict[str, Callable[[dict[str, Any]], list[Need]]] = {
     "cluster.leader": _none,
     "auth.whoami": _none,
     "debug.state_hash": _admin,
+    "snapshot.begin": _admin,
+    "snapshot.chunk": _admin,
 }
 
 

@@ -11,6 +11,8 @@ then tells exactly one actor:
 - lock acquires are proposed like writes; one that must wait goes to the LockManager;
 - heartbeats go to the SessionManager; watch removal to the WatchHub;
 - cluster status to RaftNode;
+- a backup (``snapshot.begin``) to RaftNode for a ReadIndex on the leader, then to the
+  Store, which holds it for ``snapshot.chunk`` reads (``skylock/actors/exports.py``);
 - auth reads are answered here from the auth view the Store publishes (``Access``),
   auth changes are proposed like writes.
 
@@ -144,8 +146,10 @@ class Gateway:
             self._propose(reply, op, self._writes[op](args, now_ms))
         elif op in READS:
             self._read(reply, op, args)
-        elif op == "debug.state_hash":
+        elif op in ("debug.state_hash", "snapshot.chunk"):
             self.store.tell(LocalRead(Query(op, args, reply)))
+        elif op == "snapshot.begin":
+            self.raft.tell(LinearizableRead(Query(op, args, reply), leader_only=True))
         elif op == "lock.acquire":
             validate_lock_name(args["name"])  # bad input is answered here, never logged
             now = time.monotonic()

@@ -97,9 +97,11 @@ class Propose:
 
 @dataclass(frozen=True, slots=True)
 class LinearizableRead:
-    """A read that must see every write acknowledged before it: served after ReadIndex."""
+    """A read that must see every write acknowledged before it: served after ReadIndex.
+    ``leader_only``: refused with ``NotLeader`` on a follower (a backup is taken on the leader)."""
 
     query: Query
+    leader_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,7 +57,8 @@ from skylock.actors.outbox import Outbox
 from skylock.actors.gauge import Gauge
 from skylock.actors.proposals import ProposalTable
 from skylock.actors.socket_inbox import SocketInbox
-from skylock.errors import NoLeader, Timeout
+from skylock.actors.raft_view import RaftViewBoard
+from skylock.errors import NoLeader, NotLeader, Timeout
 from skylock.net.io_loop import IOLoop
 from skylock.raft import (ConfState, MemoryStorage, MessageType, ProposalDropped, RawNode, Ready, Role,
                           StateLost)
@@ -122,10 +123,12 @@ class RaftNode(NodeActor):
         metrics: NodeMetrics | None = None,
         proposals_waiting: Gauge | None = None,
         peer_io: IOLoop[Any] | None = None,
+        view: RaftViewBoard | None = None,
     ) -> None:
         """``proposals_waiting`` is where this actor publishes the size of its proposal table;
         ``peer_io`` is the peer transport's loop, served on this actor's thread (``SocketInbox``);
-        ``metrics``: the node's figures; this actor writes its Raft and WAL ones."""
+        ``metrics``: the node's figures; this actor writes its Raft and WAL ones; ``view``: where
+        term, role and leader are published for other threads (the logs)."""
         self._peer_io = peer_io or IOLoop(f"raft-{node_id}", lambda io: None, lambda key, frames: None)
         super().__init__(node_id)  # creates the inbox: see _create_actor_inbox
         self.metrics = metrics or NodeMetrics(node_id)
@@ -172,6 +175,9 @@ class RaftNode(NodeActor):
         self._round_ids = itertools.count(1)
         self._leader = 0
         self._role = Role.FOLLOWER
+        self._term = storage.hard_state.term  # as recovered
+        self.view = view if view is not None else RaftViewBoard()
+        self._publish_view()
         self.handlers = {
             Tick: self._on_tick,
             PeerRaftMessage: self._on_peer_message,
@@ -271,6 +277,11 @@ class RaftNode(NodeActor):
         self._schedule_flush()
 
     def _on_read(self, msg: LinearizableRead) -> None:
+        if msg.leader_only and self._role != Role.LEADER:
+            self.outbox.error(msg.query.reply, NotLeader(
+                f"node {self.node_id} is not the leader; {msg.query.op} is served by the leader",
+                leader=self._leader_hint()))
+            return
         self._reads.append(msg.query)
         self._schedule_flush()
 
@@ -365,6 +376,9 @@ class RaftNode(NodeActor):
             waiting = self._waiting_reads.pop(ctx, None)
             if waiting is not None:
                 self.store.tell(ServeReads(rs.index, tuple(waiting.queries)))
+        if rd.hard_state is not None and rd.hard_state.term != self._term:
+            self._term = rd.hard_state.term
+            self._publish_view()
         if rd.soft_state is not None:
             self._on_soft_state(rd.soft_state.leader, rd.soft_state.role)
         self.node.advance(rd)
@@ -414,18 +428,23 @@ class RaftNode(NodeActor):
 
     def _on_soft_state(self, leader: int, role: Role) -> None:
         term = self.node.status().term
-        if leader != self._leader or role != self._role:
-            self.log.info("node=%s term=%s role=%s leader=%s", self.node_id, term, role.name, leader)
+        changed = leader != self._leader or role != self._role
         if leader and leader != self._leader:
             self.metrics.leader_changes.value += 1
         if role != Role.LEADER:
             self.proposals.not_leading()
-        self._leader, self._role = leader, role
+        self._leader, self._role, self._term = leader, role, term
+        self._publish_view()  # first, so that the line below carries the new role
+        if changed:
+            self.log.info("node=%s term=%s role=%s leader=%s", self.node_id, term, role.name, leader)
         assert self.sessions is not None
         leadership = LeadershipChanged(leader, term, role == Role.LEADER)
         self.sessions.tell(leadership)
         if self.locks is not None:
             self.locks.tell(leadership)
+
+    def _publish_view(self) -> None:
+        self.view.publish(self._term, self._role.name.lower(), self._leader)
 
     # ---- snapshots and compaction ----------------------------------------------------------
 

@@ -12,17 +12,22 @@ It also owns the auth table (users, roles, grants: part of the replicated state)
 publishes an immutable copy of it through ``publish_auth`` whenever it changes, before
 answering the change's client: the gateway checks requests against that copy without
 ever asking this actor.
+
+And it takes backups: ``snapshot.begin`` arrives here after a ReadIndex on the leader, and
+the state at that point is held in ``exports`` for the client to read in chunks.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import time
 from typing import Any, Callable
 
 import pykka
 
 from skylock.actors.base import NodeActor
+from skylock.actors.exports import SnapshotExports
 from skylock.actors.gauge import Gauge
 from skylock.actors.node_metrics import NodeMetrics
 from skylock.actors.messages import (
@@ -76,6 +81,9 @@ class Store(NodeActor):
         self._lock_queues: dict[str, int] = {}
         self.machine = machine
         self.applied_index = applied_index
+        #: the term of the entry at applied_index (a backup's Raft snapshot needs it)
+        self.applied_term = 0
+        self.exports = SnapshotExports()
         self.outbox = outbox
         self.snapshot_entries = snapshot_entries
         self.snapshot_bytes = snapshot_bytes
@@ -123,7 +131,7 @@ class Store(NodeActor):
             if entry.index <= self.applied_index:
                 self._unknown_result(waiter, "it is inside the snapshot this node installed")
                 continue
-            self.applied_index = entry.index
+            self.applied_index, self.applied_term = entry.index, entry.term
             self._bytes_since_snapshot += len(entry.data)
             if entry.type != EntryType.NORMAL:
                 continue
@@ -158,6 +166,8 @@ class Store(NodeActor):
         self._publish_tallies()
         self._serve_parked()
         self._maybe_snapshot()
+        if self.exports:
+            self.exports.sweep(time.monotonic())
 
     def _answer(self, waiter: Waiter, applied: Any) -> None:
         if waiter.on_result is not None:
@@ -194,6 +204,7 @@ class Store(NodeActor):
         machine_snapshot, self.applied_tags = decode_snapshot(msg.snapshot.data)
         self.machine.restore(machine_snapshot)
         self.applied_index = self._last_snapshot_index = meta.index
+        self.applied_term = meta.term
         self._bytes_since_snapshot = 0
         self.log.info("node=%s restored snapshot index=%s", self.node_id, meta.index)
         assert self.watches is not None and self.sessions is not None
@@ -303,6 +314,11 @@ class Store(NodeActor):
             return {"sessions": m.session_list(), "zxid": self.applied_index}
         if q.op == "debug.state_hash":
             return {"applied": self.applied_index, "hash": m.state_hash()}
+        if q.op == "snapshot.begin":
+            return self.exports.begin(m.snapshot(), index=self.applied_index, term=self.applied_term,
+                                      now=time.monotonic())
+        if q.op == "snapshot.chunk":
+            return self.exports.chunk(args["export_id"], args["offset"], now=time.monotonic())
         raise BadRequest(f"op {q.op!r} is not a read")
 
     def _check_session(self, session_id: str) -> dict[str, Any]:

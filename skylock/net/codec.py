@@ -207,6 +207,9 @@ OPS: dict[str, OpSpec] = dict(
         # every open session by its public id, with its ephemerals and lock entries (never a secret)
         _op("session.list", _CONSISTENCY),
         _op("debug.state_hash"),
+        # a backup: the leader holds its state at a linearizable point, read in chunks
+        _op("snapshot.begin"),
+        _op("snapshot.chunk", ArgSpec("export_id", (str,)), ArgSpec("offset", (int,), minimum=0)),
         # authorization (secure mode): users, roles and grants in the replicated state
         _op("auth.whoami"),
         _op("auth.user_list"),

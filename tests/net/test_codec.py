@@ -33,6 +33,8 @@ MINIMAL_ARGS: dict[str, dict] = {
     "lock.release": {"name": "L", "session_id": "s1", "lock_id": "k1"},
     "lock.info": {"name": "L"},
     "debug.state_hash": {},
+    "snapshot.begin": {},
+    "snapshot.chunk": {"export_id": "e", "offset": 0},
     "auth.whoami": {},
     "auth.user_list": {},
     "auth.role_list": {},
