@@ -96,7 +96,7 @@ class Raft:
         last = self.log.last_index()
         durable = self.log.durable_index()
         self.prs = {v: Progress(last + 1, self.max_inflight, durable if v == self.id else 0)
-                    for v in members(self.conf)}
+                    for v in sorted({*members(self.conf), self.id})}
         self.read_only = ReadOnly()
         self.pending_read_index = []
 
@@ -131,9 +131,11 @@ class Raft:
         self.append_entries([Entry(self.term, self.log.last_index() + 1)])
 
     def promotable(self) -> bool:
-        """Only a voter of its own latest configuration campaigns: never a learner, and
-        never a node that knows it was removed."""
-        return self.id in self.voters
+        """A voter of its latest configuration campaigns; so does a voter of its committed
+        one, removed by a change not known to be committed (thesis 4.2.2: it may still be
+        needed to commit its own removal, though its own vote then does not count). A
+        learner never campaigns, nor a node that knows its removal is committed."""
+        return self.id in self.voters or self.id in self.log.confs.at(self.log.committed).voters
 
     def _peers(self) -> list[int]:
         """Everyone a leader replicates to: members, and a member just removed until its
@@ -151,7 +153,7 @@ class Raft:
     def _apply_conf(self, conf: ConfState) -> None:
         self.conf = conf
         self.voters = conf.voters
-        wanted = set(members(conf))
+        wanted = {*members(conf), self.id}
         if self.role != Role.LEADER:
             last, durable = self.log.last_index(), self.log.durable_index()
             self.prs = {v: self.prs.get(v) or Progress(last + 1, self.max_inflight, durable if v == self.id else 0)
@@ -165,11 +167,14 @@ class Raft:
         self._prune_progress()
 
     def _prune_progress(self) -> None:
-        """Leader: forget removed members once their removal is committed."""
-        if self.log.committed < self.log.confs.latest_index():
+        """Leader: forget a removed member once its removal is committed and it holds the
+        removal; called after a heartbeat round, which told it the commit index, so it
+        knows it was removed and stops campaigning (best effort: the heartbeat may be lost)."""
+        at = self.log.confs.latest_index()
+        if self.log.committed < at:
             return
-        keep = set(members(self.conf)) | {self.id}
-        for v in [v for v in self.prs if v not in keep]:
+        keep = {*members(self.conf), self.id}
+        for v in [v for v in self.prs if v not in keep and self.prs[v].match >= at]:
             del self.prs[v]
 
     def _maybe_leave(self) -> None:
@@ -343,6 +348,7 @@ class Raft:
         t = m.type
         if t == MT.BEAT:
             self.bcast_heartbeat()
+            self._prune_progress()
             return
         if t == MT.CHECK_QUORUM:
             if not self._quorum_active():
@@ -411,7 +417,6 @@ class Raft:
             mci = quorum.committed_index(self.voters, {v: p.match for v, p in self.prs.items()})
         if not self.log.maybe_commit(mci, self.term):
             return False
-        self._prune_progress()
         if self.pending_read_index and self._committed_in_current_term():
             pending, self.pending_read_index = self.pending_read_index, []
             for req in pending:
@@ -506,9 +511,6 @@ class Raft:
             self.bcast_append()
         elif was_paused:
             self.send_append(m.frm)
-        if m.frm not in self.prs:  # a removed member, forgotten now that its removal committed
-            self._maybe_leave()
-            return
         while self.send_append(m.frm, send_if_empty=False):
             pass
         if m.frm == self.lead_transferee and pr.match == self.log.last_index():

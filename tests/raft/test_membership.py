@@ -107,7 +107,9 @@ def test_removed_follower_learns_it_and_stops_campaigning() -> None:
     c.elect(1)
     _change(c, 1, CT.REMOVE, 3)
     assert c.raft(3).conf.voters == (1, 2)
-    assert 3 not in c.raft(1).prs
+    c.tick(1)  # a heartbeat tells node 3 the removal is committed; the leader then forgets it
+    c.stabilize()
+    assert 3 not in c.raft(1).prs and not c.raft(3).promotable()
     c.tick(3, 100)
     assert c.raft(3).role == Role.FOLLOWER and not c.raft(3).msgs
 
