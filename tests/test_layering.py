@@ -34,8 +34,9 @@ LEVELS: list[tuple[str, ...]] = [
     ("cli", "layout"),         # the command line; the cluster-layout writer of start_cluster.py and tests
 ]
 
-#: Modules that belong to another unit: cli_auth.py is the ``auth`` group of the CLI.
-UNIT_ALIASES = {"cli_auth": "cli"}
+#: Modules that belong to another unit: cli_auth.py is the ``auth`` group of the CLI,
+#: cli_member.py its ``member`` group.
+UNIT_ALIASES = {"cli_auth": "cli", "cli_member": "cli"}
 
 #: Upward imports allowed on purpose, as (importing unit, imported unit): reason. None today.
 EXCEPTIONS: dict[tuple[str, str], str] = {}

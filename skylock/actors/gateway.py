@@ -10,7 +10,7 @@ then tells exactly one actor:
 - local reads go straight to the Store;
 - lock acquires go to the LockManager, which may make them wait;
 - heartbeats go to the SessionManager; watch removal to the WatchHub;
-- cluster status to RaftNode;
+- cluster status and membership ops (member.*, leader.transfer) to RaftNode;
 - auth reads are answered here from the auth view the Store publishes (``Access``),
   auth changes are proposed like writes.
 
@@ -27,10 +27,12 @@ from typing import Any, Callable
 
 import pykka
 
+from skylock.actors.members import MEMBER_OPS, check_member_args
 from skylock.actors.messages import (
     Heartbeat,
     LinearizableRead,
     LocalRead,
+    MemberRequest,
     Query,
     RemoveWatch,
     ReplyTo,
@@ -157,6 +159,8 @@ class Gateway:
             self.watches.tell(RemoveWatch(args["watch_id"], reply))
         elif op in ("cluster.status", "cluster.leader"):
             self.raft.tell(StatusRequest(reply, gather=op == "cluster.status"))
+        elif op in MEMBER_OPS:
+            self.raft.tell(MemberRequest(op, check_member_args(op, args), reply))
         else:
             raise BadRequest(f"op {op!r} is not served by this node", op=op)
 

@@ -26,11 +26,13 @@ import pykka
 
 from skylock.actors import peer_protocol
 from skylock.actors.base import NodeActor
+from skylock.actors.member_desk import MemberDesk, SetPeers
 from skylock.actors.messages import (
     ApplyEntries,
     CaughtUp,
     LeadershipChanged,
     LinearizableRead,
+    MemberRequest,
     PeerRaftMessage,
     PeerStatus,
     PeerStatusRequest,
@@ -108,7 +110,9 @@ class RaftNode(NodeActor):
         keep_bytes: int,
         request_timeout: float,
         on_fatal: OnFatal,
+        set_peers: SetPeers | None = None,
     ) -> None:
+        """``set_peers`` hears the peers to connect to whenever the configuration changes."""
         super().__init__(node_id)
         self.node = raw_node
         self.storage = storage
@@ -149,6 +153,7 @@ class RaftNode(NodeActor):
         self._round_ids = itertools.count(1)
         self._leader = 0
         self._role = Role.FOLLOWER
+        self.desk = MemberDesk(node_id, raw_node, outbox, members, set_peers, request_timeout)
         self.handlers = {
             Tick: self._on_tick,
             PeerRaftMessage: self._on_peer_message,
@@ -159,12 +164,14 @@ class RaftNode(NodeActor):
             PeerStatusRequest: self._on_peer_status_request,
             PeerStatus: self._on_peer_status,
             PeerUnreachable: self._on_peer_unreachable,
+            MemberRequest: self._on_member_request,
         }
 
     def connect(self, store: pykka.ActorRef[Any], sessions: pykka.ActorRef[Any]) -> None:
         """Wire the actors this one tells (they are started after it)."""
         self.store = store
         self.sessions = sessions
+        self.desk.sync()
         self._schedule_flush()
 
     def on_stop(self) -> None:
@@ -231,6 +238,10 @@ class RaftNode(NodeActor):
         self._proposals.append(msg.data)
         if msg.tag is not None:
             self._proposal_tags.append(msg.tag)
+        self._schedule_flush()
+
+    def _on_member_request(self, msg: MemberRequest) -> None:
+        self.desk.on_request(msg, self._leader_hint())
         self._schedule_flush()
 
     def _on_read(self, msg: LinearizableRead) -> None:
@@ -301,6 +312,7 @@ class RaftNode(NodeActor):
             self.store.tell(RestoreSnapshot(rd.snapshot))
         if rd.committed_entries:
             self.store.tell(ApplyEntries(tuple(rd.committed_entries)))
+            self.desk.on_committed(rd.committed_entries)
         for rs in rd.read_states:
             ctx = bytes(rs.context)
             if ctx == self._sync_ctx:
@@ -312,6 +324,7 @@ class RaftNode(NodeActor):
         if rd.soft_state is not None:
             self._on_soft_state(rd.soft_state.leader, rd.soft_state.role)
         self.node.advance(rd)
+        self.desk.sync()
         self._check_caught_up()
 
     def _send(self, rd: Ready) -> None:
@@ -361,7 +374,8 @@ class RaftNode(NodeActor):
     def _on_snapshot_taken(self, msg: SnapshotTaken) -> None:
         if msg.index <= self.storage.snapshot().meta.index:
             return
-        snapshot = self.storage.create_snapshot(msg.index, self.conf, msg.data)
+        # the configuration at the snapshot's index: a later change may not be committed
+        snapshot = self.storage.create_snapshot(msg.index, self.node.conf_state_at(msg.index), msg.data)
         self.snapshots.save(snapshot)
         self.wal.save_snapshot_meta(snapshot.meta)
         compact_to = compaction_point(self.storage, msg.index, self.keep_entries, self.keep_bytes)
@@ -373,6 +387,7 @@ class RaftNode(NodeActor):
     # ---- timeouts ---------------------------------------------------------------------------------
 
     def _expire_waits(self, now: float) -> None:
+        self.desk.expire(now)
         if self._leader == 0 and self._waiting_reads:
             # The leader they went to is gone (or we stepped down): they will not be answered.
             waiting, self._waiting_reads = self._waiting_reads, {}

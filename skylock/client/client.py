@@ -32,6 +32,7 @@ import zmq
 
 from skylock.client.connection import CONNECT_TIMEOUT, Connection, SyncRequest
 from skylock.client import retry
+from skylock.client import members
 from skylock.client.pipeline import Pipeline
 from skylock.errors import ConnectionLost, NoLeader, NoNode, SessionExpired, SkyLockError, Timeout
 from skylock.net.curve import KeyPair
@@ -205,6 +206,7 @@ class Client:
                                         server_key=self.credentials.server_keys[address] if self.credentials else None,
                                         keys=self._keys, token=self.token)
                 self._rewatch(self._conn)
+                self._learn_members = True  # members.learn: the servers given are a seed
             return self._conn
 
     def _drop_connection(self, conn: Connection) -> None:
@@ -221,7 +223,9 @@ class Client:
 
     def call(self, op: str, **args: Any) -> Any:
         """Send one request, failing over as the retry rule allows; raises typed errors."""
-        return self._failing_over(op, lambda conn, deadline: self._await(conn, op, args, deadline))
+        result = self._failing_over(op, lambda conn, deadline: self._await(conn, op, args, deadline))
+        members.learn(self)
+        return result
 
     def _failing_over(self, op: str, attempt: Callable[[Connection, float], Any]) -> Any:
         """Run ``attempt(connection, deadline)`` until it succeeds or the retry rule says stop."""

@@ -130,6 +130,10 @@ class RawNode:
         ``index`` must record (final for a committed ``index``)."""
         return self.raft.log.confs.at(index)
 
+    def committed_conf_state(self) -> ConfState:
+        """The configuration of the committed log: a member it drops is gone for good."""
+        return self.raft.log.confs.at(self.raft.log.committed)
+
     def transfer_leadership(self, to_id: int) -> None:
         self.raft.step(Message(MessageType.TRANSFER_LEADER, frm=self.raft.id, index=to_id))
 
