@@ -32,8 +32,9 @@ def merge(servers: list[str], members: list[dict[str, Any]], usable: Any = None)
 
 
 def learn(client: Any) -> None:
-    """Called after a successful call: look the members up once per new connection."""
-    if not getattr(client, "_learn_members", False):
+    """Called after a successful call: look the members up once per new connection. A client
+    given a single server is pinned to it (a probe of one node, a node-local script), not seeded."""
+    if not getattr(client, "_learn_members", False) or len(client.servers) < 2:
         return
     client._learn_members = False
     conn = client._conn

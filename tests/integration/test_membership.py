@@ -1,6 +1,6 @@
 """Membership changes on real processes: grow a 3-node cluster by a 4th node that joins
 as a learner (catching up by snapshot) and is promoted, then remove node 1 and lose
-node 2: nodes 3 and 4 still take writes, and a client seeded with node 1 alone finds them."""
+node 2: nodes 3 and 4 still take writes, and a client seeded with nodes 1 and 2 finds them."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def test_grow_promote_remove_and_lose_a_node(tmp_path: Path) -> None:
 
         promoted = _cli(cluster, "member", "promote", "4")
         assert _roles(promoted)[4] == "voter"
-        seeded = cluster.client(cluster.address(1))  # knows node 1 only; learns the others
+        seeded = cluster.client(cluster.address(1), cluster.address(2))  # learns nodes 3 and 4
         seeded.create("/seeded", b"x")
 
         removed = _cli(cluster, "member", "remove", "1")
