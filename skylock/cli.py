@@ -24,7 +24,7 @@ from typing import Any
 
 import click
 
-from skylock import cli_auth, cli_snapshot
+from skylock import cli_auth, cli_member, cli_snapshot
 from skylock.config import ConfigError, load_config
 
 DEFAULT_SERVERS = "127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003"
@@ -65,8 +65,11 @@ def main(ctx: click.Context, servers: str | None, token: str | None, as_json: bo
                    "leader) for log shippers.")
 @click.option("--fault-control", type=click.Path(dir_okay=False), hidden=True,
               help="TEST ONLY: poll this JSON file for peers to cut off (tests/fault).")
+@click.option("--join", is_flag=True,
+              help="Join a running cluster: start with no membership of its own and wait for its leader, "
+                   "after `skylock member add` (ignored once the data directory has data).")
 def serve(config_path: str | None, node_id: int | None, data_dir: str | None, log_level: str,
-          log_format: str = "text", fault_control: str | None = None) -> None:
+          log_format: str = "text", fault_control: str | None = None, join: bool = False) -> None:
     """Run one node until Ctrl-C / SIGTERM.
 
     Example: skylock serve --config configs/node1.yaml
@@ -83,7 +86,7 @@ def serve(config_path: str | None, node_id: int | None, data_dir: str | None, lo
     except ConfigError as err:
         raise click.ClickException(str(err)) from None
     view = configure_logging(log_level, log_format, cfg.cluster.node_id)
-    node = Node(cfg, raft_view=view)
+    node = Node(cfg, raft_view=view, join=join)
     try:
         node.start()
     except Exception as err:  # noqa: BLE001 - one clear line, not a traceback
@@ -184,13 +187,15 @@ def status(ctx: click.Context) -> None:
     _run(ctx, lambda c: c.status(), human)
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @click.pass_context
 def leader(ctx: click.Context) -> None:
-    """Show the current leader and its client address.
+    """Show the current leader and its client address (``leader transfer``: hand it over).
 
     Example: skylock leader
     """
+    if ctx.invoked_subcommand is not None:
+        return
     _run(ctx, lambda c: c.leader(),
          lambda r: click.echo(f"node {r['leader_id']} at {r['client_address']} (term {r['term']})"))
 
@@ -691,7 +696,8 @@ def _accept_global_options(group: click.Group) -> None:
     for command in group.commands.values():
         if isinstance(command, click.Group):
             _accept_global_options(command)
-            continue
+            if not command.invoke_without_command:  # ``leader`` is a command and a group
+                continue
         if command.name == "serve":
             continue
         taken = {opt for param in command.params for opt in getattr(param, "opts", [])}
@@ -700,6 +706,8 @@ def _accept_global_options(group: click.Group) -> None:
 
 main.add_command(cli_auth.auth)
 main.add_command(cli_snapshot.snapshot)
+main.add_command(cli_member.member)
+leader.add_command(cli_member.leader_transfer)
 _accept_global_options(main)
 
 

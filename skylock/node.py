@@ -58,7 +58,8 @@ from skylock.net.client_server import ClientServer, frame_limit
 from skylock.net.curve import start_authenticator
 from skylock.net.peer_transport import PeerTransport
 from skylock.raft import Config as RaftConfig
-from skylock.raft import ConfState, MemoryStorage, RawNode, Snapshot, StateLost
+from skylock.actors.members import bootstrap_conf
+from skylock.raft import ConfState, HardState, MemoryStorage, RawNode, Snapshot, SnapshotMeta, StateLost
 from skylock.security import node_curve
 from skylock.state import StateMachine
 from skylock.storage import WAL, SnapshotStore, private_dir
@@ -105,15 +106,40 @@ class RecoveredRaft:
     snapshot: Snapshot | None
 
 
-def recover_raft(cfg: NodeConfig) -> RecoveredRaft:
-    """Rebuild the Raft core from ``data_dir``; a fresh directory bootstraps the cluster."""
+def file_members(cfg: NodeConfig) -> dict[int, dict[str, Any]]:
+    """The members the config file lists, with their addresses."""
+    return {m.id: {"client_address": m.client_address, "peer_address": m.peer_address, "http_port": m.http_port}
+            for m in cfg.cluster.members}
+
+
+def initial_conf(cfg: NodeConfig, wal: WAL, recovered: Any, join: bool) -> ConfState:
+    """The configuration the log starts from. A fresh data directory takes it from the
+    config file (every member a voter, with its addresses), or none at all with ``join``
+    (the node waits for a leader to add it and learns the members from the log), and
+    records it in the WAL, so a restart starts from the same one whatever the file says
+    by then. A directory from before that record falls back to the file."""
+    if recovered.snapshot_meta is not None and recovered.snapshot_meta.index == 0:
+        return recovered.snapshot_meta.conf
+    fresh = recovered.snapshot_meta is None and not recovered.entries and recovered.hard_state == HardState()
+    conf = ConfState() if join else bootstrap_conf(file_members(cfg))
+    if fresh:
+        wal.save_snapshot_meta(SnapshotMeta(0, 0, conf))
+    elif join:
+        log.info("node=%s has data already: --join ignored, membership comes from its log", cfg.cluster.node_id)
+        conf = bootstrap_conf(file_members(cfg))
+    return conf
+
+
+def recover_raft(cfg: NodeConfig, join: bool = False) -> RecoveredRaft:
+    """Rebuild the Raft core from ``data_dir``; a fresh directory bootstraps the cluster
+    (or, with ``join``, waits to be added to one)."""
     data_dir = cfg.storage.data_dir
     private_dir(data_dir)  # the WAL holds every session's id: readable by this user only
     snapshots = SnapshotStore(data_dir / "snap")
     snapshot = snapshots.load_newest()
     wal, recovered = WAL.open(data_dir / "wal", segment_size=cfg.storage.segment_size, fsync=cfg.storage.fsync)
     recovered.check_snapshot(snapshot)  # refuses to start if the WAL names a snapshot we lack
-    conf = ConfState(tuple(sorted(m.id for m in cfg.cluster.members)))
+    conf = initial_conf(cfg, wal, recovered, join)
     storage = MemoryStorage()
     entries = recovered.entries
     if snapshot is not None:
@@ -147,10 +173,13 @@ def recover_raft(cfg: NodeConfig) -> RecoveredRaft:
 
 
 class Node:
-    def __init__(self, cfg: NodeConfig, *, raft_view: RaftViewBoard | None = None) -> None:
-        """``raft_view``: where the RaftNode publishes term, role and leader (the JSON logs read it)."""
+    def __init__(self, cfg: NodeConfig, *, raft_view: RaftViewBoard | None = None, join: bool = False) -> None:
+        """``raft_view``: where the RaftNode publishes term, role and leader (the JSON logs read it);
+        ``join``: a fresh data directory starts with no configuration of its own and waits for the
+        cluster's leader to add it (``skylock member add`` + ``serve --join``)."""
         self.cfg = cfg
         self.raft_view = raft_view if raft_view is not None else RaftViewBoard()
+        self.join = join
         self.node_id = cfg.cluster.node_id
         self.request_timeout = cfg.server.request_timeout
         #: why the node stopped on its own (``StateLost``), None while healthy
@@ -189,16 +218,13 @@ class Node:
         """Raises NodeFailed (after logging why) if the data directory lost acknowledged state."""
         cfg = self.cfg
         try:
-            raft = recover_raft(cfg)
+            raft = recover_raft(cfg, self.join)
         except StateLost as exc:
             self._fail(exc)
             self._context.term()
             raise NodeFailed(exc) from None
         machine = StateMachine(max_data_size=cfg.server.max_data_size)
-        members = {
-            m.id: {"client_address": m.client_address, "peer_address": m.peer_address, "http_port": m.http_port}
-            for m in cfg.cluster.members
-        }
+        members = file_members(cfg)
         start_index = raft.snapshot.meta.index if raft.snapshot else 0
         self.raft = RaftNode.start(
             self.node_id, raft.raw_node, raft.storage, raft.conf, raft.wal, raft.snapshots,
@@ -206,6 +232,7 @@ class Node:
             cfg.storage.keep_entries, cfg.storage.keep_bytes, self.request_timeout, self._on_fatal,
             metrics=self.metrics, proposals_waiting=self.proposals_waiting, peer_io=self.transport.loop,
             view=self.raft_view,
+            set_peers=self.transport.set_peers,
         )
         access = Access(enabled=cfg.auth.enabled, root_token_sha256=cfg.auth.root_token_sha256)
         self.store = Store.start(

@@ -35,8 +35,9 @@ LEVELS: list[tuple[str, ...]] = [
     ("cli", "layout"),         # the command line; the cluster-layout writer of start_cluster.py and tests
 ]
 
-#: Modules that belong to another unit: cli_auth.py and cli_snapshot.py are groups of the CLI.
-UNIT_ALIASES = {"cli_auth": "cli", "cli_snapshot": "cli"}
+#: Modules that belong to another unit: cli_auth.py, cli_member.py and cli_snapshot.py are
+#: groups of the CLI (``auth``, ``member``, ``snapshot``).
+UNIT_ALIASES = {"cli_auth": "cli", "cli_member": "cli", "cli_snapshot": "cli"}
 
 #: Upward imports allowed on purpose, as (importing unit, imported unit): reason. None today.
 EXCEPTIONS: dict[tuple[str, str], str] = {}

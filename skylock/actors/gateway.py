@@ -10,7 +10,7 @@ then tells exactly one actor:
 - local reads go straight to the Store;
 - lock acquires are proposed like writes; one that must wait goes to the LockManager;
 - heartbeats go to the SessionManager; watch removal to the WatchHub;
-- cluster status to RaftNode;
+- cluster status and membership ops (member.*, leader.transfer) to RaftNode;
 - a backup (``snapshot.begin``) to RaftNode for a ReadIndex on the leader, then to the
   Store, which holds it for ``snapshot.chunk`` reads (``skylock/actors/exports.py``);
 - auth reads are answered here from the auth view the Store publishes (``Access``),
@@ -29,11 +29,13 @@ from typing import Any, Callable
 
 import pykka
 
+from skylock.actors.members import MEMBER_OPS, check_member_args
 from skylock.actors.messages import (
     Heartbeat,
     LinearizableRead,
     LocalRead,
     OnResult,
+    MemberRequest,
     Query,
     RemoveWatch,
     ReplyTo,
@@ -163,6 +165,8 @@ class Gateway:
             self.watches.tell(RemoveWatch(args["watch_id"], reply))
         elif op in ("cluster.status", "cluster.leader"):
             self.raft.tell(StatusRequest(reply, gather=op == "cluster.status"))
+        elif op in MEMBER_OPS:
+            self.raft.tell(MemberRequest(op, check_member_args(op, args), reply))
         else:
             raise BadRequest(f"op {op!r} is not served by this node", op=op)
 

@@ -121,6 +121,15 @@ class StatusRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class MemberRequest:
+    """A membership op (``member.*``, ``leader.transfer``) with its checked arguments."""
+
+    op: str
+    args: dict[str, Any]
+    reply: ReplyTo
+
+
+@dataclass(frozen=True, slots=True)
 class PeerStatus:
     """A peer's answer to a status round."""
 

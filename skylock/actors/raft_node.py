@@ -35,11 +35,13 @@ from skylock.actors import peer_protocol
 from skylock.actors.base import NodeActor
 from skylock.actors.cluster_status import with_lag
 from skylock.actors.node_metrics import NodeMetrics
+from skylock.actors.member_desk import MemberDesk, SetPeers
 from skylock.actors.messages import (
     ApplyEntries,
     CaughtUp,
     LeadershipChanged,
     LinearizableRead,
+    MemberRequest,
     PeerRaftMessage,
     PeerStatus,
     PeerStatusRequest,
@@ -124,11 +126,13 @@ class RaftNode(NodeActor):
         proposals_waiting: Gauge | None = None,
         peer_io: IOLoop[Any] | None = None,
         view: RaftViewBoard | None = None,
+        set_peers: SetPeers | None = None,
     ) -> None:
         """``proposals_waiting`` is where this actor publishes the size of its proposal table;
         ``peer_io`` is the peer transport's loop, served on this actor's thread (``SocketInbox``);
         ``metrics``: the node's figures; this actor writes its Raft and WAL ones; ``view``: where
-        term, role and leader are published for other threads (the logs)."""
+        term, role and leader are published for other threads (the logs); ``set_peers`` hears the
+        peers to connect to whenever the configuration changes."""
         self._peer_io = peer_io or IOLoop(f"raft-{node_id}", lambda io: None, lambda key, frames: None)
         super().__init__(node_id)  # creates the inbox: see _create_actor_inbox
         self.metrics = metrics or NodeMetrics(node_id)
@@ -178,6 +182,7 @@ class RaftNode(NodeActor):
         self._term = storage.hard_state.term  # as recovered
         self.view = view if view is not None else RaftViewBoard()
         self._publish_view()
+        self.desk = MemberDesk(node_id, raw_node, outbox, members, set_peers, request_timeout)
         self.handlers = {
             Tick: self._on_tick,
             PeerRaftMessage: self._on_peer_message,
@@ -188,6 +193,7 @@ class RaftNode(NodeActor):
             PeerStatusRequest: self._on_peer_status_request,
             PeerStatus: self._on_peer_status,
             PeerUnreachable: self._on_peer_unreachable,
+            MemberRequest: self._on_member_request,
         }
 
     def connect(self, store: pykka.ActorRef[Any], sessions: pykka.ActorRef[Any],
@@ -196,6 +202,7 @@ class RaftNode(NodeActor):
         self.store = store
         self.sessions = sessions
         self.locks = locks
+        self.desk.sync()
         self._schedule_flush()
 
     def _create_actor_inbox(self) -> SocketInbox:  # type: ignore[override]  # pykka calls it on self
@@ -274,6 +281,10 @@ class RaftNode(NodeActor):
         if msg.leader_only and self._role != Role.LEADER:
             return  # whoever leads now does this duty
         self._proposals.append(self.proposals.add(msg, time.monotonic()))
+        self._schedule_flush()
+
+    def _on_member_request(self, msg: MemberRequest) -> None:
+        self.desk.on_request(msg, self._leader_hint())
         self._schedule_flush()
 
     def _on_read(self, msg: LinearizableRead) -> None:
@@ -382,12 +393,14 @@ class RaftNode(NodeActor):
         if rd.soft_state is not None:
             self._on_soft_state(rd.soft_state.leader, rd.soft_state.role)
         self.node.advance(rd)
+        self.desk.sync()
         self._check_caught_up()
 
     def _apply(self, rd: Ready) -> None:
         assert self.store is not None
         waiters = self.proposals.committed(rd.committed_entries)
         self.store.tell(ApplyEntries(tuple(rd.committed_entries), waiters))
+        self.desk.on_committed(rd.committed_entries)
         self.metrics.proposals_committed.value += sum(1 for e in rd.committed_entries if e.data)
 
     def _send(self, rd: Ready) -> None:
@@ -451,7 +464,8 @@ class RaftNode(NodeActor):
     def _on_snapshot_taken(self, msg: SnapshotTaken) -> None:
         if msg.index <= self.storage.snapshot().meta.index:
             return
-        snapshot = self.storage.create_snapshot(msg.index, self.conf, msg.data)
+        # the configuration at the snapshot's index: a later change may not be committed
+        snapshot = self.storage.create_snapshot(msg.index, self.node.conf_state_at(msg.index), msg.data)
         self.snapshots.save(snapshot)
         self.wal.save_snapshot_meta(snapshot.meta)
         compact_to = compaction_point(self.storage, msg.index, self.keep_entries, self.keep_bytes)
@@ -464,6 +478,7 @@ class RaftNode(NodeActor):
     # ---- timeouts ---------------------------------------------------------------------------------
 
     def _expire_waits(self, now: float) -> None:
+        self.desk.expire(now)
         if self._leader == 0 and self._waiting_reads:
             # The leader they went to is gone (or we stepped down): they will not be answered.
             waiting, self._waiting_reads = self._waiting_reads, {}

@@ -29,6 +29,7 @@ from typing import Any, Callable, Protocol
 
 import zmq
 
+from skylock.client import members
 from skylock.client.connection import Connection, SyncRequest
 from skylock.client.retry import GIVE_UP, RETRY_NOW, RetryPolicy
 from skylock.errors import ConnectionLost, NoLeader, SkyLockError, Timeout
@@ -87,6 +88,8 @@ class Failover:
         #: after close(): fail fast, e.g. a recipe's watch thread still running
         self.closed = False
         self.observer: ConnectionObserver | None = None
+        #: a new connection: look the members up after its first successful call (members.learn)
+        self.learn_members = False
 
     # ---- connections --------------------------------------------------------------------
 
@@ -102,6 +105,7 @@ class Failover:
                     address, self._on_event, on_lost=self._on_lost, context=self._context,
                     connect_timeout=self.connect_timeout, keys=self._keys, token=self.token,
                     server_key=self.credentials.server_keys[address] if self.credentials else None)
+                self.learn_members = True  # the servers given are a seed
                 if self.observer is not None:
                     self.observer.on_connected(self.current)
             return self.current
@@ -143,7 +147,9 @@ class Failover:
 
     def call(self, op: str, args: dict[str, Any]) -> Any:
         """Send one request, failing over as the retry rule allows; raises typed errors."""
-        return self.failing_over(op, lambda conn, deadline: self.attempt(conn, op, args, deadline))
+        result = self.failing_over(op, lambda conn, deadline: self.attempt(conn, op, args, deadline))
+        members.learn(self)
+        return result
 
     def failing_over(self, op: str, attempt: Callable[[Connection, float], Any]) -> Any:
         """Run ``attempt(connection, deadline)`` until it succeeds or the retry rule says stop."""

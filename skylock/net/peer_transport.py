@@ -57,6 +57,8 @@ log = logging.getLogger(__name__)
 RECONNECT_IVL_MS = 50
 RECONNECT_IVL_MAX_MS = 200  # a restarted peer is back within a heartbeat or two
 SNDHWM = 10000
+#: the I/O thread's key for "the peer set changed: open and close dealers" (never a node id)
+_RESYNC = 0
 #: seconds between two log lines about the same kind of dropped frame
 LOG_INTERVAL = 1.0
 #: the tag after ``b"<node id>/"`` in a routing id: 16 lowercase hex digits
@@ -135,6 +137,8 @@ class PeerTransport(IOService[int]):
         self._on_undelivered = on_undelivered
         self._filter: PeerFilter | None = None
         self._dealers: dict[int, zmq.Socket] = {}
+        self._thread_io: IOLoop[int] | None = None
+        self._endpoints: dict[int, str] = {}  # the address each dealer connects to
 
     # ------------------------------------------------------------------ public
 
@@ -154,6 +158,22 @@ class PeerTransport(IOService[int]):
         dropped = self._io.post(to, payloads)
         if dropped:
             log.debug("node %d: queue to peer %d full, dropped %d", self.node_id, to, dropped)
+
+    def set_peers(self, peers: dict[int, str]) -> None:
+        """The members changed (any thread): connect to new peers, drop removed ones, and
+        accept frames from the new set only. Each map is replaced whole, never mutated, so
+        the I/O thread always reads a consistent one."""
+        new = {pid: addr for pid, addr in peers.items() if pid != self.node_id}
+        if new == self._peers:
+            return
+        if self._curve is not None and (missing := set(new) - set(self._curve.members)):
+            log.error("node %d: no CURVE public key for new peer(s) %s: not connecting to them",
+                      self.node_id, sorted(missing))
+            new = {pid: addr for pid, addr in new.items() if pid not in missing}
+        self._peers = new
+        self._members = {str(pid).encode(): pid for pid in new}
+        self._io.post(_RESYNC, [b""], force=True)
+        log.info("node %d: peers are now %s", self.node_id, sorted(new))
 
     def set_filter(self, fn: PeerFilter | None) -> None:
         """Test-only: drop messages for which ``fn(from_id, to_id)`` is False (both directions)."""
@@ -176,7 +196,21 @@ class PeerTransport(IOService[int]):
             io.add_reader(router, self._on_message)
         else:  # the frames' User-Id says whose key the connection holds
             io.add_reader(router, self._on_curve_message, copy=False)
-        for pid, addr in self._peers.items():
+        self._thread_io = io
+        self._sync_dealers()
+
+    def _sync_dealers(self) -> None:
+        """On the I/O thread: one DEALER per current peer (a peer whose address changed
+        gets a new one)."""
+        io = self._thread_io
+        assert io is not None
+        peers = self._peers
+        for pid in [p for p in self._dealers if self._endpoints.get(p) != peers.get(p)]:
+            self._dealers.pop(pid).close(linger=0)
+            self._endpoints.pop(pid, None)
+        for pid, addr in peers.items():
+            if pid in self._dealers:
+                continue
             dealer = io.socket(zmq.DEALER)
             dealer.setsockopt(zmq.ROUTING_ID, b"%d/%s" % (self.node_id, secrets.token_hex(8).encode()))
             dealer.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
@@ -187,9 +221,15 @@ class PeerTransport(IOService[int]):
                 connect_curve(dealer, self._curve.keys, self._curve.members[pid])
             dealer.connect(tcp_endpoint(addr))
             self._dealers[pid] = dealer
+            self._endpoints[pid] = addr
 
     def _deliver(self, to: int, payloads: list[bytes]) -> None:
-        dealer = self._dealers[to]
+        if to == _RESYNC:
+            self._sync_dealers()
+            return
+        dealer = self._dealers.get(to)
+        if dealer is None:
+            return  # removed since this was queued
         sent = 0
         for i, payload in enumerate(payloads):
             try:

@@ -52,6 +52,11 @@ class FakeRawNode:
     def has_ready(self) -> bool:
         return bool(self.outgoing)
 
+    def conf_state(self) -> ConfState:
+        return ConfState((1, 2, 3))
+
+    committed_conf_state = conf_state
+
     def ready(self) -> Ready:
         msgs, self.outgoing = self.outgoing, []
         return Ready(messages=msgs, send_before_persist=True)

@@ -11,6 +11,7 @@ import dataclasses
 
 import pytest
 
+from skylock.raft import ConfChangeRefused
 from skylock.raft.log import RaftLog
 
 from .cluster import Cluster, SimFailure, plan, run_seed
@@ -87,3 +88,39 @@ def test_vote_without_log_check_is_caught(monkeypatch: pytest.MonkeyPatch) -> No
     seed, why = _first_violation(200)
     print(f"vote without the up-to-date check caught at seed {seed}: {why}")
     assert "completeness" in why or "safety" in why or "matching" in why or "commit" in why
+
+
+def _membership_config(seed: int):
+    """Membership-heavy runs: changes at a high rate among partitions and crashes."""
+    cfg = plan(seed)
+    weights = tuple({"member": 8, "partition": 2, "heal_net": 2, "crash": 1, "restart": 3,
+                     "crash_leader": 1}.get(a, 0) for a in ACTIONS)
+    return dataclasses.replace(cfg, fault_rate=0.2, fault_weights=weights)
+
+
+def test_learner_counted_toward_quorum_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    from skylock.raft import core
+
+    real = core.quorum.committed_index
+    monkeypatch.setattr(core.quorum, "committed_index", lambda voters, match: real(list(match), match))
+    seed, why = _first_violation(300, _membership_config)
+    print(f"learner counted toward commit caught at seed {seed}: {why}")
+    assert "quorum" in why or "safety" in why or "completeness" in why
+
+
+def test_two_uncommitted_changes_are_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    from skylock.raft.core import Raft
+    from skylock.raft.membership import apply_change
+    from skylock.raft.types import Entry, EntryType, encode_conf_state
+
+    def propose_without_the_one_at_a_time_rule(self, cc) -> None:
+        if self.role != 3:
+            raise ConfChangeRefused("not the leader")
+        new = apply_change(self.conf, cc)
+        self.append_entries([Entry(0, 0, EntryType.CONF, encode_conf_state(new))])
+        self.bcast_append()
+
+    monkeypatch.setattr(Raft, "propose_conf_change", propose_without_the_one_at_a_time_rule)
+    seed, why = _first_violation(300, _membership_config)
+    print(f"two uncommitted changes caught at seed {seed}: {why}")
+    assert "one change at a time" in why or "more than one voter" in why or "safety" in why
