@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 import pykka
 
-from skylock.actors.members import MEMBER_OPS, check_member_args
+from skylock.actors.members import check_member_args
 from skylock.actors.messages import (
     Heartbeat,
     LinearizableRead,
@@ -65,9 +65,6 @@ TOKEN_BYTES = 32
 #: Shortest token an administrator may choose for a user (a token is the whole credential).
 MIN_TOKEN_LENGTH = 16
 
-READS = frozenset({"get", "exists", "children", "lock.info", "session.list", "watch.add"})
-#: Client op names inside ``multi`` (``codec.MULTI_OPS``) -> state machine op names.
-MULTI_OPS = {"create": "create", "set": "set_data", "delete": "delete", "check": "check", "check_lock": "check_lock"}
 
 
 class Gateway:
@@ -117,6 +114,17 @@ class Gateway:
             "session.close": self._session_close,
             "lock.release": self._lock_release,
         }
+        #: one handler per route of ``codec.OPS`` (auth ops go through ``_auth``, which needs
+        #: the caller's principal)
+        self._routes: dict[str, Callable[[ReplyTo, str, dict[str, Any]], None]] = {
+            "node": self._answer_here, "write": self._write, "read": self._read, "store": self._store_read,
+            "leader_read": self._leader_read, "lock": self._lock, "session": self._heartbeat,
+            "watch": self._unwatch, "cluster": self._cluster, "member": self._member,
+        }
+        missing = set(codec.ROUTES) - set(self._routes) - {"auth"}
+        assert not missing, f"no handler for route(s) {missing}"
+        unwritable = {op for op, spec in codec.OPS.items() if spec.route == "write"} - set(self._writes)
+        assert not unwritable, f"no command for write op(s) {unwritable}"
 
     def on_frame(self, conn_id: bytes, frame: bytes) -> None:
         """Entry point from the I/O thread; never raises."""
@@ -126,7 +134,7 @@ class Gateway:
             request_id = request.id
             reply = ReplyTo(conn_id, request.id, request.op, time.monotonic())
             principal = self.access.check(request.token, request.op, request.args)
-            if request.op.startswith("auth."):
+            if codec.OPS[request.op].route == "auth":
                 self._auth(reply, request.op, request.args, principal)
             else:
                 self._route(reply, request.op, request.args)
@@ -139,36 +147,42 @@ class Gateway:
             self.outbox.error(ReplyTo(conn_id, request_id), BadRequest(f"request failed: {exc}"))  # type: ignore[arg-type]
 
     def _route(self, reply: ReplyTo, op: str, args: dict[str, Any]) -> None:
+        """Hand the request to its route's handler (``codec.OPS`` says which)."""
         if args.get("session_id") is not None:
             validate_session_id(args["session_id"])  # a malformed id is answered here, never logged
-        if op == "ping":
-            self.outbox.ok(reply, {"node_id": self.node_id})
-        elif op in self._writes:
-            now_ms = int(time.time() * 1000)
-            self._propose(reply, op, self._writes[op](args, now_ms))
-        elif op in READS:
-            self._read(reply, op, args)
-        elif op in ("debug.state_hash", "snapshot.chunk"):
-            self.store.tell(LocalRead(Query(op, args, reply)))
-        elif op == "snapshot.begin":
-            self.raft.tell(LinearizableRead(Query(op, args, reply), leader_only=True))
-        elif op == "lock.acquire":
-            validate_lock_name(args["name"])  # bad input is answered here, never logged
-            now = time.monotonic()
-            request = WaitForLock(args["name"], args["session_id"], args["owner"], args["request_id"],
-                                  args["timeout_ms"], reply, now, args.get("lock_delay_ms", 0))
-            propose_acquire(request, raft=self.raft, locks=self.locks, outbox=self.outbox,
-                            deadline=now + self.request_timeout)
-        elif op == "session.heartbeat":
-            self.sessions.tell(Heartbeat(args["session_id"], reply))
-        elif op == "watch.remove":
-            self.watches.tell(RemoveWatch(args["watch_id"], reply))
-        elif op in ("cluster.status", "cluster.leader"):
-            self.raft.tell(StatusRequest(reply, gather=op == "cluster.status"))
-        elif op in MEMBER_OPS:
-            self.raft.tell(MemberRequest(op, check_member_args(op, args), reply))
-        else:
-            raise BadRequest(f"op {op!r} is not served by this node", op=op)
+        self._routes[codec.OPS[op].route](reply, op, args)
+
+    def _answer_here(self, reply: ReplyTo, op: str, args: dict[str, Any]) -> None:
+        self.outbox.ok(reply, {"node_id": self.node_id})  # ping
+
+    def _write(self, reply: ReplyTo, op: str, args: dict[str, Any]) -> None:
+        self._propose(reply, op, self._writes[op](args, int(time.time() * 1000)))
+
+    def _store_read(self, reply: ReplyTo, op: str, args: dict[str, Any]) -> None:
+        self.store.tell(LocalRead(Query(op, args, reply)))
+
+    def _leader_read(self, reply: ReplyTo, op: str, args: dict[str, Any]) -> None:
+        self.raft.tell(LinearizableRead(Query(op, args, reply), leader_only=True))
+
+    def _lock(self, reply: ReplyTo, op: str, args: dict[str, Any]) -> None:
+        validate_lock_name(args["name"])  # bad input is answered here, never logged
+        now = time.monotonic()
+        request = WaitForLock(args["name"], args["session_id"], args["owner"], args["request_id"],
+                              args["timeout_ms"], reply, now, args.get("lock_delay_ms", 0))
+        propose_acquire(request, raft=self.raft, locks=self.locks, outbox=self.outbox,
+                        deadline=now + self.request_timeout)
+
+    def _heartbeat(self, reply: ReplyTo, op: str, args: dict[str, Any]) -> None:
+        self.sessions.tell(Heartbeat(args["session_id"], reply))
+
+    def _unwatch(self, reply: ReplyTo, op: str, args: dict[str, Any]) -> None:
+        self.watches.tell(RemoveWatch(args["watch_id"], reply))
+
+    def _cluster(self, reply: ReplyTo, op: str, args: dict[str, Any]) -> None:
+        self.raft.tell(StatusRequest(reply, gather=op == "cluster.status"))
+
+    def _member(self, reply: ReplyTo, op: str, args: dict[str, Any]) -> None:
+        self.raft.tell(MemberRequest(op, check_member_args(op, args), reply))
 
     # ---- writes ---------------------------------------------------------------------
 
@@ -217,7 +231,7 @@ class Gateway:
         limits remain: writable paths and data size, each failure naming its index."""
         ops = []
         for i, op in enumerate(args["ops"]):
-            inner = dict(op, op=MULTI_OPS[op["op"]])
+            inner = dict(op)  # the client's op names are the state machine's
             try:
                 if inner["op"] == "check":
                     validate_path(inner["path"])

@@ -64,9 +64,6 @@ def describe(conf: ConfState, table: dict[int, Address], leader: int) -> list[di
     return rows
 
 
-MEMBER_OPS = frozenset({"member.list", "member.add", "member.promote", "member.remove", "leader.transfer"})
-
-
 def check_member_args(op: str, args: dict[str, Any]) -> dict[str, Any]:
     """Bad addresses are answered by the gateway, never logged."""
     if op == "member.add":

@@ -102,6 +102,7 @@ class Store(NodeActor):
         self.watches: pykka.ActorRef[Any] | None = None
         self.sessions: pykka.ActorRef[Any] | None = None
         self.locks: pykka.ActorRef[Any] | None = None
+        self._reads = self._read_table()
         self.handlers = {
             ApplyEntries: self._on_apply,
             RestoreSnapshot: self._on_restore,
@@ -148,7 +149,7 @@ class Store(NodeActor):
             if applied.error is None and command.get("op") in commands.AUTH_OPS:
                 self.publish_auth(self.machine.auth_view())  # before its client hears "done"
             events.extend(applied.events)
-            if applied.error is None and command.get("op") == "open_session":
+            if applied.error is None and command.get("op") == "session.open":
                 opened[applied.result["session_id"]] = int(applied.result["ttl_ms"])
                 public[applied.result["session_id"]] = applied.result["public_id"]
             for ev in applied.events:
@@ -283,43 +284,51 @@ class Store(NodeActor):
 
     def _read(self, q: Query) -> dict[str, Any] | None:
         """Answer one read; ``None`` when another actor sends the reply."""
-        args = q.args
+        serve = self._reads.get(q.op)
+        if serve is None:
+            raise BadRequest(f"op {q.op!r} is not a read")
+        return serve(q.args, q)
+
+    def _read_table(self) -> dict[str, Callable[[dict[str, Any], Query], dict[str, Any] | None]]:
+        """What this actor serves: the client ops ``codec.OPS`` routes here (``read``, ``store``,
+        ``leader_read``) and the SessionManager's own queries."""
         m = self.machine
-        if q.op == "get":
-            data, stat = m.get(args["path"])
-            result: dict[str, Any] = {"data": data, "stat": stat.to_wire(), "zxid": self.applied_index}
-            return self._watched(q, result, "data") if args.get("watch") else result
-        if q.op == "exists":
-            stat = m.exists(args["path"])
-            result = {"stat": stat.to_wire() if stat else None, "zxid": self.applied_index}
-            return self._watched(q, result, "exists") if args.get("watch") else result
-        if q.op == "children":
-            names, stat = m.children(args["path"])
-            result = {"children": names, "zxid": self.applied_index}
-            if args.get("stat"):
-                result["stat"] = stat.to_wire()
-            return self._watched(q, result, "children") if args.get("watch") else result
-        if q.op == "watch.add":
-            self._add_watch(q, args["path"], args["kind"], from_zxid=args.get("from_zxid"))
-            return None
-        if q.op == "session.check":
-            return self._check_session(args["session_id"])
-        if q.op == "session.touches":  # a follower's heartbeat batch, at a confirmed point
-            assert self.sessions is not None
-            self.sessions.tell(TouchesConfirmed(int(args["frm"]), int(args["batch_id"])))
-            return None
-        if q.op == "lock.info":
-            return m.lock_info(args["name"])
-        if q.op == "session.list":
-            return {"sessions": m.session_list(), "zxid": self.applied_index}
-        if q.op == "debug.state_hash":
-            return {"applied": self.applied_index, "hash": m.state_hash()}
-        if q.op == "snapshot.begin":
-            return self.exports.begin(m.snapshot(), index=self.applied_index, term=self.applied_term,
-                                      now=time.monotonic())
-        if q.op == "snapshot.chunk":
-            return self.exports.chunk(args["export_id"], args["offset"], now=time.monotonic())
-        raise BadRequest(f"op {q.op!r} is not a read")
+        return {
+            "get": self._get,
+            "exists": self._exists,
+            "children": self._children,
+            "watch.add": lambda a, q: self._add_watch(q, a["path"], a["kind"], from_zxid=a.get("from_zxid")),
+            "lock.info": lambda a, q: m.lock_info(a["name"]),
+            "session.list": lambda a, q: {"sessions": m.session_list(), "zxid": self.applied_index},
+            "debug.state_hash": lambda a, q: {"applied": self.applied_index, "hash": m.state_hash()},
+            "snapshot.begin": lambda a, q: self.exports.begin(m.snapshot(), index=self.applied_index,
+                                                             term=self.applied_term, now=time.monotonic()),
+            "snapshot.chunk": lambda a, q: self.exports.chunk(a["export_id"], a["offset"], now=time.monotonic()),
+            "session.check": lambda a, q: self._check_session(a["session_id"]),
+            "session.touches": self._touches_confirmed,
+        }
+
+    def _get(self, args: dict[str, Any], q: Query) -> dict[str, Any] | None:
+        data, stat = self.machine.get(args["path"])
+        result: dict[str, Any] = {"data": data, "stat": stat.to_wire(), "zxid": self.applied_index}
+        return self._watched(q, result, "data") if args.get("watch") else result
+
+    def _exists(self, args: dict[str, Any], q: Query) -> dict[str, Any] | None:
+        stat = self.machine.exists(args["path"])
+        result = {"stat": stat.to_wire() if stat else None, "zxid": self.applied_index}
+        return self._watched(q, result, "exists") if args.get("watch") else result
+
+    def _children(self, args: dict[str, Any], q: Query) -> dict[str, Any] | None:
+        names, stat = self.machine.children(args["path"])
+        result = {"children": names, "zxid": self.applied_index}
+        if args.get("stat"):
+            result["stat"] = stat.to_wire()
+        return self._watched(q, result, "children") if args.get("watch") else result
+
+    def _touches_confirmed(self, args: dict[str, Any], q: Query) -> None:
+        """A follower's heartbeat batch, at a confirmed point."""
+        assert self.sessions is not None
+        self.sessions.tell(TouchesConfirmed(int(args["frm"]), int(args["batch_id"])))
 
     def _check_session(self, session_id: str) -> dict[str, Any]:
         session = self.machine.session(session_id)

@@ -33,14 +33,12 @@ from skylock.client import members
 from skylock.client.connection import Connection, SyncRequest
 from skylock.client.retry import GIVE_UP, RETRY_NOW, RetryPolicy
 from skylock.errors import ConnectionLost, NoLeader, SkyLockError, Timeout
+from skylock.net import codec
 from skylock.net.curve import KeyPair
 from skylock.security import Credentials
 
-#: Ops that change nothing, so they may be sent again to any server.
-IDEMPOTENT = frozenset({
-    "ping", "get", "exists", "children", "lock.info", "cluster.status", "cluster.leader",
-    "session.heartbeat", "watch.add", "session.list",
-})
+#: Ops that change nothing, so they may be sent again to any server (the op table says which).
+IDEMPOTENT = codec.IDEMPOTENT
 
 #: Ops whose effect belongs to the connection that sent them: the server pushes a watch's
 #: events to the socket that registered it. Reads with ``watch=True`` register one too.

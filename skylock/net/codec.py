@@ -118,12 +118,25 @@ class ArgSpec:
         return " or ".join("None" if t is type(None) else t.__name__ for t in self.types)
 
 
+#: Where a node sends a request (``Gateway`` has one handler per route):
+#: ``node``: answered by the gateway itself; ``write``: proposed through the log, answered when
+#: applied; ``read``: a Store read, after a ReadIndex round unless ``consistency="local"``;
+#: ``store``: a Store read as it is; ``leader_read``: a Store read on the leader only;
+#: ``lock``: a lock acquire (a wait goes to the LockManager); ``session``: a heartbeat to the
+#: SessionManager; ``watch``: to the WatchHub; ``cluster``: status from RaftNode;
+#: ``member``: a membership op for RaftNode; ``auth``: an auth op (reads from the published view).
+ROUTES = ("node", "write", "read", "store", "leader_read", "lock", "session", "watch", "cluster", "member", "auth")
+
+
 @dataclass(frozen=True)
 class OpSpec:
-    """An op name and its arguments, in declaration order."""
+    """An op: its name, its arguments in declaration order, where a node sends it (``ROUTES``),
+    and whether a client may send it again to any server after a failure (it changes nothing)."""
 
     name: str
     args: tuple[ArgSpec, ...]
+    route: str = "write"
+    idempotent: bool = False
 
     def arg_names(self) -> list[str]:
         return [a.name for a in self.args]
@@ -145,8 +158,14 @@ def _version() -> ArgSpec:
     return ArgSpec("version", (int,), -1, minimum=-1)
 
 
-def _op(name: str, *args: ArgSpec) -> tuple[str, OpSpec]:
-    return name, OpSpec(name, tuple(args))
+def _op(name: str, *args: ArgSpec, route: str = "write", idempotent: bool = False) -> tuple[str, OpSpec]:
+    assert route in ROUTES, route
+    return name, OpSpec(name, tuple(args), route, idempotent)
+
+
+def _read(name: str, *args: ArgSpec, route: str = "read") -> tuple[str, OpSpec]:
+    """An op that changes nothing: any server may be asked it again."""
+    return _op(name, *args, route=route, idempotent=True)
 
 
 #: ``create``'s arguments, the same at the top level and inside a ``multi``.
@@ -159,19 +178,23 @@ _CREATE_ARGS = (
 )
 
 
+#: Every op a node serves: its arguments, its route and whether it is idempotent. The one table:
+#: the gateway routes by it, the client retries by it, and the state machine's commands use
+#: the same names (``set``, ``session.open``, ``lock.acquire``...).
 OPS: dict[str, OpSpec] = dict(
     [
-        _op("ping"),
+        _read("ping", route="node"),
         _op("session.open", ArgSpec("client_id", (str,)), ArgSpec("ttl_ms", (int,), 0, minimum=0)),
-        _op("session.heartbeat", ArgSpec("session_id", (str,))),
+        _read("session.heartbeat", ArgSpec("session_id", (str,)), route="session"),
         _op("session.close", ArgSpec("session_id", (str,))),
-        _op("session.list", _CONSISTENCY),
+        # every open session by its public id, with its ephemerals and lock entries (never a secret)
+        _read("session.list", _CONSISTENCY),
         _op("create", *_CREATE_ARGS),
-        _op("get", _path(), ArgSpec("watch", (bool,), False), _CONSISTENCY, _WATCH_SESSION),
+        _read("get", _path(), ArgSpec("watch", (bool,), False), _CONSISTENCY, _WATCH_SESSION),
         _op("set", _path(), ArgSpec("data", (bytes,)), _version()),
         _op("delete", _path(), _version()),
-        _op("exists", _path(), ArgSpec("watch", (bool,), False), _CONSISTENCY, _WATCH_SESSION),
-        _op(
+        _read("exists", _path(), ArgSpec("watch", (bool,), False), _CONSISTENCY, _WATCH_SESSION),
+        _read(
             "children",
             _path(),
             ArgSpec("watch", (bool,), False),
@@ -180,16 +203,17 @@ OPS: dict[str, OpSpec] = dict(
             _WATCH_SESSION,
         ),
         _op("multi", ArgSpec("ops", (list,))),
-        _op(
+        # registered where the node is now (the reply says at which zxid): no ReadIndex round
+        _read(
             "watch.add",
             _path(),
             ArgSpec("kind", (str,), _REQUIRED, ("data", "exists", "children", "recursive")),
             ArgSpec("from_zxid", (int, _NONE), None, minimum=0),
             ArgSpec("session_id", (str, _NONE), None),
         ),
-        _op("watch.remove", ArgSpec("watch_id", (int,), minimum=0)),
-        _op("cluster.status"),
-        _op("cluster.leader"),
+        _op("watch.remove", ArgSpec("watch_id", (int,), minimum=0), route="watch"),
+        _read("cluster.status", route="cluster"),
+        _read("cluster.leader", route="cluster"),
         _op(
             "lock.acquire",
             ArgSpec("name", (str,)),
@@ -199,40 +223,43 @@ OPS: dict[str, OpSpec] = dict(
             ArgSpec("request_id", (str,)),
             # held back from the next holder that long if this session expires holding it
             ArgSpec("lock_delay_ms", (int,), 0, minimum=0),
+            route="lock",
         ),
         # the lock id the acquire returned is enough; a session_id, if given, must own it
         _op("lock.release", ArgSpec("name", (str,)), ArgSpec("session_id", (str, _NONE), None),
             ArgSpec("lock_id", (str,))),
-        _op("lock.info", ArgSpec("name", (str,))),
-        # every open session by its public id, with its ephemerals and lock entries (never a secret)
-        _op("session.list", _CONSISTENCY),
-        _op("debug.state_hash"),
-        # a backup: the leader holds its state at a linearizable point, read in chunks
-        _op("snapshot.begin"),
-        _op("snapshot.chunk", ArgSpec("export_id", (str,)), ArgSpec("offset", (int,), minimum=0)),
+        _read("lock.info", ArgSpec("name", (str,))),
+        _op("debug.state_hash", route="store"),
+        # a backup: the leader holds its state at a linearizable point, read in chunks (from
+        # that same node: not sent again elsewhere)
+        _op("snapshot.begin", route="leader_read"),
+        _op("snapshot.chunk", ArgSpec("export_id", (str,)), ArgSpec("offset", (int,), minimum=0), route="store"),
         # membership (skylock/actors/member_desk.py): changes are made on the leader
-        _op("member.list"),
+        _read("member.list", route="member"),
         _op("member.add", ArgSpec("id", (int,), minimum=1), ArgSpec("peer_address", (str,)),
-            ArgSpec("client_address", (str,)), ArgSpec("http_port", (int,), 0, minimum=0)),
-        _op("member.promote", ArgSpec("id", (int,), minimum=1)),
-        _op("member.remove", ArgSpec("id", (int,), minimum=1)),
-        _op("leader.transfer", ArgSpec("id", (int,), 0, minimum=0)),
+            ArgSpec("client_address", (str,)), ArgSpec("http_port", (int,), 0, minimum=0), route="member"),
+        _op("member.promote", ArgSpec("id", (int,), minimum=1), route="member"),
+        _op("member.remove", ArgSpec("id", (int,), minimum=1), route="member"),
+        _op("leader.transfer", ArgSpec("id", (int,), 0, minimum=0), route="member"),
         # authorization (secure mode): users, roles and grants in the replicated state
-        _op("auth.whoami"),
-        _op("auth.user_list"),
-        _op("auth.role_list"),
+        _read("auth.whoami", route="auth"),
+        _read("auth.user_list", route="auth"),
+        _read("auth.role_list", route="auth"),
         # ``token`` is the new user's bearer token; the node stores only its sha256, and
         # generates one (returned once, in the reply) when it is left out
-        _op("auth.user_add", ArgSpec("name", (str,)), ArgSpec("token", (str, _NONE), None)),
-        _op("auth.user_delete", ArgSpec("name", (str,))),
-        _op("auth.user_grant_role", ArgSpec("name", (str,)), ArgSpec("role", (str,))),
-        _op("auth.user_revoke_role", ArgSpec("name", (str,)), ArgSpec("role", (str,))),
-        _op("auth.role_add", ArgSpec("name", (str,))),
-        _op("auth.role_delete", ArgSpec("name", (str,))),
-        _op("auth.role_grant", ArgSpec("name", (str,)), _PERMISSION, ArgSpec("prefix", (str,))),
-        _op("auth.role_revoke", ArgSpec("name", (str,)), _PERMISSION, ArgSpec("prefix", (str,))),
+        _op("auth.user_add", ArgSpec("name", (str,)), ArgSpec("token", (str, _NONE), None), route="auth"),
+        _op("auth.user_delete", ArgSpec("name", (str,)), route="auth"),
+        _op("auth.user_grant_role", ArgSpec("name", (str,)), ArgSpec("role", (str,)), route="auth"),
+        _op("auth.user_revoke_role", ArgSpec("name", (str,)), ArgSpec("role", (str,)), route="auth"),
+        _op("auth.role_add", ArgSpec("name", (str,)), route="auth"),
+        _op("auth.role_delete", ArgSpec("name", (str,)), route="auth"),
+        _op("auth.role_grant", ArgSpec("name", (str,)), _PERMISSION, ArgSpec("prefix", (str,)), route="auth"),
+        _op("auth.role_revoke", ArgSpec("name", (str,)), _PERMISSION, ArgSpec("prefix", (str,)), route="auth"),
     ]
 )
+
+#: Ops a client may send again, to any server, after a failure: they change nothing.
+IDEMPOTENT = frozenset(name for name, spec in OPS.items() if spec.idempotent)
 
 
 #: The ops a ``multi`` may hold, with their arguments (besides ``"op"``), checked like
@@ -451,7 +478,9 @@ __all__ = [
     "PROTOCOL_VERSION",
     "ArgSpec",
     "OpSpec",
+    "IDEMPOTENT",
     "OPS",
+    "ROUTES",
     "Request",
     "Reply",
     "PushedEvent",

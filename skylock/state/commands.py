@@ -35,7 +35,7 @@ _SPECS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "session_id": (_OPT_STR, None),
         "now_ms": (_INT, _REQUIRED),
     },
-    "set_data": {
+    "set": {
         "path": (_STR, _REQUIRED),
         "data": (_BYTES, _REQUIRED),
         "version": (_INT, -1),
@@ -45,15 +45,15 @@ _SPECS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
     "check": {"path": (_STR, _REQUIRED), "version": (_INT, -1)},
     "check_lock": {"name": (_STR, _REQUIRED), "token": (_INT, _REQUIRED), "session_id": (_STR, _REQUIRED)},
     "multi": {"ops": (_LIST, _REQUIRED), "now_ms": (_INT, _REQUIRED)},
-    "open_session": {
+    "session.open": {
         "session_id": (_STR, _REQUIRED),
         "client_id": (_STR, _REQUIRED),
         "ttl_ms": (_INT, _REQUIRED),
         "now_ms": (_INT, _REQUIRED),
     },
-    "close_session": {"session_id": (_STR, _REQUIRED)},
-    "expire_session": {"session_ids": (_LIST, _REQUIRED)},
-    "lock_acquire": {
+    "session.close": {"session_id": (_STR, _REQUIRED)},
+    "session.expire": {"session_ids": (_LIST, _REQUIRED)},
+    "lock.acquire": {
         "name": (_STR, _REQUIRED),
         "session_id": (_STR, _REQUIRED),
         "owner": (_STR, _REQUIRED),
@@ -61,8 +61,8 @@ _SPECS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
         "now_ms": (_INT, _REQUIRED),
         "lock_delay_ms": (_INT, 0),
     },
-    "lock_release": {"name": (_STR, _REQUIRED), "session_id": (_OPT_STR, None), "lock_id": (_STR, _REQUIRED)},
-    "lock_delay_end": {"name": (_STR, _REQUIRED), "since": (_INT, _REQUIRED)},
+    "lock.release": {"name": (_STR, _REQUIRED), "session_id": (_OPT_STR, None), "lock_id": (_STR, _REQUIRED)},
+    "lock.delay_end": {"name": (_STR, _REQUIRED), "since": (_INT, _REQUIRED)},
     "noop": {},
     # auth: the table of users, roles and grants (skylock/state/auth.py)
     "auth.user_add": {"name": (_STR, _REQUIRED), "token_sha256": (_STR, _REQUIRED)},
@@ -79,7 +79,7 @@ _SPECS: dict[str, dict[str, tuple[tuple[type, ...], Any]]] = {
 AUTH_OPS = frozenset(op for op in _SPECS if op.startswith("auth."))
 
 #: Ops allowed inside ``multi``; they inherit the multi's ``now_ms``.
-MULTI_OPS = frozenset({"create", "set_data", "delete", "check", "check_lock"})
+MULTI_OPS = frozenset({"create", "set", "delete", "check", "check_lock"})
 #: Ops allowed as a whole log entry; the checks only make sense guarding other ops.
 TOP_LEVEL_OPS = frozenset(_SPECS) - {"check", "check_lock"}
 
@@ -101,7 +101,7 @@ def create(
 
 
 def set_data(path: str, data: bytes, *, version: int = -1, now_ms: int) -> dict[str, Any]:
-    return {"op": "set_data", "path": path, "data": data, "version": version, "now_ms": now_ms}
+    return {"op": "set", "path": path, "data": data, "version": version, "now_ms": now_ms}
 
 
 def delete(path: str, *, version: int = -1) -> dict[str, Any]:
@@ -123,22 +123,22 @@ def multi(ops: list[dict[str, Any]], *, now_ms: int) -> dict[str, Any]:
 
 
 def open_session(session_id: str, client_id: str, ttl_ms: int, *, now_ms: int) -> dict[str, Any]:
-    return {"op": "open_session", "session_id": session_id, "client_id": client_id,
+    return {"op": "session.open", "session_id": session_id, "client_id": client_id,
             "ttl_ms": ttl_ms, "now_ms": now_ms}
 
 
 def close_session(session_id: str) -> dict[str, Any]:
-    return {"op": "close_session", "session_id": session_id}
+    return {"op": "session.close", "session_id": session_id}
 
 
 def expire_session(session_ids: list[str]) -> dict[str, Any]:
-    return {"op": "expire_session", "session_ids": list(session_ids)}
+    return {"op": "session.expire", "session_ids": list(session_ids)}
 
 
 def lock_acquire(name: str, *, session_id: str, owner: str, request_id: str | int, now_ms: int,
                  lock_delay_ms: int = 0) -> dict[str, Any]:
     """``lock_delay_ms`` is left out when 0, so such commands read the same as before it existed."""
-    cmd = {"op": "lock_acquire", "name": name, "session_id": session_id, "owner": owner,
+    cmd = {"op": "lock.acquire", "name": name, "session_id": session_id, "owner": owner,
            "request_id": request_id, "now_ms": now_ms}
     if lock_delay_ms:
         cmd["lock_delay_ms"] = lock_delay_ms
@@ -147,12 +147,12 @@ def lock_acquire(name: str, *, session_id: str, owner: str, request_id: str | in
 
 def lock_delay_end(name: str, *, since: int) -> dict[str, Any]:
     """End lock ``name``'s delay that zxid ``since`` started (proposed by the leader when it is over)."""
-    return {"op": "lock_delay_end", "name": name, "since": since}
+    return {"op": "lock.delay_end", "name": name, "since": since}
 
 
 def lock_release(name: str, *, session_id: str | None, lock_id: str) -> dict[str, Any]:
     """Release by the full lock id the acquire returned; ``session_id``, if given, must own it."""
-    return {"op": "lock_release", "name": name, "session_id": session_id, "lock_id": lock_id}
+    return {"op": "lock.release", "name": name, "session_id": session_id, "lock_id": lock_id}
 
 
 def noop() -> dict[str, Any]:

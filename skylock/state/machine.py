@@ -45,17 +45,17 @@ class StateMachine:
         self._last_zxid = 0
         self._handlers: dict[str, Callable[[Txn, dict[str, Any]], dict[str, Any]]] = {
             "create": self._create,
-            "set_data": self._set_data,
+            "set": self._set_data,
             "delete": self._delete,
             "check": self._check,
             "check_lock": self._check_lock,
             "multi": self._multi,
-            "open_session": self._open_session,
-            "close_session": self._close_session,
-            "expire_session": self._expire_session,
-            "lock_acquire": self._lock_acquire,
-            "lock_release": self._lock_release,
-            "lock_delay_end": lambda txn, a: locks.end_delay(self._tree, txn, name=a["name"], since=a["since"]),
+            "session.open": self._open_session,
+            "session.close": self._close_session,
+            "session.expire": self._expire_session,
+            "lock.acquire": self._lock_acquire,
+            "lock.release": self._lock_release,
+            "lock.delay_end": lambda txn, a: locks.end_delay(self._tree, txn, name=a["name"], since=a["since"]),
             "noop": lambda txn, args: {},
             "auth.user_add": lambda txn, a: self._auth.user_add(txn, a["name"], a["token_sha256"]),
             "auth.user_delete": lambda txn, a: self._auth.user_delete(txn, a["name"]),
@@ -162,7 +162,7 @@ class StateMachine:
     def _expire_session(self, txn: Txn, args: dict[str, Any]) -> dict[str, Any]:
         ids = args["session_ids"]
         if not all(isinstance(sid, str) for sid in ids):
-            raise BadRequest("expire_session: session_ids must be strings")
+            raise BadRequest("session.expire: session_ids must be strings")
         live = [sid for sid in dict.fromkeys(ids) if sid in self._sessions]
         return self._end_sessions(txn, live, "expired")
 

@@ -53,7 +53,7 @@ def test_only_the_leader_ends_a_delay_and_a_new_leader_waits_it_whole() -> None:
         manager.ask(CheckLocks(became + 5))
         assert proposals() == []  # not before a whole delay after becoming leader
         manager.ask(CheckLocks(time.monotonic() + 10.5))
-        assert proposals() == [({"op": "lock_delay_end", "name": "db", "since": 7}, True)]  # a leader's duty
+        assert proposals() == [({"op": "lock.delay_end", "name": "db", "since": 7}, True)]  # a leader's duty
         manager.ask(LeadershipChanged(2, 3, False))
         manager.ask(CheckLocks(time.monotonic() + 3600))
         assert len(proposals()) == 1  # no longer leader: no retry from here

@@ -67,7 +67,7 @@ def test_refused_first_attempts_free_their_waiters_and_keep_the_rest() -> None:
 
 def test_a_leaders_duties_are_dropped_when_it_stops_leading() -> None:
     table = ProposalTable(1)
-    table.add(Propose({"op": "expire_session", "session_ids": ["s"]}, leader_only=True), now=0.0)
+    table.add(Propose({"op": "session.expire", "session_ids": ["s"]}, leader_only=True), now=0.0)
     _, data = table.add(Propose({"op": "noop"}), now=0.0)
     table.not_leading()
     assert table.due(1.0) == ([data], [])
