@@ -138,6 +138,7 @@ def recover_raft(cfg: NodeConfig) -> RecoveredRaft:
         max_election_tick=cfg.raft.election_tick_max,
         max_inflight_msgs=cfg.raft.max_inflight_msgs,
         max_size_per_msg=cfg.raft.max_size_per_msg,
+        lease_ticks=cfg.raft.lease_ticks,
         applied=snapshot.meta.index if snapshot is not None else 0,
     )
     log.info(

@@ -15,6 +15,7 @@ from .config import Config
 from .log import RaftLog
 from .progress import Progress, ProgressState
 from .quorum import VoteResult
+from .lease import ReadLease
 from .read_only import ReadOnly
 from .storage import CompactedError, MemoryStorage
 from .types import Entry, Message, MessageType as MT, Role, Snapshot
@@ -50,6 +51,10 @@ class Raft:
         self.heartbeat_timeout = cfg.heartbeat_tick
         self.pre_vote = cfg.pre_vote
         self.check_quorum = cfg.check_quorum
+        self.lease = ReadLease(cfg.lease_ticks)
+        #: ticks left in which a restarted node votes for nobody (lease mode): it may have
+        #: promised a leader, before the restart, not to elect anyone else for that long
+        self.restart_guard = cfg.election_tick if cfg.lease_ticks else 0
         self.max_inflight = cfg.max_inflight_msgs
         self.max_size_per_msg = cfg.max_size_per_msg
         self.log = RaftLog(storage)
@@ -125,6 +130,7 @@ class Raft:
         self.leader = self.id
         self.role = Role.LEADER
         self.prs[self.id].become_replicate()
+        self.lease.reset()
         self.append_entries([Entry(self.term, self.log.last_index() + 1)])
 
     def promotable(self) -> bool:
@@ -133,6 +139,9 @@ class Raft:
     # ---- clock ---------------------------------------------------------------
 
     def tick(self) -> None:
+        self.lease.tick()
+        if self.restart_guard:
+            self.restart_guard -= 1
         if self.role == Role.LEADER:
             self._tick_heartbeat()
         else:
@@ -217,7 +226,7 @@ class Raft:
             if m.type in (MT.VOTE, MT.PRE_VOTE):
                 force = m.context == CAMPAIGN_TRANSFER
                 in_lease = (self.check_quorum and self.leader != 0
-                            and self.election_elapsed < self.election_timeout)
+                            and self.election_elapsed < self.election_timeout) or self.restart_guard > 0
                 if not force and in_lease:
                     return  # §6: we heard from a live leader recently; ignore the disruption
             if m.type == MT.PRE_VOTE or (m.type == MT.PRE_VOTE_RESP and not m.reject):
@@ -389,6 +398,8 @@ class Raft:
     def bcast_heartbeat(self, ctx: bytes = b"") -> None:
         if not ctx:
             ctx = self.read_only.last_pending_context() or b""
+        if not ctx and self.lease.enabled:
+            ctx = self.lease.context()  # the echo renews the read lease
         for v in self.voters:
             if v != self.id:
                 # never tell a follower to commit beyond what it is known to hold
@@ -433,6 +444,7 @@ class Raft:
         while self.send_append(m.frm, send_if_empty=False):
             pass
         if m.frm == self.lead_transferee and pr.match == self.log.last_index():
+            self.lease.revoke()  # the target's campaign overrides the followers' promise
             self._send(MT.TIMEOUT_NOW, m.frm)
 
     def _handle_heartbeat_response(self, m: Message, pr: Progress) -> None:
@@ -442,7 +454,7 @@ class Raft:
             pr.inflights.free_first_one()  # a lost append must not stall the pipeline forever
         if pr.match < self.log.last_index():
             self.send_append(m.frm)
-        if not m.context:
+        if not m.context or self.lease.acknowledged(m.context, m.frm, self.id, self.voters):
             return
         acks = self.read_only.recv_ack(m.frm, m.context)
         if acks is None or len(acks) < quorum.majority(len(self.voters)):
@@ -455,7 +467,7 @@ class Raft:
         if not self._committed_in_current_term():
             self.pending_read_index.append(m)  # wait for the election's empty entry to commit
             return
-        if len(self.voters) == 1:
+        if len(self.voters) == 1 or self.lease.holds():
             self._answer_read(m, self.log.committed)
             return
         self.read_only.add_request(self.log.committed, m)
@@ -477,6 +489,7 @@ class Raft:
         self.lead_transferee = target
         self.election_elapsed = 0  # abort if it takes longer than an election timeout
         if self.prs[target].match == self.log.last_index():
+            self.lease.revoke()
             self._send(MT.TIMEOUT_NOW, target)
         else:
             self.send_append(target)

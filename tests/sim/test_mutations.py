@@ -11,6 +11,8 @@ import dataclasses
 
 import pytest
 
+from skylock.raft import Config
+from skylock.raft.core import Raft
 from skylock.raft.log import RaftLog
 
 from .cluster import Cluster, SimFailure, plan, run_seed
@@ -87,3 +89,41 @@ def test_vote_without_log_check_is_caught(monkeypatch: pytest.MonkeyPatch) -> No
     seed, why = _first_violation(200)
     print(f"vote without the up-to-date check caught at seed {seed}: {why}")
     assert "completeness" in why or "safety" in why or "matching" in why or "commit" in why
+
+
+def _lease_config(seed: int):
+    """Lease runs only (check-quorum on), partition-heavy: a deposed leader keeps reading."""
+    cfg = plan(seed)
+    params = dataclasses.replace(cfg.params, check_quorum=True, lease_ticks=1, clock_skew=0.0)
+    return dataclasses.replace(cfg, params=params)
+
+
+def _with_lease(lease_ticks_of):
+    def config_of(seed: int):
+        cfg = _lease_config(seed)
+        return dataclasses.replace(cfg, params=dataclasses.replace(
+            cfg.params, lease_ticks=lease_ticks_of(cfg.params.election_tick)))
+    return config_of
+
+
+def test_a_lease_longer_than_the_followers_promise_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lease that outlives the election timeout serves a read a newer leader made stale."""
+    monkeypatch.setattr(Config, "validate", lambda self: None)
+    seed, why = _first_violation(2000, _with_lease(lambda e: 3 * e))
+    print(f"over-long lease caught at seed {seed}: {why}")
+    assert "read index" in why
+
+
+def test_a_restarted_node_that_votes_at_once_breaks_the_lease_and_is_caught(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the restart guard a node that promised the old leader forgets it in a crash."""
+    original = Raft.__init__
+
+    def no_guard(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        self.restart_guard = 0
+
+    monkeypatch.setattr(Raft, "__init__", no_guard)
+    seed, why = _first_violation(5000, _with_lease(lambda e: e - 2))
+    print(f"lease without the restart guard caught at seed {seed}: {why}")
+    assert "read index" in why
