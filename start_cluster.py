@@ -27,7 +27,7 @@ import click
 HERE = Path(__file__).resolve().parent
 
 
-def run_node(config_path: str, data_dir: str | None, log_level: str) -> None:
+def run_node(config_path: str, data_dir: str | None, log_level: str, log_format: str = "text") -> None:
     """Child process: one node until SIGINT/SIGTERM."""
     from skylock.cli import configure_logging
     from skylock.config import load_config
@@ -35,8 +35,8 @@ def run_node(config_path: str, data_dir: str | None, log_level: str) -> None:
 
     overrides = {"storage.data_dir": data_dir} if data_dir else None
     cfg = load_config(config_path, overrides)
-    configure_logging(log_level)
-    node = Node(cfg)
+    view = configure_logging(log_level, log_format, cfg.cluster.node_id)
+    node = Node(cfg, raft_view=view)
     signal.signal(signal.SIGTERM, lambda *_: node.request_stop())
     signal.signal(signal.SIGINT, lambda *_: node.request_stop())
     node.start()
@@ -89,7 +89,10 @@ def exit_description(code: int | None) -> str:
               help="Secure mode: CURVE on every ZeroMQ socket, HTTPS, a root token; keys, certificates "
                    "and credentials.yaml are made in the data directory on the first start and reused.")
 @click.option("--log-level", default="info", show_default=True)
-def main(nodes: int, data_dir: str | None, base_port: int | None, secure: bool, log_level: str) -> None:
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="The nodes' log lines: json gives one object per line with node_id, term and role.")
+def main(nodes: int, data_dir: str | None, base_port: int | None, secure: bool, log_level: str,
+         log_format: str) -> None:
     """Start a local cluster and keep it running until Ctrl-C."""
     from skylock.config import load_config
     from skylock.layout import local_cluster
@@ -116,12 +119,12 @@ def main(nodes: int, data_dir: str | None, base_port: int | None, secure: bool, 
     for path, ddir in zip(configs, data_dirs):
         cfg = load_config(path, {"storage.data_dir": ddir} if ddir else None)
         me = cfg.me
-        proc = ctx.Process(target=run_node, args=(str(path), ddir, log_level), name=f"skylock-node{me.id}")
+        proc = ctx.Process(target=run_node, args=(str(path), ddir, log_level, log_format), name=f"skylock-node{me.id}")
         proc.start()
         click.echo(f"node {me.id}: pid {proc.pid}  clients {me.client_address}  peers {me.peer_address}  "
                    f"http {me.http_port}  data {cfg.storage.data_dir}")
         procs.append((me, proc))
-        restart[me.id] = restart_command(path, ddir)
+        restart[me.id] = restart_command(path, ddir) + (f" --log-format {log_format}" if log_format != "text" else "")
     servers = [me.client_address for me, _ in procs]
     stopping = False
 

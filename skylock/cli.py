@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import queue
 import re
 import signal
@@ -25,18 +24,17 @@ from typing import Any
 
 import click
 
-from skylock import cli_auth
+from skylock import cli_auth, cli_member, cli_snapshot
 from skylock.config import ConfigError, load_config
 
 DEFAULT_SERVERS = "127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003"
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+def configure_logging(level: str, fmt: str = "text", node_id: int | None = None) -> Any:
+    """Text or JSON lines on stderr; returns the RaftViewBoard a Node should publish to."""
+    from skylock import logs
+
+    return logs.configure(level, fmt, node_id=node_id)
 
 
 @click.group()
@@ -62,10 +60,16 @@ def main(ctx: click.Context, servers: str | None, token: str | None, as_json: bo
 @click.option("--node-id", type=int, help="Override cluster.node_id.")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Override storage.data_dir.")
 @click.option("--log-level", default="info", show_default=True)
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: one JSON object per line (time, level, logger, message, node_id, term, role, "
+                   "leader) for log shippers.")
 @click.option("--fault-control", type=click.Path(dir_okay=False), hidden=True,
               help="TEST ONLY: poll this JSON file for peers to cut off (tests/fault).")
+@click.option("--join", is_flag=True,
+              help="Join a running cluster: start with no membership of its own and wait for its leader, "
+                   "after `skylock member add` (ignored once the data directory has data).")
 def serve(config_path: str | None, node_id: int | None, data_dir: str | None, log_level: str,
-          fault_control: str | None = None) -> None:
+          log_format: str = "text", fault_control: str | None = None, join: bool = False) -> None:
     """Run one node until Ctrl-C / SIGTERM.
 
     Example: skylock serve --config configs/node1.yaml
@@ -81,8 +85,8 @@ def serve(config_path: str | None, node_id: int | None, data_dir: str | None, lo
         cfg = load_config(config_path, overrides)
     except ConfigError as err:
         raise click.ClickException(str(err)) from None
-    configure_logging(log_level)
-    node = Node(cfg)
+    view = configure_logging(log_level, log_format, cfg.cluster.node_id)
+    node = Node(cfg, raft_view=view, join=join)
     try:
         node.start()
     except Exception as err:  # noqa: BLE001 - one clear line, not a traceback
@@ -183,13 +187,15 @@ def status(ctx: click.Context) -> None:
     _run(ctx, lambda c: c.status(), human)
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @click.pass_context
 def leader(ctx: click.Context) -> None:
-    """Show the current leader and its client address.
+    """Show the current leader and its client address (``leader transfer``: hand it over).
 
     Example: skylock leader
     """
+    if ctx.invoked_subcommand is not None:
+        return
     _run(ctx, lambda c: c.leader(),
          lambda r: click.echo(f"node {r['leader_id']} at {r['client_address']} (term {r['term']})"))
 
@@ -690,7 +696,8 @@ def _accept_global_options(group: click.Group) -> None:
     for command in group.commands.values():
         if isinstance(command, click.Group):
             _accept_global_options(command)
-            continue
+            if not command.invoke_without_command:  # ``leader`` is a command and a group
+                continue
         if command.name == "serve":
             continue
         taken = {opt for param in command.params for opt in getattr(param, "opts", [])}
@@ -698,6 +705,9 @@ def _accept_global_options(group: click.Group) -> None:
 
 
 main.add_command(cli_auth.auth)
+main.add_command(cli_snapshot.snapshot)
+main.add_command(cli_member.member)
+leader.add_command(cli_member.leader_transfer)
 _accept_global_options(main)
 
 

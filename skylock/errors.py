@@ -136,6 +136,13 @@ class PermissionDenied(SkyLockError):
     code = "PermissionDenied"
 
 
+class DamagedBackup(SkyLockError):
+    """A backup file (``skylock snapshot save``) fails its checks: truncated, altered or not
+    a backup at all. Nothing is restored from it."""
+
+    code = "DamagedBackup"
+
+
 def _all_subclasses(cls: type[SkyLockError]) -> list[type[SkyLockError]]:
     found: list[type[SkyLockError]] = []
     for sub in cls.__subclasses__():

@@ -37,7 +37,6 @@ from skylock.actors.messages import (
     PeerTouches,
     PeerTouchesAcked,
     PeerUnreachable,
-    Propose,
     RestoreSnapshot,
     SweepWatches,
     Tick,
@@ -45,13 +44,12 @@ from skylock.actors.messages import (
 from skylock.actors.lock_manager import LockManager
 from skylock.actors import peer_protocol
 from skylock.actors.outbox import Outbox
-from skylock.actors.pending import PendingRequests
 from skylock.actors.raft_node import RaftNode
+from skylock.actors.raft_view import RaftViewBoard
 from skylock.actors.session_manager import SessionManager
 from skylock.actors.store import Store
 from skylock.actors.watch_hub import WatchHub, WatchLimits
 from skylock.config import NodeConfig
-from skylock.errors import Timeout
 from skylock.http.gateway import HttpGateway, server_tls
 from skylock.http.probe import NodeProbe
 from skylock.net import peer_codec
@@ -60,7 +58,8 @@ from skylock.net.client_server import ClientServer, frame_limit
 from skylock.net.curve import start_authenticator
 from skylock.net.peer_transport import PeerTransport
 from skylock.raft import Config as RaftConfig
-from skylock.raft import ConfState, MemoryStorage, RawNode, Snapshot, StateLost
+from skylock.actors.members import bootstrap_conf
+from skylock.raft import ConfState, HardState, MemoryStorage, RawNode, Snapshot, SnapshotMeta, StateLost
 from skylock.security import node_curve
 from skylock.state import StateMachine
 from skylock.storage import WAL, SnapshotStore, private_dir
@@ -107,15 +106,40 @@ class RecoveredRaft:
     snapshot: Snapshot | None
 
 
-def recover_raft(cfg: NodeConfig) -> RecoveredRaft:
-    """Rebuild the Raft core from ``data_dir``; a fresh directory bootstraps the cluster."""
+def file_members(cfg: NodeConfig) -> dict[int, dict[str, Any]]:
+    """The members the config file lists, with their addresses."""
+    return {m.id: {"client_address": m.client_address, "peer_address": m.peer_address, "http_port": m.http_port}
+            for m in cfg.cluster.members}
+
+
+def initial_conf(cfg: NodeConfig, wal: WAL, recovered: Any, join: bool) -> ConfState:
+    """The configuration the log starts from. A fresh data directory takes it from the
+    config file (every member a voter, with its addresses), or none at all with ``join``
+    (the node waits for a leader to add it and learns the members from the log), and
+    records it in the WAL, so a restart starts from the same one whatever the file says
+    by then. A directory from before that record falls back to the file."""
+    if recovered.snapshot_meta is not None and recovered.snapshot_meta.index == 0:
+        return recovered.snapshot_meta.conf
+    fresh = recovered.snapshot_meta is None and not recovered.entries and recovered.hard_state == HardState()
+    conf = ConfState() if join else bootstrap_conf(file_members(cfg))
+    if fresh:
+        wal.save_snapshot_meta(SnapshotMeta(0, 0, conf))
+    elif join:
+        log.info("node=%s has data already: --join ignored, membership comes from its log", cfg.cluster.node_id)
+        conf = bootstrap_conf(file_members(cfg))
+    return conf
+
+
+def recover_raft(cfg: NodeConfig, join: bool = False) -> RecoveredRaft:
+    """Rebuild the Raft core from ``data_dir``; a fresh directory bootstraps the cluster
+    (or, with ``join``, waits to be added to one)."""
     data_dir = cfg.storage.data_dir
     private_dir(data_dir)  # the WAL holds every session's id: readable by this user only
     snapshots = SnapshotStore(data_dir / "snap")
     snapshot = snapshots.load_newest()
     wal, recovered = WAL.open(data_dir / "wal", segment_size=cfg.storage.segment_size, fsync=cfg.storage.fsync)
     recovered.check_snapshot(snapshot)  # refuses to start if the WAL names a snapshot we lack
-    conf = ConfState(tuple(sorted(m.id for m in cfg.cluster.members)))
+    conf = initial_conf(cfg, wal, recovered, join)
     storage = MemoryStorage()
     entries = recovered.entries
     if snapshot is not None:
@@ -150,8 +174,13 @@ def recover_raft(cfg: NodeConfig) -> RecoveredRaft:
 
 
 class Node:
-    def __init__(self, cfg: NodeConfig) -> None:
+    def __init__(self, cfg: NodeConfig, *, raft_view: RaftViewBoard | None = None, join: bool = False) -> None:
+        """``raft_view``: where the RaftNode publishes term, role and leader (the JSON logs read it);
+        ``join``: a fresh data directory starts with no configuration of its own and waits for the
+        cluster's leader to add it (``skylock member add`` + ``serve --join``)."""
         self.cfg = cfg
+        self.raft_view = raft_view if raft_view is not None else RaftViewBoard()
+        self.join = join
         self.node_id = cfg.cluster.node_id
         self.request_timeout = cfg.server.request_timeout
         #: why the node stopped on its own (``StateLost``), None while healthy
@@ -162,7 +191,8 @@ class Node:
         #: secure mode: this node's CURVE keys and the members' public keys
         self.curve = node_curve(cfg) if cfg.security.secure else None
         self._authenticator: Any = None
-        self.pending = PendingRequests()
+        #: RaftNode's proposal table size, for /metrics
+        self.proposals_waiting = Gauge()
         self.client_server = ClientServer(cfg.listen_client, self._on_client_frame,
                                           on_overflow=self._on_client_overflow, on_seen=self._on_clients_seen,
                                           context=self._context, max_frame=frame_limit(cfg.server.max_request_size),
@@ -178,7 +208,7 @@ class Node:
         self.transport = PeerTransport(
             self.node_id, cfg.listen_peer, cfg.peers, self._on_peer_payload, context=self._context,
             on_undelivered=self._on_peer_undelivered,
-            max_message_size=cfg.raft.max_peer_message_size, curve=self.curve,
+            max_message_size=cfg.raft.max_peer_message_size, curve=self.curve, hosted=True,
         )
         self.gateway: Gateway | None = None
         self.http: HttpGateway | None = None
@@ -189,26 +219,25 @@ class Node:
         """Raises NodeFailed (after logging why) if the data directory lost acknowledged state."""
         cfg = self.cfg
         try:
-            raft = recover_raft(cfg)
+            raft = recover_raft(cfg, self.join)
         except StateLost as exc:
             self._fail(exc)
             self._context.term()
             raise NodeFailed(exc) from None
         machine = StateMachine(max_data_size=cfg.server.max_data_size)
-        members = {
-            m.id: {"client_address": m.client_address, "peer_address": m.peer_address, "http_port": m.http_port}
-            for m in cfg.cluster.members
-        }
+        members = file_members(cfg)
         start_index = raft.snapshot.meta.index if raft.snapshot else 0
         self.raft = RaftNode.start(
             self.node_id, raft.raw_node, raft.storage, raft.conf, raft.wal, raft.snapshots,
-            self.transport.send, self.outbox, self.pending, members,
+            self.transport.send, self.outbox, members,
             cfg.storage.keep_entries, cfg.storage.keep_bytes, self.request_timeout, self._on_fatal,
-            metrics=self.metrics,
+            metrics=self.metrics, proposals_waiting=self.proposals_waiting, peer_io=self.transport.loop,
+            view=self.raft_view,
+            set_peers=self.transport.set_peers, tick_interval=cfg.raft.tick_interval,
         )
         access = Access(enabled=cfg.auth.enabled, root_token_sha256=cfg.auth.root_token_sha256)
         self.store = Store.start(
-            self.node_id, machine, 0, self.outbox, self.pending, cfg.storage.snapshot_entries,
+            self.node_id, machine, 0, self.outbox, cfg.storage.snapshot_entries,
             cfg.storage.snapshot_bytes, self.open_sessions,
             publish_auth=access.publish, metrics=self.metrics,
         )
@@ -217,7 +246,7 @@ class Node:
         self.watches = WatchHub.start(self.node_id, self.outbox, cfg.storage.watch_history, start_index, limits)
         self.sessions = SessionManager.start(self.node_id, self.outbox, self.transport.send,
                                              cfg.session.check_interval)
-        self.locks = LockManager.start(self.node_id, self.outbox, self.pending, self.request_timeout)
+        self.locks = LockManager.start(self.node_id, self.outbox, self.request_timeout)
         self.store.proxy().connect(self.raft, self.watches, self.sessions, self.locks).get()
         if raft.snapshot is not None:
             self.store.tell(RestoreSnapshot(raft.snapshot))
@@ -227,7 +256,7 @@ class Node:
         self.gateway = Gateway(
             self.node_id, raft=self.raft, store=self.store, sessions=self.sessions, watches=self.watches,
             locks=self.locks,
-            outbox=self.outbox, pending=self.pending,
+            outbox=self.outbox,
             max_request_size=cfg.server.max_request_size, max_data_size=cfg.server.max_data_size,
             default_ttl=cfg.session.default_ttl, min_ttl=cfg.session.min_ttl, max_ttl=cfg.session.max_ttl,
             request_timeout=self.request_timeout, access=access,
@@ -236,7 +265,7 @@ class Node:
         )
         if self.curve is not None:  # before any CURVE socket binds: it vets every handshake
             self._authenticator = start_authenticator(self._context, self.curve.members)
-        self.transport.start()
+        self.raft.proxy().open_peer_sockets().get()  # the peer transport lives on RaftNode's thread
         self.client_server.start()
         # the REST API is a client of this node, so it opens after the client server
         listen_host, listen_port = split_address(cfg.listen_http)
@@ -309,13 +338,6 @@ class Node:
             if now >= next_check:
                 self.sessions.tell(CheckSessions(now))
                 self.locks.tell(CheckLocks(now))
-                for waiting in self.pending.pop_expired(now):
-                    self.metrics.proposals_timed_out.value += 1
-                    self.outbox.error(waiting.reply, Timeout(f"{waiting.op} did not complete in time"))
-                for waiting in self.pending.due_for_retry(now):
-                    # no tag: if this retry is dropped the request keeps waiting, because an
-                    # earlier attempt may still commit (only a first attempt can say NoLeader)
-                    self.raft.tell(Propose(waiting.data))
                 next_check = now + check
             if now >= next_sweep:
                 self.watches.tell(SweepWatches())
@@ -352,5 +374,6 @@ class Node:
             self.raft.tell(PeerStatus(frame.round_id, frame.status))
 
     def stats(self) -> dict[str, Any]:
-        return {"pending": len(self.pending), "peer": self.transport.stats(), "client": self.client_server.stats(),
+        return {"pending": self.proposals_waiting.value, "peer": self.transport.stats(),
+                "client": self.client_server.stats(),
                 "client_connections": self.client_server.connections(), "sessions": self.open_sessions.value}

@@ -28,14 +28,16 @@ LEVELS: list[tuple[str, ...]] = [
     ("security",),             # key material and credentials; reads NodeConfig, builds net.curve keys
     ("actors", "client"),      # the node's actors / the SDK: independent of each other
     ("http",),                 # the REST front end: a client of its own node, ABOVE client (DESIGN 1b)
+    ("backup",),               # snapshot save (a client) / restore (writes storage) / inspect
     # node.py is the process's composition root: it recovers storage, starts the actors,
     # the sockets AND the HTTP gateway, so it sits above http, not beside client.
-    ("node",),
+    ("node", "logs"),         # logs: the node process's log format (reads actors' RaftViewBoard)
     ("cli", "layout"),         # the command line; the cluster-layout writer of start_cluster.py and tests
 ]
 
-#: Modules that belong to another unit: cli_auth.py is the ``auth`` group of the CLI.
-UNIT_ALIASES = {"cli_auth": "cli"}
+#: Modules that belong to another unit: cli_auth.py, cli_member.py and cli_snapshot.py are
+#: groups of the CLI (``auth``, ``member``, ``snapshot``).
+UNIT_ALIASES = {"cli_auth": "cli", "cli_member": "cli", "cli_snapshot": "cli"}
 
 #: Upward imports allowed on purpose, as (importing unit, imported unit): reason. None today.
 EXCEPTIONS: dict[tuple[str, str], str] = {}

@@ -20,8 +20,10 @@ create/set/delete need ``write`` on the path (every op of a multi is checked; ``
 needs ``read``); a lock named N is the path ``/locks/N``: lock.acquire, lock.release and
 ``check_lock`` need ``lock`` on it, lock.info ``lock`` or ``read``; session.list ``read`` on
 ``/`` (it names ephemerals and lock entries anywhere); the other session ops,
-watch.remove, cluster.status/leader and auth.whoami need only a valid token; other
-auth ops and debug.state_hash need ``admin`` on ``/``. ``ping`` needs nothing.
+watch.remove, cluster.status/leader, member.list and auth.whoami need only a valid token; other
+auth ops, debug.state_hash, the backup ops (snapshot.begin, snapshot.chunk: a backup holds every
+node's data and every session's id) and the membership changes (member.add/promote/remove,
+leader.transfer) need ``admin`` on ``/``. ``ping`` needs nothing.
 """
 
 from __future__ import annotations
@@ -121,7 +123,10 @@ NEEDS: dict[str, Callable[[dict[str, Any]], list[Need]]] = {
     "cluster.status": _none,
     "cluster.leader": _none,
     "auth.whoami": _none,
+    "member.list": _none,  # where the members are, like cluster.status; changing them needs admin
     "debug.state_hash": _admin,
+    "snapshot.begin": _admin,
+    "snapshot.chunk": _admin,
 }
 
 

@@ -5,12 +5,14 @@ validates the request (bad input is answered here and never reaches the log),
 then tells exactly one actor:
 
 - writes become a command in a proposal to RaftNode, answered by the Store when
-  the entry is applied on this node (``PendingRequests`` remembers the client);
+  the entry is applied on this node (RaftNode's proposal table remembers the client);
 - linearizable reads go to RaftNode for a ReadIndex, then to the Store;
 - local reads go straight to the Store;
-- lock acquires go to the LockManager, which may make them wait;
+- lock acquires are proposed like writes; one that must wait goes to the LockManager;
 - heartbeats go to the SessionManager; watch removal to the WatchHub;
-- cluster status to RaftNode;
+- cluster status and membership ops (member.*, leader.transfer) to RaftNode;
+- a backup (``snapshot.begin``) to RaftNode for a ReadIndex on the leader, then to the
+  Store, which holds it for ``snapshot.chunk`` reads (``skylock/actors/exports.py``);
 - auth reads are answered here from the auth view the Store publishes (``Access``),
   auth changes are proposed like writes.
 
@@ -27,21 +29,25 @@ from typing import Any, Callable
 
 import pykka
 
+from skylock.actors.members import MEMBER_OPS, check_member_args
 from skylock.actors.messages import (
     Heartbeat,
     LinearizableRead,
     LocalRead,
+    OnResult,
+    MemberRequest,
     Query,
     RemoveWatch,
     ReplyTo,
+    Propose,
     StatusRequest,
     WaitForLock,
+    Waiter,
 )
 from skylock.actors.gauge import Gauge
 from skylock.actors.access import Access, token_sha256
+from skylock.actors.lock_manager import propose_acquire
 from skylock.actors.outbox import Outbox
-from skylock.actors.pending import PendingRequests
-from skylock.actors.proposals import propose_for
 from skylock.errors import BadPath, BadRequest, LimitExceeded, SkyLockError, TooLarge
 from skylock.net import codec
 from skylock.state import commands, validate_path
@@ -75,7 +81,6 @@ class Gateway:
         watches: pykka.ActorRef[Any],
         locks: pykka.ActorRef[Any],
         outbox: Outbox,
-        pending: PendingRequests,
         max_request_size: int,
         max_data_size: int,
         default_ttl: float,
@@ -93,7 +98,6 @@ class Gateway:
         self.access = access or Access(enabled=False)
         self.raft, self.store, self.sessions, self.watches, self.locks = raft, store, sessions, watches, locks
         self.outbox = outbox
-        self.pending = pending
         self.max_request_size = max_request_size
         self.max_data_size = max_data_size
         self.default_ttl_ms = int(default_ttl * 1000)
@@ -144,28 +148,33 @@ class Gateway:
             self._propose(reply, op, self._writes[op](args, now_ms))
         elif op in READS:
             self._read(reply, op, args)
-        elif op == "debug.state_hash":
+        elif op in ("debug.state_hash", "snapshot.chunk"):
             self.store.tell(LocalRead(Query(op, args, reply)))
+        elif op == "snapshot.begin":
+            self.raft.tell(LinearizableRead(Query(op, args, reply), leader_only=True))
         elif op == "lock.acquire":
             validate_lock_name(args["name"])  # bad input is answered here, never logged
-            self.locks.tell(WaitForLock(
-                args["name"], args["session_id"], args["owner"], args["request_id"], args["timeout_ms"],
-                reply, time.monotonic(), args.get("lock_delay_ms", 0),
-            ))
+            now = time.monotonic()
+            request = WaitForLock(args["name"], args["session_id"], args["owner"], args["request_id"],
+                                  args["timeout_ms"], reply, now, args.get("lock_delay_ms", 0))
+            propose_acquire(request, raft=self.raft, locks=self.locks, outbox=self.outbox,
+                            deadline=now + self.request_timeout)
         elif op == "session.heartbeat":
             self.sessions.tell(Heartbeat(args["session_id"], reply))
         elif op == "watch.remove":
             self.watches.tell(RemoveWatch(args["watch_id"], reply))
         elif op in ("cluster.status", "cluster.leader"):
             self.raft.tell(StatusRequest(reply, gather=op == "cluster.status"))
+        elif op in MEMBER_OPS:
+            self.raft.tell(MemberRequest(op, check_member_args(op, args), reply))
         else:
             raise BadRequest(f"op {op!r} is not served by this node", op=op)
 
     # ---- writes ---------------------------------------------------------------------
 
-    def _propose(self, reply: ReplyTo, op: str, command: dict[str, Any]) -> None:
-        propose_for(reply, op, command, node_id=self.node_id, raft=self.raft, pending=self.pending,
-                    deadline=time.monotonic() + self.request_timeout)
+    def _propose(self, reply: ReplyTo, op: str, command: dict[str, Any], on_result: OnResult | None = None) -> None:
+        """The Store answers when the entry applies here (RaftNode's proposal table times it out)."""
+        self.raft.tell(Propose(command, Waiter(reply, op, on_result), deadline=time.monotonic() + self.request_timeout))
 
     def _check_data(self, data: bytes) -> bytes:
         if len(data) > self.max_data_size:
@@ -297,9 +306,8 @@ class Gateway:
             else:
                 self.outbox.ok(reply, answer)
 
-        propose_for(reply, "auth.user_add", commands.auth("auth.user_add", name=args["name"], token_sha256=digest),
-                    node_id=self.node_id, raft=self.raft, pending=self.pending,
-                    deadline=time.monotonic() + self.request_timeout, on_result=on_result)
+        self._propose(reply, "auth.user_add", commands.auth("auth.user_add", name=args["name"], token_sha256=digest),
+                      on_result)
 
     # ---- reads ----------------------------------------------------------------------------
 

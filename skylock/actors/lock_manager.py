@@ -13,8 +13,9 @@ another node re-sends the same request id; acquire is idempotent per
 (session, request id), so the wait continues where it was.
 
 Lock-delay is timed here, since the replicated state has no clock: every node tracks
-the delayed locks it sees applied, and the leader proposes ``lock_delay_end`` once a
-delay has run its full length *from when this node saw it start or became leader*.
+the delayed locks it sees applied, and the leader proposes ``lock_delay_end`` (once: RaftNode
+proposes it again until it commits) once a delay has run its full length *from when this
+node saw it start or became leader*.
 A new leader thus restarts every pending delay at its full length (the delay may grow
 by up to its length over a leader change, never shrink), as the SessionManager does
 with session deadlines.
@@ -33,19 +34,13 @@ from typing import Any
 import pykka
 
 from skylock.actors.base import NodeActor
-from skylock.actors.messages import CheckLocks, LeadershipChanged, LockEnqueued, LocksChanged, Propose, WaitForLock
+from skylock.actors.messages import CheckLocks, LeadershipChanged, LockEnqueued, LocksChanged, Propose, WaitForLock, Waiter
 from skylock.actors.outbox import Outbox
-from skylock.actors.pending import PendingRequests
-from skylock.actors.proposals import encode_proposal, propose_for
 from skylock.errors import SessionExpired, SkyLockError, Timeout
 from skylock.state import commands
 
-#: How long to wait for a cancelling release to apply before proposing it again.
-CANCEL_RETRY_SECONDS = 2.0
-
-
 @dataclass(slots=True)
-class _Waiter:
+class _QueuedWait:
     request: WaitForLock
     entry: str
     lock_id: str
@@ -60,27 +55,44 @@ class _Delay:
     due: float | None  # leader only: when to propose its end (monotonic)
 
 
-@dataclass(slots=True)
-class _Cancel:
-    name: str
-    session_id: str
-    lock_id: str
-    retry_at: float
+
+def grant(request: WaitForLock, lock_id: str, token: int) -> dict[str, Any]:
+    """The reply to an acquire that holds the lock."""
+    return {"name": request.name, "lock_id": lock_id, "token": token,
+            "owner": request.owner, "session_id": request.session_id}
+
+
+def propose_acquire(request: WaitForLock, *, raft: pykka.ActorRef[Any], locks: pykka.ActorRef[Any],
+                    outbox: Outbox, deadline: float) -> None:
+    """Enqueue ``request`` through the log, from the gateway: an acquire that gets the lock at
+    once is answered straight from the Store's thread when it applies, so the uncontended path
+    never stops at the LockManager; only a request that must wait becomes ``LockEnqueued`` there
+    (told from the Store's thread, so it arrives before the ``LocksChanged`` that grants it)."""
+
+    def applied(result: dict[str, Any] | None, error: SkyLockError | None) -> None:
+        if error is not None:
+            outbox.error(request.reply, error)
+        elif result is not None and result.get("holder"):
+            outbox.ok(request.reply, grant(request, str(result["lock_id"]), int(result["token"])))
+        else:
+            locks.tell(LockEnqueued(request, result, error))
+
+    command = commands.lock_acquire(request.name, session_id=request.session_id, owner=request.owner,
+                                    request_id=request.request_id, now_ms=int(time.time() * 1000),
+                                    lock_delay_ms=request.lock_delay_ms)
+    raft.tell(Propose(command, Waiter(request.reply, "lock.acquire", applied), deadline=deadline))
 
 
 class LockManager(NodeActor):
-    def __init__(self, node_id: int, outbox: Outbox, pending: PendingRequests, request_timeout: float) -> None:
+    def __init__(self, node_id: int, outbox: Outbox, request_timeout: float) -> None:
         super().__init__(node_id)
         self.outbox = outbox
-        self.pending = pending
         self.request_timeout = request_timeout
         self.raft: pykka.ActorRef[Any] | None = None
-        self._waiting: dict[str, dict[str, list[_Waiter]]] = {}  # name -> entry -> waiters
-        self._cancels: dict[tuple[str, str], _Cancel] = {}  # (name, entry) -> release to retry
+        self._waiting: dict[str, dict[str, list[_QueuedWait]]] = {}  # name -> entry -> waiters
         self._delays: dict[str, _Delay] = {}  # name -> its pending lock-delay, as applied here
         self._is_leader = False
         self.handlers = {
-            WaitForLock: self._on_acquire,
             LockEnqueued: self._on_enqueued,
             LocksChanged: self._on_locks_changed,
             CheckLocks: self._on_check,
@@ -90,27 +102,13 @@ class LockManager(NodeActor):
     def connect(self, raft: pykka.ActorRef[Any]) -> None:
         self.raft = raft
 
-    def _propose(self, command: dict[str, Any]) -> None:
-        """A proposal nobody waits for (its effect is observed through ``LocksChanged``)."""
+    def _propose(self, command: dict[str, Any], leader_only: bool = False) -> None:
+        """A proposal nobody waits for (its effect is observed through ``LocksChanged``);
+        RaftNode proposes it until it commits (or, ``leader_only``, until this node stops leading)."""
         assert self.raft is not None
-        self.raft.tell(Propose(encode_proposal(self.node_id, 0, command)))
+        self.raft.tell(Propose(command, leader_only=leader_only))
 
     # ---- acquire --------------------------------------------------------------------
-
-    def _on_acquire(self, msg: WaitForLock) -> None:
-        """Enqueue through the log; the applied result comes back as ``LockEnqueued``."""
-        me = self.actor_ref
-
-        def enqueued(result: dict[str, Any] | None, error: SkyLockError | None) -> None:
-            me.tell(LockEnqueued(msg, result, error))
-
-        command = commands.lock_acquire(
-            msg.name, session_id=msg.session_id, owner=msg.owner, request_id=msg.request_id,
-            now_ms=int(time.time() * 1000), lock_delay_ms=msg.lock_delay_ms,
-        )
-        assert self.raft is not None
-        propose_for(msg.reply, "lock.acquire", command, node_id=self.node_id, raft=self.raft, pending=self.pending,
-                    deadline=time.monotonic() + self.request_timeout, on_result=enqueued)
 
     def _on_enqueued(self, msg: LockEnqueued) -> None:
         request = msg.request
@@ -123,17 +121,14 @@ class LockManager(NodeActor):
             self._grant(request, lock_id, token)
             return
         deadline = request.started + request.timeout_ms / 1000.0
-        waiter = _Waiter(request, entry, lock_id, token, deadline)
+        waiter = _QueuedWait(request, entry, lock_id, token, deadline)
         if deadline <= time.monotonic():
             self._time_out(waiter)
             return
         self._waiting.setdefault(request.name, {}).setdefault(entry, []).append(waiter)
 
     def _grant(self, request: WaitForLock, lock_id: str, token: int) -> None:
-        self.outbox.ok(request.reply, {
-            "name": request.name, "lock_id": lock_id, "token": token,
-            "owner": request.owner, "session_id": request.session_id,
-        })
+        self.outbox.ok(request.reply, grant(request, lock_id, token))
 
     # ---- changes of the applied lock queues ----------------------------------------------------
 
@@ -157,8 +152,6 @@ class LockManager(NodeActor):
                         ))
             if not waiting:
                 self._waiting.pop(name, None)
-            for key in [k for k in self._cancels if k[0] == name and k[1] not in queued]:
-                del self._cancels[key]
 
     # ---- lock-delay --------------------------------------------------------------------------------
 
@@ -187,8 +180,8 @@ class LockManager(NodeActor):
         """Leader: propose the end of every delay that is over, again after a while until it applies."""
         for name, pending in self._delays.items():
             if self._is_leader and pending.due is not None and pending.due <= now:
-                pending.due = now + CANCEL_RETRY_SECONDS
-                self._propose(commands.lock_delay_end(name, since=pending.since))
+                pending.due = None  # RaftNode proposes it until it commits, while this node leads
+                self._propose(commands.lock_delay_end(name, since=pending.since), leader_only=True)
 
     # ---- timeouts ------------------------------------------------------------------------------------
 
@@ -210,20 +203,13 @@ class LockManager(NodeActor):
             if not waiting:
                 del self._waiting[name]
         self._end_due_delays(now)
-        for cancel in self._cancels.values():
-            if cancel.retry_at <= now:
-                cancel.retry_at = now + CANCEL_RETRY_SECONDS
-                self._propose(commands.lock_release(cancel.name, session_id=cancel.session_id, lock_id=cancel.lock_id))
 
-    def _time_out(self, waiter: _Waiter, cancel: bool = True) -> None:
-        """Answer Timeout and remove the waiter's node, retrying until the removal applies
-        (a node left behind would later be granted to a client that gave up)."""
+    def _time_out(self, waiter: _QueuedWait, cancel: bool = True) -> None:
+        """Answer Timeout and remove the waiter's node through the log (RaftNode proposes the
+        removal until it commits: a node left behind would later be granted to a client that gave up)."""
         request = waiter.request
         self.outbox.error(request.reply, Timeout(
             f"lock {request.name} not acquired within {request.timeout_ms} ms", name=request.name,
         ))
         if cancel:
-            key = (request.name, waiter.entry)
-            self._cancels[key] = _Cancel(request.name, request.session_id, waiter.lock_id,
-                                         time.monotonic() + CANCEL_RETRY_SECONDS)
             self._propose(commands.lock_release(request.name, session_id=request.session_id, lock_id=waiter.lock_id))

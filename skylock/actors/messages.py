@@ -8,7 +8,7 @@ by sending a frame through a ``Reply`` handle, never by a blocking ask.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from skylock.raft import Entry, Message, Snapshot
 
@@ -65,24 +65,43 @@ class PeerUnreachable:
     snapshot_lost: bool
 
 
+#: Called on the Store's thread with (result, error) once a proposal applied; it may only
+#: tell an actor or reply to a client.
+OnResult = Callable[[Any, Any], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Waiter:
+    """Who hears a proposal's applied result: the client request at ``reply`` (``op`` names it
+    in a ``Timeout``), or ``on_result`` instead of a plain reply."""
+
+    reply: ReplyTo
+    op: str
+    on_result: OnResult | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Propose:
-    """Append ``data`` (an encoded proposal envelope) to the replicated log.
+    """Put ``command`` through the log (RaftNode's proposal table keeps it until it commits).
 
-    ``tag`` names the waiting client request on a first attempt only, so that a
-    proposal dropped for want of a leader is answered ``NoLeader`` at once (it was
-    never proposed); a retry carries no tag, since an earlier attempt may still commit.
+    With a ``waiter``, the Store answers it when the entry applies on this node, or the table
+    answers ``Timeout`` at ``deadline`` (a monotonic time). Without one, it is proposed until it
+    commits; ``leader_only`` drops it once this node stops leading (a leader's duty, e.g. an expiry).
     """
 
-    data: bytes
-    tag: int | None = None
+    command: dict[str, Any]
+    waiter: Waiter | None = None
+    deadline: float | None = None
+    leader_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class LinearizableRead:
-    """A read that must see every write acknowledged before it: served after ReadIndex."""
+    """A read that must see every write acknowledged before it: served after ReadIndex.
+    ``leader_only``: refused with ``NotLeader`` on a follower (a backup is taken on the leader)."""
 
     query: Query
+    leader_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +118,15 @@ class StatusRequest:
 
     reply: ReplyTo
     gather: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MemberRequest:
+    """A membership op (``member.*``, ``leader.transfer``) with its checked arguments."""
+
+    op: str
+    args: dict[str, Any]
+    reply: ReplyTo
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,9 +150,10 @@ class PeerStatusRequest:
 
 @dataclass(frozen=True, slots=True)
 class ApplyEntries:
-    """Committed entries, in log order."""
+    """Committed entries, in log order, and the waiters of those this node proposed (by index)."""
 
     entries: tuple[Entry, ...]
+    waiters: dict[int, Waiter] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,91 +1,117 @@
-"""The envelope around every command in the log: who proposed it and for which request.
+"""The proposal table: every command this node puts through the log, until it commits.
 
-Every node applies every entry; the node whose id is ``origin`` also answers the
-client that asked (``tag`` finds it in that node's ``PendingRequests``). That is
-how a write sent to a follower is answered by the node the client is on.
+RaftNode owns it and alone touches it, on its own thread. A proposal is proposed again every
+``RETRY_SECONDS`` until one copy commits: a proposal forwarded to a leader that dies, or over a
+link that is down, is otherwise lost silently, and the Store applies each (origin, tag) once
+(``state.AppliedTags``), so a retry never applies twice. Tags never repeat, not even across
+restarts of this node (a restarted node re-applies what it proposed before): a random 62-bit
+start per incarnation makes a collision practically impossible.
+
+When its entry commits, a proposal leaves the table and its waiter (a client request, or an
+actor's callback) travels with the committed entry to the Store, which answers it right after
+applying it: the reply needs no further hop. A waiting proposal past its deadline fails with
+``Timeout`` (the write may still happen: the client learns its effect is unknown, as with any
+Raft or ZooKeeper write whose reply was lost). A proposal with no waiter (a session expiry, a
+lock cancel) is proposed until it commits, or, for a leader's duty, until this node stops leading.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from typing import Any
+import heapq
+import itertools
+import random
+from dataclasses import dataclass
+from typing import Iterable
 
-import msgpack
-import pykka
+from skylock.actors.messages import Propose, Waiter
+from skylock.raft import Entry, EntryType
+from skylock.state.envelope import decode_entry, encode_entry
 
-from skylock.actors.messages import Propose, ReplyTo
-from skylock.actors.pending import OnResult, PendingRequests
-
-
-def encode_proposal(origin: int, tag: int, command: dict[str, Any]) -> bytes:
-    return msgpack.packb([origin, tag, command], use_bin_type=True)
-
-
-def propose_for(reply: ReplyTo, op: str, command: dict[str, Any], *, node_id: int, raft: pykka.ActorRef[Any],
-                pending: PendingRequests, deadline: float, on_result: OnResult | None = None) -> None:
-    """Propose ``command`` for a client request that waits for it: ``pending`` remembers
-    the request (answered when the entry applies here, proposed again until then)."""
-    tag = pending.next_tag()
-    data = encode_proposal(node_id, tag, command)
-    pending.add(tag, reply, op, data, deadline, on_result)
-    raft.tell(Propose(data, tag))
+RETRY_SECONDS = 1.0
 
 
-def decode_proposal(data: bytes) -> tuple[int, int, dict[str, Any]] | None:
-    """``None`` for an entry that carries no command (a new leader's empty entry) or garbage."""
-    if not data:
-        return None
-    try:
-        origin, tag, command = msgpack.unpackb(data, raw=False, strict_map_key=False)
-    except (ValueError, TypeError, msgpack.UnpackException):
-        return None
-    if not isinstance(command, dict):
-        return None
-    return int(origin), int(tag), command
+@dataclass(slots=True)
+class _Proposal:
+    data: bytes
+    waiter: Waiter | None
+    deadline: float | None
+    leader_only: bool
+    retry_at: float
 
 
-class AppliedTags:
-    """The (origin, tag) of recently applied proposals, so that a proposal sent
-    again (after a lost forward or a leader change) is applied at most once.
+class ProposalTable:
+    def __init__(self, node_id: int, retry_seconds: float = RETRY_SECONDS) -> None:
+        self.node_id = node_id
+        self.retry_seconds = retry_seconds
+        self._tags = itertools.count(random.getrandbits(62))
+        #: tag -> proposal, in the order they are due for a retry
+        self._table: dict[int, _Proposal] = {}
+        #: (deadline, tag) of the waiting proposals, earliest first
+        self._deadlines: list[tuple[float, int]] = []
 
-    Part of the replicated state: every node builds the same table from the same
-    log, and it travels inside snapshots, so every node skips the same entries.
-    """
+    def __len__(self) -> int:
+        return len(self._table)
 
-    def __init__(self, per_origin: int = 65536) -> None:
-        self.per_origin = per_origin
-        self._order: dict[int, deque[int]] = {}
-        self._seen: dict[int, set[int]] = {}
+    def add(self, msg: Propose, now: float) -> tuple[int, bytes]:
+        """Remember ``msg``; returns its tag and the entry data to propose."""
+        tag = next(self._tags)
+        data = encode_entry(self.node_id, tag, msg.command)
+        self._table[tag] = _Proposal(data, msg.waiter, msg.deadline, msg.leader_only, now + self.retry_seconds)
+        if msg.deadline is not None:
+            heapq.heappush(self._deadlines, (msg.deadline, tag))
+        return tag, data
 
-    def first_time(self, origin: int, tag: int) -> bool:
-        seen = self._seen.setdefault(origin, set())
-        if tag in seen:
-            return False
-        order = self._order.setdefault(origin, deque())
-        seen.add(tag)
-        order.append(tag)
-        if len(order) > self.per_origin:
-            seen.discard(order.popleft())
-        return True
+    def committed(self, entries: Iterable[Entry]) -> dict[int, Waiter]:
+        """Take the committed entries this node proposed out of the table: entry index -> its waiter."""
+        waiters: dict[int, Waiter] = {}
+        if not self._table:
+            return waiters
+        for entry in entries:
+            if entry.type != EntryType.NORMAL:
+                continue
+            envelope = decode_entry(entry.data)
+            if envelope is None or envelope[0] != self.node_id:
+                continue
+            proposal = self._table.get(envelope[1])
+            if proposal is None or proposal.data != entry.data:
+                continue  # a retry's second copy, or proposed by an earlier incarnation of this node
+            del self._table[envelope[1]]
+            if proposal.waiter is not None:
+                waiters[entry.index] = proposal.waiter
+        return waiters
 
-    def to_wire(self) -> list[list[Any]]:
-        return [[origin, list(order)] for origin, order in sorted(self._order.items())]
+    def refused(self, tags: Iterable[int]) -> list[Waiter]:
+        """First attempts the core dropped (no leader): they were never proposed, so their waiters
+        can hear ``NoLeader`` now. Proposals without a waiter stay for their retry."""
+        waiters = []
+        for tag in tags:
+            proposal = self._table.get(tag)
+            if proposal is not None and proposal.waiter is not None:
+                del self._table[tag]
+                waiters.append(proposal.waiter)
+        return waiters
 
-    @classmethod
-    def from_wire(cls, wire: list[list[Any]], per_origin: int = 65536) -> "AppliedTags":
-        tags = cls(per_origin)
-        for origin, order in wire:
-            tags._order[int(origin)] = deque(int(t) for t in order)
-            tags._seen[int(origin)] = set(tags._order[int(origin)])
-        return tags
+    def due(self, now: float) -> tuple[list[bytes], list[Waiter]]:
+        """The entry data to propose again, and the waiters whose deadline passed."""
+        expired = []
+        while self._deadlines and self._deadlines[0][0] <= now:
+            _, tag = heapq.heappop(self._deadlines)
+            proposal = self._table.pop(tag, None)
+            if proposal is not None and proposal.waiter is not None:
+                expired.append(proposal.waiter)
+        retry = []
+        for tag, proposal in self._table.items():
+            if proposal.retry_at > now:
+                break
+            retry.append(tag)
+        for tag in retry:  # to the back of the line, due again in retry_seconds
+            proposal = self._table.pop(tag)
+            proposal.retry_at = now + self.retry_seconds
+            self._table[tag] = proposal
+        return [self._table[tag].data for tag in retry], expired
 
-
-def encode_store_snapshot(machine_snapshot: bytes, tags: AppliedTags) -> bytes:
-    return msgpack.packb([1, machine_snapshot, tags.to_wire()], use_bin_type=True)
-
-
-def decode_store_snapshot(data: bytes) -> tuple[bytes, AppliedTags]:
-    version, machine_snapshot, tags = msgpack.unpackb(data, raw=False, strict_map_key=False)
-    if version != 1:
-        raise ValueError(f"unknown store snapshot version {version}")
-    return bytes(machine_snapshot), AppliedTags.from_wire(tags)
+    def not_leading(self) -> None:
+        """This node stopped leading: a leader's duties (``Propose.leader_only``) are dropped;
+        whoever leads now does them."""
+        for tag in [t for t, p in self._table.items() if p.leader_only]:
+            del self._table[tag]

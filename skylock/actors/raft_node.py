@@ -2,11 +2,18 @@
 
 For every Ready batch the order is persist -> send -> apply: hard state, entries
 and snapshot reach the disk with one fsync before any message that depends on
-them leaves, and committed entries go to the Store only after that. The one
-exception is the leader's appends (``Ready.send_before_persist``): they leave
-before its own fsync, which then overlaps the followers' (Raft thesis 10.2.1). Inputs are
+them leaves, and committed entries go to the Store only after that. Two exceptions:
+the leader's appends (``Ready.send_before_persist``) leave before its own fsync, which
+then overlaps the followers' (Raft thesis 10.2.1); and a Ready that commits entries
+without bringing new ones hands them to the Store first (they are durable already),
+so the Store applies while this thread sends and writes the commit index. Inputs are
 batched: proposals and reads that arrive together become one log append and one
 ReadIndex round, and one fsync covers them all (group commit).
+
+The peer transport lives on this actor's thread (``SocketInbox``): Raft messages from
+peers are read and stepped, and this node's are sent, without a hand-off to another
+thread. The pending proposals are this actor's too (``ProposalTable``): it retries and
+times them out on its tick, and hands each committed one's waiter to the Store.
 
 Two duties beyond the Ready loop: after start it does one ReadIndex round of its own and
 tells the Store ``CaughtUp`` once it has applied that far, so local reads are never served
@@ -28,11 +35,13 @@ from skylock.actors import peer_protocol
 from skylock.actors.base import NodeActor
 from skylock.actors.cluster_status import with_lag
 from skylock.actors.node_metrics import NodeMetrics
+from skylock.actors.member_desk import MemberDesk, SetPeers
 from skylock.actors.messages import (
     ApplyEntries,
     CaughtUp,
     LeadershipChanged,
     LinearizableRead,
+    MemberRequest,
     PeerRaftMessage,
     PeerStatus,
     PeerStatusRequest,
@@ -47,8 +56,12 @@ from skylock.actors.messages import (
     Tick,
 )
 from skylock.actors.outbox import Outbox
-from skylock.actors.pending import PendingRequests
-from skylock.errors import NoLeader, Timeout
+from skylock.actors.gauge import Gauge
+from skylock.actors.proposals import ProposalTable
+from skylock.actors.socket_inbox import SocketInbox
+from skylock.actors.raft_view import RaftViewBoard
+from skylock.errors import NoLeader, NotLeader, Timeout
+from skylock.net.io_loop import IOLoop
 from skylock.raft import (ConfState, MemoryStorage, MessageType, ProposalDropped, RawNode, Ready, Role,
                           StateLost)
 from skylock.storage import WAL, SnapshotStore
@@ -59,6 +72,8 @@ OnFatal = Callable[[BaseException], None]
 
 #: Under a constant stream of inputs the inbox never empties: process Ready at least this often.
 MAX_INPUTS_PER_READY = 256
+#: Ticks that may go missing before the read lease is given up (see ``_check_stall``).
+STALL_TICKS = 2.5
 #: Seconds before the catch-up ReadIndex is asked again (without a leader it is dropped silently).
 SYNC_RETRY = 1.0
 
@@ -104,16 +119,26 @@ class RaftNode(NodeActor):
         snapshots: SnapshotStore,
         send_to_peer: SendToPeer,
         outbox: Outbox,
-        pending: PendingRequests,
         members: dict[int, dict[str, Any]],
         keep_entries: int,
         keep_bytes: int,
         request_timeout: float,
         on_fatal: OnFatal,
         metrics: NodeMetrics | None = None,
+        proposals_waiting: Gauge | None = None,
+        peer_io: IOLoop[Any] | None = None,
+        view: RaftViewBoard | None = None,
+        set_peers: SetPeers | None = None,
+        tick_interval: float = 0.05,
     ) -> None:
-        """``metrics``: the node's figures; this actor writes its Raft and WAL ones."""
-        super().__init__(node_id)
+        """``proposals_waiting`` is where this actor publishes the size of its proposal table;
+        ``peer_io`` is the peer transport's loop, served on this actor's thread (``SocketInbox``);
+        ``metrics``: the node's figures; this actor writes its Raft and WAL ones; ``view``: where
+        term, role and leader are published for other threads (the logs); ``set_peers`` hears the
+        peers to connect to whenever the configuration changes; ``tick_interval``: the ticker's
+        period, to notice when ticks stopped coming (a pause) and the read lease may be stale."""
+        self._peer_io = peer_io or IOLoop(f"raft-{node_id}", lambda io: None, lambda key, frames: None)
+        super().__init__(node_id)  # creates the inbox: see _create_actor_inbox
         self.metrics = metrics or NodeMetrics(node_id)
         self.node = raw_node
         self.storage = storage
@@ -122,11 +147,14 @@ class RaftNode(NodeActor):
         self.snapshots = snapshots
         self.send_to_peer = send_to_peer
         self.outbox = outbox
-        self.pending = pending
+        self.proposals = ProposalTable(node_id)
+        self.proposals_waiting = proposals_waiting if proposals_waiting is not None else Gauge()
         self.members = members
         self.keep_entries = keep_entries
         self.keep_bytes = keep_bytes
         self.request_timeout = request_timeout
+        self.tick_interval = tick_interval
+        self._last_tick_at = 0.0
         self.on_fatal = on_fatal
         self._failed = False
         self.store: pykka.ActorRef[Any] | None = None
@@ -135,8 +163,10 @@ class RaftNode(NodeActor):
         #: inputs were stepped since the last Ready was processed
         self._dirty = False
         self._stepped = 0
-        self._proposals: list[bytes] = []
-        self._proposal_tags: list[int] = []
+        #: first attempts stepped since the last Ready: (tag, entry data)
+        self._proposals: list[tuple[int, bytes]] = []
+        #: retries due since the last Ready (their first attempt may still commit)
+        self._retries: list[bytes] = []
         self._reads: list[Query] = []
         self._waiting_reads: dict[bytes, _WaitingReads] = {}
         self._read_ids = itertools.count(1)
@@ -155,6 +185,10 @@ class RaftNode(NodeActor):
         self._round_ids = itertools.count(1)
         self._leader = 0
         self._role = Role.FOLLOWER
+        self._term = storage.hard_state.term  # as recovered
+        self.view = view if view is not None else RaftViewBoard()
+        self._publish_view()
+        self.desk = MemberDesk(node_id, raw_node, outbox, members, set_peers, request_timeout)
         self.handlers = {
             Tick: self._on_tick,
             PeerRaftMessage: self._on_peer_message,
@@ -165,6 +199,7 @@ class RaftNode(NodeActor):
             PeerStatusRequest: self._on_peer_status_request,
             PeerStatus: self._on_peer_status,
             PeerUnreachable: self._on_peer_unreachable,
+            MemberRequest: self._on_member_request,
         }
 
     def connect(self, store: pykka.ActorRef[Any], sessions: pykka.ActorRef[Any],
@@ -173,10 +208,22 @@ class RaftNode(NodeActor):
         self.store = store
         self.sessions = sessions
         self.locks = locks
+        self.desk.sync()
         self._schedule_flush()
+
+    def _create_actor_inbox(self) -> SocketInbox:  # type: ignore[override]  # pykka calls it on self
+        return SocketInbox(self._peer_io)
+
+    def open_peer_sockets(self) -> None:
+        """Bind and connect the hosted peer transport on this thread (a proxy call, so that a
+        bind error reaches the node starting us)."""
+        assert isinstance(self.actor_inbox, SocketInbox)
+        self.actor_inbox.setup()
 
     def on_stop(self) -> None:
         self.wal.close()
+        assert isinstance(self.actor_inbox, SocketInbox)
+        self.actor_inbox.close()
 
     # ---- inputs -------------------------------------------------------------------
 
@@ -205,8 +252,11 @@ class RaftNode(NodeActor):
         self.on_fatal(exc)
 
     def _on_tick(self, msg: Tick) -> None:
+        self._check_stall(msg.now)
+        self._last_tick_at = msg.now
         self.node.tick()
         self._expire_waits(msg.now)
+        self._retry_proposals(msg.now)
         self._maybe_sync(msg.now)
         self._schedule_flush()
 
@@ -214,6 +264,8 @@ class RaftNode(NodeActor):
         m = msg.message
         if m.to != self.node_id:
             return
+        if m.type == MessageType.READ_INDEX:
+            self._check_stall(time.monotonic())  # a follower's read, maybe answered by lease
         try:
             self.node.step(m)
         except StateLost as exc:
@@ -236,12 +288,21 @@ class RaftNode(NodeActor):
         self._schedule_flush()
 
     def _on_propose(self, msg: Propose) -> None:
-        self._proposals.append(msg.data)
-        if msg.tag is not None:
-            self._proposal_tags.append(msg.tag)
+        if msg.leader_only and self._role != Role.LEADER:
+            return  # whoever leads now does this duty
+        self._proposals.append(self.proposals.add(msg, time.monotonic()))
+        self._schedule_flush()
+
+    def _on_member_request(self, msg: MemberRequest) -> None:
+        self.desk.on_request(msg, self._leader_hint())
         self._schedule_flush()
 
     def _on_read(self, msg: LinearizableRead) -> None:
+        if msg.leader_only and self._role != Role.LEADER:
+            self.outbox.error(msg.query.reply, NotLeader(
+                f"node {self.node_id} is not the leader; {msg.query.op} is served by the leader",
+                leader=self._leader_hint()))
+            return
         self._reads.append(msg.query)
         self._schedule_flush()
 
@@ -254,26 +315,44 @@ class RaftNode(NodeActor):
             self._handle_ready(self.node.ready())
 
     def _submit_proposals(self) -> None:
-        if not self._proposals:
-            return
-        batch, tags = self._proposals, self._proposal_tags
-        self._proposals, self._proposal_tags = [], []
-        try:
-            self.node.propose_many(batch)
-        except ProposalDropped:
-            self.metrics.proposals_dropped.value += len(batch)
-            err = NoLeader("no leader to accept the write", leader=self._leader_hint())
-            for tag in tags:
-                waiting = self.pending.pop(tag)
-                if waiting is not None:
-                    self.outbox.error(waiting.reply, err)
+        if self._retries:
+            retries, self._retries = self._retries, []
+            try:
+                self.node.propose_many(retries)
+            except ProposalDropped:
+                pass  # proposed again at their next retry
+        if self._proposals:
+            batch, self._proposals = self._proposals, []
+            try:
+                self.node.propose_many([data for _, data in batch])
+            except ProposalDropped:
+                self.metrics.proposals_dropped.value += len(batch)
+                err = NoLeader("no leader to accept the write", leader=self._leader_hint())
+                for waiter in self.proposals.refused(tag for tag, _ in batch):
+                    self.outbox.error(waiter.reply, err)
+        self.proposals_waiting.value = len(self.proposals)
+
+    def _retry_proposals(self, now: float) -> None:
+        retries, expired = self.proposals.due(now)
+        self._retries.extend(retries)
+        self.metrics.proposals_timed_out.value += len(expired)
+        for waiter in expired:
+            self.outbox.error(waiter.reply, Timeout(f"{waiter.op} did not complete in time"))
 
     def _next_read_ctx(self) -> bytes:
         return self._read_prefix + next(self._read_ids).to_bytes(8, "big")
 
+    def _check_stall(self, now: float) -> None:
+        """Ticks stopped for a while (this process was paused, or starved): the tick count the
+        read lease is measured in fell behind real time, so the lease is given up until a
+        majority confirms this leader again (the ticker does not make up for missed ticks)."""
+        if self._last_tick_at and now - self._last_tick_at > STALL_TICKS * self.tick_interval:
+            self.node.suspend_lease()
+
     def _submit_reads(self) -> None:
         if not self._reads:
             return
+        self._check_stall(time.monotonic())
         if self._leader == 0:
             # The core drops a ReadIndex it cannot place: answer now, not at the deadline,
             # so the client hears NoLeader (and moves on) before its own deadline passes.
@@ -286,8 +365,13 @@ class RaftNode(NodeActor):
         self.node.read_index(ctx)
 
     def _handle_ready(self, rd: Ready) -> None:
-        # 0. a leader's appends leave first, so its fsync overlaps the followers' (the core
-        #    counts the leader's own copy only after advance)
+        # 0. entries committed by this Ready alone (none new here) are durable already: the
+        #    Store starts on them now, in parallel with the rest (a leader's commit Ready)
+        apply_first = bool(rd.committed_entries) and not rd.entries and rd.snapshot is None
+        if apply_first:
+            self._apply(rd)
+        #    a leader's appends leave before its fsync, so that overlaps the followers' (the
+        #    core counts the leader's own copy only after advance)
         if rd.send_before_persist:
             self._send(rd)
         # 1. persist (one fsync for hard state + entries), then mirror into the core's storage
@@ -311,9 +395,8 @@ class RaftNode(NodeActor):
         assert self.store is not None
         if rd.snapshot is not None:
             self.store.tell(RestoreSnapshot(rd.snapshot))
-        if rd.committed_entries:
-            self.store.tell(ApplyEntries(tuple(rd.committed_entries)))
-            self.metrics.proposals_committed.value += sum(1 for e in rd.committed_entries if e.data)
+        if rd.committed_entries and not apply_first:
+            self._apply(rd)
         for rs in rd.read_states:
             ctx = bytes(rs.context)
             if ctx == self._sync_ctx:
@@ -322,10 +405,21 @@ class RaftNode(NodeActor):
             waiting = self._waiting_reads.pop(ctx, None)
             if waiting is not None:
                 self.store.tell(ServeReads(rs.index, tuple(waiting.queries)))
+        if rd.hard_state is not None and rd.hard_state.term != self._term:
+            self._term = rd.hard_state.term
+            self._publish_view()
         if rd.soft_state is not None:
             self._on_soft_state(rd.soft_state.leader, rd.soft_state.role)
         self.node.advance(rd)
+        self.desk.sync()
         self._check_caught_up()
+
+    def _apply(self, rd: Ready) -> None:
+        assert self.store is not None
+        waiters = self.proposals.committed(rd.committed_entries)
+        self.store.tell(ApplyEntries(tuple(rd.committed_entries), waiters))
+        self.desk.on_committed(rd.committed_entries)
+        self.metrics.proposals_committed.value += sum(1 for e in rd.committed_entries if e.data)
 
     def _send(self, rd: Ready) -> None:
         for m in rd.messages:
@@ -365,23 +459,31 @@ class RaftNode(NodeActor):
 
     def _on_soft_state(self, leader: int, role: Role) -> None:
         term = self.node.status().term
-        if leader != self._leader or role != self._role:
-            self.log.info("node=%s term=%s role=%s leader=%s", self.node_id, term, role.name, leader)
+        changed = leader != self._leader or role != self._role
         if leader and leader != self._leader:
             self.metrics.leader_changes.value += 1
-        self._leader, self._role = leader, role
+        if role != Role.LEADER:
+            self.proposals.not_leading()
+        self._leader, self._role, self._term = leader, role, term
+        self._publish_view()  # first, so that the line below carries the new role
+        if changed:
+            self.log.info("node=%s term=%s role=%s leader=%s", self.node_id, term, role.name, leader)
         assert self.sessions is not None
         leadership = LeadershipChanged(leader, term, role == Role.LEADER)
         self.sessions.tell(leadership)
         if self.locks is not None:
             self.locks.tell(leadership)
 
+    def _publish_view(self) -> None:
+        self.view.publish(self._term, self._role.name.lower(), self._leader)
+
     # ---- snapshots and compaction ----------------------------------------------------------
 
     def _on_snapshot_taken(self, msg: SnapshotTaken) -> None:
         if msg.index <= self.storage.snapshot().meta.index:
             return
-        snapshot = self.storage.create_snapshot(msg.index, self.conf, msg.data)
+        # the configuration at the snapshot's index: a later change may not be committed
+        snapshot = self.storage.create_snapshot(msg.index, self.node.conf_state_at(msg.index), msg.data)
         self.snapshots.save(snapshot)
         self.wal.save_snapshot_meta(snapshot.meta)
         compact_to = compaction_point(self.storage, msg.index, self.keep_entries, self.keep_bytes)
@@ -394,6 +496,7 @@ class RaftNode(NodeActor):
     # ---- timeouts ---------------------------------------------------------------------------------
 
     def _expire_waits(self, now: float) -> None:
+        self.desk.expire(now)
         if self._leader == 0 and self._waiting_reads:
             # The leader they went to is gone (or we stepped down): they will not be answered.
             waiting, self._waiting_reads = self._waiting_reads, {}

@@ -42,12 +42,9 @@ from skylock.actors.messages import (
     TouchesConfirmed,
 )
 from skylock.actors.outbox import Outbox
-from skylock.actors.proposals import encode_proposal
 from skylock.errors import NoLeader
 from skylock.state import commands
 
-#: How long the leader waits for a proposed expiry to apply before proposing it again.
-EXPIRY_RETRY_SECONDS = 2.0
 
 #: A forwarded batch of heartbeats not acknowledged within this many check intervals
 #: (at least ``MIN_ACK_WAIT`` seconds) is answered NoLeader: the client tries another node.
@@ -92,7 +89,8 @@ class SessionManager(NodeActor):
         self._public: dict[str, str] = {}  # session id -> public id
         self._secret: dict[str, str] = {}  # public id -> session id
         self._deadline: dict[str, float] = {}  # kept on the leader only
-        self._expiring: dict[str, float] = {}  # proposed for expiry, retry after
+        #: proposed for expiry (RaftNode proposes it until it commits or this node stops leading)
+        self._expiring: set[str] = set()
         self._touched: set[str] = set()  # seen on a follower, not yet forwarded
         self._leader = 0
         self._is_leader = False
@@ -197,7 +195,7 @@ class SessionManager(NodeActor):
             del self._public[session_id]
             self._ttl.pop(session_id, None)
             self._deadline.pop(session_id, None)
-            self._expiring.pop(session_id, None)
+            self._expiring.discard(session_id)
             self._touched.discard(session_id)
 
     def _on_leadership(self, msg: LeadershipChanged) -> None:
@@ -238,13 +236,12 @@ class SessionManager(NodeActor):
             return
         expired = [
             s for s, deadline in self._deadline.items()
-            if deadline <= now and self._expiring.get(s, 0.0) <= now
+            if deadline <= now and s not in self._expiring
         ]
         if not expired:
             return
-        for session_id in expired:
-            self._expiring[session_id] = now + EXPIRY_RETRY_SECONDS
+        self._expiring.update(expired)
         self.log.info("node=%s expiring sessions %s", self.node_id,
                       ",".join(self._public.get(s, "?") for s in expired))
         assert self.raft is not None
-        self.raft.tell(Propose(encode_proposal(self.node_id, 0, commands.expire_session(expired))))
+        self.raft.tell(Propose(commands.expire_session(expired), leader_only=True))

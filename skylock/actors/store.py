@@ -12,17 +12,22 @@ It also owns the auth table (users, roles, grants: part of the replicated state)
 publishes an immutable copy of it through ``publish_auth`` whenever it changes, before
 answering the change's client: the gateway checks requests against that copy without
 ever asking this actor.
+
+And it takes backups: ``snapshot.begin`` arrives here after a ReadIndex on the leader, and
+the state at that point is held in ``exports`` for the client to read in chunks.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import time
 from typing import Any, Callable
 
 import pykka
 
 from skylock.actors.base import NodeActor
+from skylock.actors.exports import SnapshotExports
 from skylock.actors.gauge import Gauge
 from skylock.actors.node_metrics import NodeMetrics
 from skylock.actors.messages import (
@@ -40,14 +45,15 @@ from skylock.actors.messages import (
     SessionsChanged,
     SnapshotTaken,
     TouchesConfirmed,
+    Waiter,
 )
 from skylock.actors.outbox import Outbox
-from skylock.actors.pending import PendingRequests
-from skylock.actors.proposals import AppliedTags, decode_proposal, decode_store_snapshot, encode_store_snapshot
-from skylock.errors import BadRequest, NoLeader, SessionExpired, SkyLockError
+from skylock.errors import BadRequest, NoLeader, SessionExpired, SkyLockError, Timeout
 from skylock.raft import EntryType
 from skylock.state import EventType, StateMachine, commands, validate_path
+from skylock.state.applied_tags import AppliedTags
 from skylock.state.auth import AuthView
+from skylock.state.envelope import decode_entry, decode_snapshot, encode_snapshot
 from skylock.state.locks import LOCKS_ROOT, lock_name_of
 
 #: Local reads a node answers only once it has caught up with a leader since it started
@@ -62,7 +68,6 @@ class Store(NodeActor):
         machine: StateMachine,
         applied_index: int,
         outbox: Outbox,
-        pending: PendingRequests,
         snapshot_entries: int,
         snapshot_bytes: int,
         session_count: Gauge | None = None,
@@ -76,8 +81,10 @@ class Store(NodeActor):
         self._lock_queues: dict[str, int] = {}
         self.machine = machine
         self.applied_index = applied_index
+        #: the term of the entry at applied_index (a backup's Raft snapshot needs it)
+        self.applied_term = 0
+        self.exports = SnapshotExports()
         self.outbox = outbox
-        self.pending = pending
         self.snapshot_entries = snapshot_entries
         self.snapshot_bytes = snapshot_bytes
         #: open sessions, published for the gateway's limit
@@ -120,18 +127,23 @@ class Store(NodeActor):
         public: dict[str, str] = {}
         closed: list[str] = []
         for entry in msg.entries:
+            waiter = msg.waiters.get(entry.index)
             if entry.index <= self.applied_index:
-                continue  # already contained in a restored snapshot
-            self.applied_index = entry.index
+                self._unknown_result(waiter, "it is inside the snapshot this node installed")
+                continue
+            self.applied_index, self.applied_term = entry.index, entry.term
             self._bytes_since_snapshot += len(entry.data)
             if entry.type != EntryType.NORMAL:
                 continue
-            proposal = decode_proposal(entry.data)
-            if proposal is None:
+            envelope = decode_entry(entry.data)
+            if envelope is None:
                 continue
-            origin, tag, command = proposal
+            origin, tag, command = envelope
             if tag and not self.applied_tags.first_time(origin, tag):
-                continue  # the same proposal sent again: applied once already
+                # the same proposal sent again: applied once already (its first copy may have
+                # reached this node inside a snapshot, with its waiter still waiting)
+                self._unknown_result(waiter, "an earlier copy of it applied")
+                continue
             applied = self.machine.apply(entry.index, command)
             if applied.error is None and command.get("op") in commands.AUTH_OPS:
                 self.publish_auth(self.machine.auth_view())  # before its client hears "done"
@@ -142,8 +154,8 @@ class Store(NodeActor):
             for ev in applied.events:
                 if ev.type == EventType.SESSION_CLOSED and ev.session_id:
                     closed.append(ev.session_id)  # a public id: the SessionManager maps it back
-            if origin == self.node_id and tag:
-                self._answer(tag, entry.data, applied)
+            if waiter is not None:
+                self._answer(waiter, applied)
         assert self.watches is not None and self.sessions is not None
         if events:
             self.watches.tell(PublishEvents(tuple(events)))
@@ -154,19 +166,26 @@ class Store(NodeActor):
         self._publish_tallies()
         self._serve_parked()
         self._maybe_snapshot()
+        if self.exports:
+            self.exports.sweep(time.monotonic())
 
-    def _answer(self, tag: int, data: bytes, applied: Any) -> None:
-        waiting = self.pending.get(tag)
-        if waiting is None or waiting.data != data:
-            return  # timed out already, or proposed by an earlier incarnation of this node
-        self.pending.pop(tag)
-        if waiting.on_result is not None:
-            waiting.on_result(applied.result, applied.error)
+    def _answer(self, waiter: Waiter, applied: Any) -> None:
+        if waiter.on_result is not None:
+            waiter.on_result(applied.result, applied.error)
+        elif applied.error is not None:
+            self.outbox.error(waiter.reply, applied.error)
+        else:
+            self.outbox.ok(waiter.reply, applied.result or {})
+
+    def _unknown_result(self, waiter: Waiter | None, why: str) -> None:
+        """The write applied, but not here and now: its result is not known to this node."""
+        if waiter is None:
             return
-        if applied.error is not None:
-            self.outbox.error(waiting.reply, applied.error)
-            return
-        self.outbox.ok(waiting.reply, applied.result or {})
+        err = Timeout(f"{waiter.op} applied, but its result is unknown here: {why}")
+        if waiter.on_result is not None:
+            waiter.on_result(None, err)
+        else:
+            self.outbox.error(waiter.reply, err)
 
     def _maybe_snapshot(self) -> None:
         if (self.applied_index - self._last_snapshot_index < self.snapshot_entries
@@ -175,16 +194,17 @@ class Store(NodeActor):
         self._last_snapshot_index = self.applied_index
         self._bytes_since_snapshot = 0
         assert self.raft is not None
-        data = encode_store_snapshot(self.machine.snapshot(), self.applied_tags)
+        data = encode_snapshot(self.machine.snapshot(), self.applied_tags)
         self.raft.tell(SnapshotTaken(self.applied_index, data))
 
     def _on_restore(self, msg: RestoreSnapshot) -> None:
         meta = msg.snapshot.meta
         if meta.index <= self.applied_index:
             return
-        machine_snapshot, self.applied_tags = decode_store_snapshot(msg.snapshot.data)
+        machine_snapshot, self.applied_tags = decode_snapshot(msg.snapshot.data)
         self.machine.restore(machine_snapshot)
         self.applied_index = self._last_snapshot_index = meta.index
+        self.applied_term = meta.term
         self._bytes_since_snapshot = 0
         self.log.info("node=%s restored snapshot index=%s", self.node_id, meta.index)
         assert self.watches is not None and self.sessions is not None
@@ -294,6 +314,11 @@ class Store(NodeActor):
             return {"sessions": m.session_list(), "zxid": self.applied_index}
         if q.op == "debug.state_hash":
             return {"applied": self.applied_index, "hash": m.state_hash()}
+        if q.op == "snapshot.begin":
+            return self.exports.begin(m.snapshot(), index=self.applied_index, term=self.applied_term,
+                                      now=time.monotonic())
+        if q.op == "snapshot.chunk":
+            return self.exports.chunk(args["export_id"], args["offset"], now=time.monotonic())
         raise BadRequest(f"op {q.op!r} is not a read")
 
     def _check_session(self, session_id: str) -> dict[str, Any]:

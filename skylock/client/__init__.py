@@ -1,6 +1,8 @@
 """The SkyLock client library: ``Client(servers)``, its asyncio twin ``AsyncClient``, its typed
-errors, and the recipes (``Lock``, ``Election``, ``ReadWriteLock``, ``Semaphore``, ``Barrier``,
-``DoubleBarrier``, ``Counter``, ``Queue``, ``LockingQueue``, ``Party``, ``ShallowParty``, ``Lease``)."""
+errors, its retry policy (``RetryPolicy``), and the recipes (``Lock``, ``Election``,
+``ReadWriteLock``, ``Semaphore``, ``Barrier``, ``DoubleBarrier``, ``Counter``, ``Queue``,
+``LockingQueue``, ``Party``, ``ShallowParty``, ``Lease``, ``DataWatch``, ``ChildrenWatch``,
+``TreeCache``)."""
 
 from skylock.client.aio import AsyncClient
 from skylock.client.aio_watch import AsyncWatch
@@ -14,8 +16,11 @@ from skylock.client.lock import Lock
 from skylock.client.locking_queue import LockingQueue
 from skylock.client.party import Party, ShallowParty
 from skylock.client.queue import Queue
+from skylock.client.retry import RetryPolicy
 from skylock.client.rwlock import ReadWriteLock
 from skylock.client.semaphore import Semaphore
+from skylock.client.treecache import TreeCache, TreeEvent
+from skylock.client.watchers import ChildrenWatch, DataWatch
 from skylock.errors import (BadPath, BadRequest, BadVersion, Compacted, ConnectionLost, NoChildrenForEphemerals,
                             NodeExists, NoLeader, NoNode, NotEmpty, NotOwner, SessionExpired, SkyLockError,
                             Timeout, TooLarge)
@@ -26,5 +31,6 @@ __all__ = [
     "NotOwner", "ReadWriteLock", "SessionExpired", "SessionState", "SkyLockError", "Timeout", "TooLarge",
     "WatchHandle",
     # recipes beyond the lock, as kazoo's
-    "Barrier", "Counter", "DoubleBarrier", "Lease", "LockingQueue", "Party", "Queue", "Semaphore", "ShallowParty",
+    "Barrier", "ChildrenWatch", "Counter", "DataWatch", "DoubleBarrier", "Lease", "LockingQueue", "Party", "Queue",
+    "RetryPolicy", "Semaphore", "ShallowParty", "TreeCache", "TreeEvent",
 ]

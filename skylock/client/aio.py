@@ -36,7 +36,8 @@ from skylock.client import options, retry
 from skylock.client.aio_connection import AsyncConnection
 from skylock.client.aio_session import SessionKeeper
 from skylock.client.aio_watch import AsyncWatch, WatchRouter
-from skylock.client.client import IDEMPOTENT, SessionState, StateListener
+from skylock.client.failover import IDEMPOTENT
+from skylock.client.session import SessionState, StateListener
 from skylock.client.connection import CONNECT_TIMEOUT
 from skylock.errors import ConnectionLost, NoLeader, NoNode, SessionExpired, Timeout
 from skylock.net.curve import KeyPair

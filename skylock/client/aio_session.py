@@ -15,7 +15,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from skylock.client.client import SessionState, StateListener
+from skylock.client.session import SessionState, StateListener
 from skylock.errors import SessionExpired, SkyLockError
 
 if TYPE_CHECKING:

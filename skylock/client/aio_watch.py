@@ -25,7 +25,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any, Generator
 
-from skylock.client.client import Event
+from skylock.client.watches import Event
 from skylock.errors import SkyLockError
 
 if TYPE_CHECKING:

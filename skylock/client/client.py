@@ -1,120 +1,44 @@
-"""The SkyLock client: typed operations, failover across servers, a session
-kept alive in the background, and watches that survive a change of server.
+"""The SkyLock client: the public ``Client``, and its data operations.
 
-Thread-safe: any number of threads may share one ``Client``.
+A ``Client`` composes one part per job, each in its own module:
 
-Retries follow one rule: a request is sent again only when it cannot have taken
-effect (``NoLeader``: the write was never proposed; ``ConnectionLost(sent=False)``:
-its socket never reached the server within ``connect_timeout``) or when it has no
-effect (reads, heartbeats, status). A request that was never sent goes at once to
-the next server in the list, so a dead server costs one ``connect_timeout``. A
-write whose server went silent raises ``ConnectionLost`` and a write that was sent
-but not answered in time raises ``Timeout``: in both cases the caller decides,
-because the write may have been applied. When the deadline passes after servers
-answered ``NoLeader`` and nothing since could have applied, the caller gets that
-``NoLeader``.
+- failover.py: the connection to one server at a time, and the retried request
+  (the retry rule, at the pace of the client's ``RetryPolicy``, retry.py);
+- session.py: the session, its heartbeat thread and its state listeners;
+- watches.py: the watches, routed to the event thread and moved with the connection;
+- events.py: the event thread, where watch callbacks and state listeners run;
+- pipeline.py: the ``*_async`` operations.
+
+This module keeps the data operations (nodes, transactions, locks) and wires the parts.
+
+Thread-safe: any number of threads may share one ``Client``. Watch callbacks and
+session state listeners run on the client's one event thread, in order, never on
+its I/O thread, so they may call the client (see skylock/client/events.py).
 """
 
 from __future__ import annotations
 
-import logging
 import os
-import threading
 import time
 import uuid
 from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
-from enum import Enum
 from typing import Any, Callable, Sequence
 
-import zmq
-
-from skylock.client.connection import CONNECT_TIMEOUT, Connection, SyncRequest
-from skylock.client import options, retry
+from skylock.client.connection import CONNECT_TIMEOUT, Connection
+from skylock.client.events import EventThread
+from skylock.client.failover import IDEMPOTENT, Failover, tied_to_connection
 from skylock.client.pipeline import Pipeline
-from skylock.errors import ConnectionLost, NoLeader, NoNode, SessionExpired, SkyLockError, Timeout
-from skylock.net.curve import KeyPair
+from skylock.client.retry import RetryPolicy
+from skylock.client.session import SessionKeeper, SessionState, StateListener
+from skylock.client.watches import Event, WatchCallback, WatchHandle, WatchManager
+from skylock.errors import ConnectionLost, NoLeader, NoNode, SessionExpired, Timeout
+from skylock.client import options
 from skylock.security import Credentials
 
-log = logging.getLogger("skylock.client")
+__all__ = ["IDEMPOTENT", "Client", "Event", "SessionState", "StateListener", "WatchCallback", "WatchHandle"]
 
-#: Ops that change nothing, so they may be sent again to any server.
-IDEMPOTENT = frozenset({
-    "ping", "get", "exists", "children", "lock.info", "cluster.status", "cluster.leader",
-    "session.heartbeat", "watch.add", "session.list",
-})
-
-#: Ops whose effect belongs to the connection that sent them: the server pushes a watch's
-#: events to the socket that registered it. Reads with ``watch=True`` register one too.
-_WATCH_OPS = frozenset({"watch.add", "watch.remove"})
-
-
-def _tied_to_connection(op: str, args: dict[str, Any]) -> bool:
-    return op in _WATCH_OPS or bool(args.get("watch"))
-
-
-class SessionState(str, Enum):
-    CONNECTED = "connected"
-    SUSPENDED = "suspended"  # no server answered lately; the session may still be alive
-    EXPIRED = "expired"  # the cluster ended the session (or its TTL passed unheard)
-    CLOSED = "closed"  # closed by this client
-
-
-@dataclass(frozen=True)
-class Event:
-    """A watch event: ``type`` is created, deleted, data_changed, children_changed,
-    session_closed, or resync (the server lost track: read again and re-watch)."""
-
-    type: str
-    path: str
-    zxid: int
-    child: str | None = None
-    session_id: str | None = None
-
-    @classmethod
-    def from_wire(cls, wire: dict[str, Any]) -> "Event":
-        return cls(str(wire.get("type")), str(wire.get("path", "")), int(wire.get("zxid", 0)),
-                   wire.get("child"), wire.get("session_id"))
-
-
-WatchCallback = Callable[[Event], None]
-StateListener = Callable[[SessionState], None]
-
-
-@dataclass(slots=True)
-class _Watch:
-    path: str
-    kind: str
-    callback: WatchCallback
-    last_zxid: int
-    server_watch_id: int
-    connection: Connection | None
-    cancelled: bool = False
-
-
-class WatchHandle:
-    """What ``Client.watch`` returns. ``cancel()`` ends the watch here and on the server
-    (a recursive watch otherwise lasts, across changes of server, until the client closes)."""
-
-    __slots__ = ("_client", "_watch")
-
-    def __init__(self, client: "Client", watch: _Watch) -> None:
-        self._client = client
-        self._watch = watch
-
-    @property
-    def path(self) -> str:
-        return self._watch.path
-
-    @property
-    def active(self) -> bool:
-        return not self._watch.cancelled
-
-    def cancel(self) -> None:
-        """Stop delivering events; idempotent. No callback runs after it returns (one
-        already running on another thread may finish)."""
-        self._client._cancel_watch(self._watch)
+#: the old private name, for modules written against it
+_tied_to_connection = tied_to_connection
 
 
 class Client:
@@ -127,43 +51,37 @@ class Client:
         request_timeout: float = 10.0,
         attempt_timeout: float = 2.0,
         connect_timeout: float = CONNECT_TIMEOUT,
+        retry: RetryPolicy | None = None,
     ) -> None:
         """``servers``: "host:port" addresses, tried in order. ``request_timeout``: seconds
         one call may take in all, failovers included. ``attempt_timeout``: seconds without
         a reply before the server is pinged to tell slow from gone. ``connect_timeout``:
         seconds a request waits for its server to be connected before it goes, unsent,
-        to the next one.
+        to the next one. ``retry``: how every retry loop of the client paces its tries
+        (``RetryPolicy``); its ``deadline``, when set, replaces ``request_timeout``.
 
         Secure clusters: ``credentials`` (a credentials file or ``Credentials``) gives the
         servers (unless ``servers`` does), each server's CURVE public key and a token;
         ``token`` is sent with every request and wins over the file's. With no
         ``servers`` and no ``credentials``, the environment is read (``from_env``)."""
         endpoints = options.resolve(servers, token, credentials)
-        self.credentials, self.token, self.servers = endpoints.credentials, endpoints.token, endpoints.servers
-        self.request_timeout = request_timeout
+        credentials = endpoints.credentials
+        self.credentials, self.token, self.servers = credentials, endpoints.token, endpoints.servers
+        policy = retry or RetryPolicy()
+        self.request_timeout = policy.deadline if policy.deadline is not None else request_timeout
+        #: the retry policy of every loop here; its deadline is a call's (``request_timeout``)
+        self.retry = policy.replace(deadline=self.request_timeout)
         self.attempt_timeout = attempt_timeout
         self.connect_timeout = connect_timeout
-        #: this client's CURVE key pair in secure mode (made for it; the token says who it is)
-        self._keys = KeyPair.generate() if self.credentials is not None else None
-        self._context = zmq.Context()
-        self._lock = threading.RLock()
-        self._next_server = 0
-        self._conn: Connection | None = None
-        self._watches: dict[tuple[int, int], _Watch] = {}  # (id(connection), server watch id)
-        self._early: dict[tuple[int, int], list[Event]] = {}  # events that arrived before their watch's reply
-        self._delivery = threading.RLock()  # watch callbacks run one at a time, in arrival order
-        self._homeless: list[_Watch] = []  # watches whose server went away, waiting for a new one
-        self._mover: threading.Thread | None = None
-        self._session_id: str | None = None
-        self._session_ttl = 0.0
-        self._state = SessionState.CLOSED
-        self._listeners: list[StateListener] = []
-        self._heartbeats: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._closed = False  # after close(): fail fast, e.g. a recipe's watch thread still running
+        self._failover = Failover(self.servers, credentials=credentials, token=self.token, retry=self.retry,
+                                  attempt_timeout=attempt_timeout, connect_timeout=connect_timeout)
+        #: where watch callbacks and state listeners run, one at a time, in order
+        self.events = EventThread()
+        self._session = SessionKeeper(self._failover, self.events)
+        self._watches = WatchManager(self._failover, self.events, lambda: self._session.session_id)
         #: (lock name, session id) -> lock id whose release may or may not have applied
         self._unconfirmed_releases: dict[tuple[str, str], str] = {}
-        self._pipeline = Pipeline(self, IDEMPOTENT)  # the *_async ops
+        self._pipeline = Pipeline(self._failover, IDEMPOTENT)  # the *_async ops
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> "Client":
@@ -171,102 +89,30 @@ class Client:
         with ``SKYLOCK_TOKEN`` as its token if set (else the file's)."""
         return cls(**options.env_kwargs(kwargs))
 
-    # ---- connections and failover --------------------------------------------------------
-
-    def _connection(self) -> Connection:
-        with self._lock:
-            if self._closed:
-                raise ConnectionLost("this client is closed", sent=False, closed=True)
-            if self._conn is None:
-                address = self.servers[self._next_server % len(self.servers)]
-                self._next_server += 1
-                self._conn = Connection(address, self._on_event, on_lost=self._on_connection_lost,
-                                        context=self._context, connect_timeout=self.connect_timeout,
-                                        server_key=self.credentials.server_keys[address] if self.credentials else None,
-                                        keys=self._keys, token=self.token)
-                self._rewatch(self._conn)
-            return self._conn
-
-    def _drop_connection(self, conn: Connection) -> None:
-        with self._lock:
-            if self._conn is conn:
-                self._conn = None
-        conn.close()
+    # ---- connections and failover (failover.py) ------------------------------------------
 
     @property
     def server(self) -> str | None:
         """The server this client talks to now."""
-        conn = self._conn
+        conn = self._failover.current
         return conn.address if conn else None
 
     def call(self, op: str, **args: Any) -> Any:
         """Send one request, failing over as the retry rule allows; raises typed errors."""
-        return self._failing_over(op, lambda conn, deadline: self._await(conn, op, args, deadline))
+        return self._failover.call(op, args)
 
-    def _failing_over(self, op: str, attempt: Callable[[Connection, float], Any]) -> Any:
-        """Run ``attempt(connection, deadline)`` until it succeeds or the retry rule says stop."""
-        deadline = time.monotonic() + self.request_timeout
-        backoff = 0.02
-        no_leader: NoLeader | None = None  # the last NoLeader a server answered during this call
-        while True:
-            conn = self._connection()
-            try:
-                return attempt(conn, deadline)
-            except (NoLeader, ConnectionLost, Timeout) as err:
-                if isinstance(err, NoLeader):
-                    no_leader = err
-                verdict = retry.after_failure(
-                    err, idempotent=op in IDEMPOTENT, closed=self._closed, now=time.monotonic(),
-                    deadline=deadline, backoff=backoff, no_leader=no_leader, several_servers=len(self.servers) > 1)
-                if verdict.drop_connection:
-                    self._drop_connection(conn)
-                if verdict.action == retry.GIVE_UP:
-                    assert verdict.error is not None
-                    raise verdict.error
-                if verdict.action == retry.RETRY_NOW:
-                    continue  # the next server, at once: this one cost a connect timeout already
-            time.sleep(backoff)
-            backoff = min(backoff * 2, 0.5)
+    @property
+    def _conn(self) -> Connection | None:
+        return self._failover.current
+
+    def _connection(self) -> Connection:
+        return self._failover.connection()
+
+    def _drop_connection(self, conn: Connection) -> None:
+        self._failover.drop(conn)
 
     def _await(self, conn: Connection, op: str, args: dict[str, Any], deadline: float) -> Any:
-        """One attempt on ``conn``: ``ConnectionLost(sent=False)`` if the request could not
-        be sent, ``ConnectionLost(sent=True)`` if the server went away after it was (it no
-        longer answers pings, or the connection dropped), ``Timeout`` if the server still
-        answered pings but not this request by ``deadline``."""
-        # A plain request is sent and answered on this thread; one that adds or removes a
-        # watch goes through the I/O thread's socket, where the server pushes its events.
-        pending: SyncRequest | Future[Any]
-        if _tied_to_connection(op, args):
-            pending = conn.request(op, args)
-        else:
-            pending = conn.begin(op, args, min(conn.connect_timeout, max(0.0, deadline - time.monotonic())))
-        try:
-            while True:
-                wait = min(self.attempt_timeout, max(0.0, deadline - time.monotonic()))
-                try:
-                    return pending.result(timeout=wait)
-                except FutureTimeout:
-                    pass
-                if time.monotonic() >= deadline:
-                    self._drop_connection(conn)
-                    raise Timeout(f"no reply from {conn.address} to {op} in time; its effect is unknown",
-                                  sent=True)
-                if not self._alive(conn, pending):
-                    self._drop_connection(conn)
-                    raise ConnectionLost(f"no reply from {conn.address} to {op}", sent=True)
-        finally:
-            pending.cancel()
-
-    def _alive(self, conn: Connection, pending: SyncRequest | Future[Any]) -> bool:
-        try:
-            # a busy server answers a ping late, not never: allow a whole attempt
-            if isinstance(pending, SyncRequest):
-                pending.ping(self.attempt_timeout)  # on the socket the request waits on
-            else:
-                conn.call("ping", {}, self.attempt_timeout)
-            return True
-        except (FutureTimeout, SkyLockError):
-            return False
+        return self._failover.attempt(conn, op, args, deadline)
 
     # ---- data operations ----------------------------------------------------------------------
 
@@ -368,7 +214,7 @@ class Client:
         return self._submit("multi", {"ops": ops}, lambda result: list(result["results"]))
 
     def _submit(self, op: str, args: dict[str, Any], shape: Callable[[Any], Any]) -> "Future[Any]":
-        if _tied_to_connection(op, args):
+        if tied_to_connection(op, args):
             return _failed(ValueError(f"{op} with a watch has no async form: use the synchronous call"))
         return self._pipeline.submit(op, args, shape)
 
@@ -398,8 +244,8 @@ class Client:
             # be revoked by it behind our back. Finish it first (raises if still unknown).
             self.lock_release(name, unconfirmed, session_id=session_id)
         request_id = request_id or uuid.uuid4().hex
-        lock_deadline = time.monotonic() + timeout
-        backoff = 0.02
+        attempts = self.retry.replace(deadline=max(timeout, 0.001)).start()  # the lock's wait is the budget
+        lock_deadline = attempts.deadline
         while True:
             remaining = lock_deadline - time.monotonic()
             args = {"name": name, "session_id": session_id, "owner": owner,
@@ -421,10 +267,9 @@ class Client:
                 # which a retry with the same request id safely continues.
                 if lock_deadline - time.monotonic() <= min(1.0, timeout / 4):
                     raise
-            if time.monotonic() + backoff >= lock_deadline:
+            if not attempts.failed():
                 raise Timeout(f"lock {name} not granted within {timeout}s", name=name)
-            time.sleep(backoff)
-            backoff = min(backoff * 2, 0.5)
+            attempts.pause()
 
     def lock_release(self, name: str, lock_id: str, *, session_id: str | None = None) -> dict[str, Any]:
         """Release (or leave the queue of) lock ``name``; ``NotOwner`` for another session's entry.
@@ -437,13 +282,12 @@ class Client:
         if session_id is None:
             raise SessionExpired("releasing a lock needs the owning session id")
         args = {"name": name, "session_id": session_id, "lock_id": lock_id}
-        deadline = time.monotonic() + self.request_timeout
+        attempts = self.retry.start()
         retried = False
-        backoff = 0.02
         while True:
             conn = self._connection()
             try:
-                result = dict(self._await(conn, "lock.release", args, deadline))
+                result = dict(self._await(conn, "lock.release", args, attempts.deadline))
                 self._unconfirmed_releases.pop((name, session_id), None)
                 return result
             except NoNode:
@@ -456,274 +300,76 @@ class Client:
                 retried = retried or err.details.get("sent") is not False
             except (NoLeader, Timeout):
                 retried = True
-            if time.monotonic() + backoff >= deadline:
+            if not attempts.failed():
                 self._unconfirmed_releases[(name, session_id)] = lock_id
                 raise ConnectionLost(f"lock {name}: release of {lock_id} unconfirmed", sent=True)
-            time.sleep(backoff)
-            backoff = min(backoff * 2, 0.5)
+            attempts.pause()
 
     def lock_info(self, name: str) -> dict[str, Any]:
         """``{"name", "holder": {entry, owner, session, token} | None, "waiters": [...]}``; ``session``
         is the public id, and ``entry`` is not the lock id (which only the acquirer gets)."""
         return dict(self.call("lock.info", name=name))
 
-    # ---- watches ---------------------------------------------------------------------------------
+    # ---- watches (watches.py) ------------------------------------------------------------------
 
     def watch(self, path: str, callback: WatchCallback, *, kind: str = "recursive",
               from_zxid: int | None = None) -> WatchHandle:
         """Register a watch; ``recursive`` is persistent, the other kinds fire once.
-        Returns a handle whose ``cancel()`` ends it."""
-        args = {"path": path, "kind": kind, "from_zxid": from_zxid, "session_id": self._session_id}
-
-        def register(conn: Connection, deadline: float) -> _Watch:
-            result = self._await(conn, "watch.add", args, deadline)
-            start = from_zxid if from_zxid is not None else int(result["zxid"])
-            watch = _Watch(path, kind, callback, start, 0, conn)
-            self._remember(conn, int(result["watch_id"]), watch)
-            return watch
-
-        return WatchHandle(self, self._failing_over("watch.add", register))
-
-    def _cancel_watch(self, watch: _Watch) -> None:
-        with self._delivery:  # waits for a callback being delivered; none starts after this
-            with self._lock:
-                if watch.cancelled:
-                    return
-                watch.cancelled = True
-                registered = [k for k, w in self._watches.items() if w is watch]
-                for key in registered:
-                    del self._watches[key]
-                if watch in self._homeless:
-                    self._homeless.remove(watch)
-                conn = watch.connection
-        if registered and conn is not None:
-            self._forget_on_server(conn, watch.server_watch_id)
-
-    @staticmethod
-    def _forget_on_server(conn: Connection, server_watch_id: int) -> None:
-        """Best effort, not awaited: a server that does not answer drops the watch with the connection."""
-        conn.request("watch.remove", {"watch_id": server_watch_id})
+        Returns a handle whose ``cancel()`` ends it. ``callback(event)`` runs on the
+        client's event thread (it may call the client)."""
+        return self._watches.watch(path, callback, kind, from_zxid)
 
     def _watched_read(self, op: str, path: str, kind: str, watch: WatchCallback | None, **args: Any) -> Any:
         if watch is None:
             return self.call(op, path=path, **args)
-        wire = {"path": path, "watch": True, "session_id": self._session_id, **args}
+        return self._watches.watched_read(op, path, kind, watch, args)
 
-        def read_and_watch(conn: Connection, deadline: float) -> Any:
-            result = self._await(conn, op, wire, deadline)
-            self._remember(conn, int(result["watch_id"]), _Watch(path, kind, watch, int(result["zxid"]), 0, conn))
-            return result
-
-        return self._failing_over(op, read_and_watch)
-
-    def _remember(self, conn: Connection, server_watch_id: int, watch: _Watch) -> None:
-        """Start routing a registered watch's events, first those that beat its reply here."""
-        watch.server_watch_id = server_watch_id
-        key = (id(conn), server_watch_id)
-        with self._delivery:
-            with self._lock:
-                early = self._early.pop(key, [])
-                if watch.cancelled:  # cancelled while it was being registered again elsewhere
-                    self._forget_on_server(conn, server_watch_id)
-                    return
-                self._watches[key] = watch
-            for event in early:
-                self._dispatch(key, event)
-
-    def _on_event(self, conn: Connection, server_watch_id: int, wire: dict[str, Any]) -> None:
-        event = Event.from_wire(wire)
-        key = (id(conn), server_watch_id)
-        with self._delivery:
-            with self._lock:
-                if key not in self._watches:
-                    # The server sends a replayed event (from_zxid) right after the reply that
-                    # registers the watch, so it can get here first: keep it for _remember.
-                    self._early.setdefault(key, []).append(event)
-                    while len(self._early) > 64:
-                        self._early.pop(next(iter(self._early)))
-                    return
-            self._dispatch(key, event)
-
-    def _dispatch(self, key: tuple[int, int], event: Event) -> None:
-        with self._lock:
-            watch = self._watches.get(key)
-            if watch is None:
-                return
-            watch.last_zxid = max(watch.last_zxid, event.zxid)
-            if watch.kind != "recursive" or event.type in ("resync", "session_closed"):
-                del self._watches[key]
-        watch.callback(event)
-
-    def _rewatch(self, conn: Connection) -> None:
-        """After a change of server, register every live watch again from the last zxid
-        it saw, so events that happened in between are replayed, not lost."""
-        with self._lock:
-            moved = [w for w in self._watches.values() if w.connection is not conn] + self._homeless
-            self._watches = {k: w for k, w in self._watches.items() if w.connection is conn}
-            self._homeless = []
-        for watch in moved:
-            args = {"path": watch.path, "kind": watch.kind, "from_zxid": watch.last_zxid,
-                    "session_id": self._session_id}
-
-            def registered(future: Any, watch: _Watch = watch) -> None:
-                try:
-                    result = future.result()
-                except SkyLockError as err:
-                    if err.retryable:
-                        self._rehome(watch)  # that server is gone or busy too: try the next one
-                        return
-                    watch.callback(Event("resync", watch.path, watch.last_zxid))
-                    log.warning("watch on %s could not resume: %s", watch.path, err)
-                    return
-                watch.connection = conn
-                self._remember(conn, int(result["watch_id"]), watch)
-
-            conn.request("watch.add", args).add_done_callback(registered)
-
-    def _on_connection_lost(self, conn: Connection) -> None:
-        """The server went away (called on the connection's I/O thread). Its watches are
-        gone with it — a restarted node remembers none — so move them now rather than at
-        the next request, which a watch-only client may never make."""
-        with self._lock:
-            if self._conn is not conn or self._closed:
-                return
-            self._conn = None
-            lost = [w for w in self._watches.values() if w.connection is conn]
-            self._watches = {k: w for k, w in self._watches.items() if w.connection is not conn}
-        for watch in lost:
-            self._rehome(watch)
-        threading.Thread(target=conn.close, name="skylock-close", daemon=True).start()
-
-    def _rehome(self, watch: _Watch) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            watch.connection = None
-            self._homeless.append(watch)
-            if self._mover is not None and self._mover.is_alive():
-                return
-            self._mover = threading.Thread(target=self._move_watches, name="skylock-rewatch", daemon=True)
-            self._mover.start()
-
-    def _move_watches(self) -> None:
-        """Find a live server for the homeless watches, cycling through the list."""
-        backoff = 0.05
-        while not self._closed:
-            with self._lock:
-                if not self._homeless:
-                    return
-            conn = None
-            try:
-                conn = self._connection()  # a new connection registers the homeless watches
-                self._await(conn, "ping", {}, time.monotonic() + self.attempt_timeout)
-                with self._lock:
-                    if self._homeless and self._conn is conn:
-                        self._rewatch(conn)
-            except SkyLockError:
-                if conn is not None:
-                    self._drop_connection(conn)  # unreachable: the next server on the next turn
-            self._stop.wait(backoff)
-            backoff = min(backoff * 2, 1.0)
-
-    # ---- sessions ---------------------------------------------------------------------------------
+    # ---- sessions (session.py) ------------------------------------------------------------------
 
     @property
     def session_id(self) -> str | None:
-        return self._session_id
+        return self._session.session_id
+
+    @property
+    def _session_id(self) -> str | None:
+        return self._session.session_id
 
     @property
     def state(self) -> SessionState:
-        return self._state
+        return self._session.state
+
+    @property
+    def _listeners(self) -> list[StateListener]:
+        return self._session.listeners
 
     def add_listener(self, listener: StateListener) -> None:
-        self._listeners.append(listener)
+        """Call ``listener(state)`` on each change of session state, on the event thread
+        (in order with the watch callbacks; it may call the client)."""
+        self._session.listeners.append(listener)
+
+    def remove_listener(self, listener: StateListener) -> None:
+        self._session.remove_listener(listener)
 
     def start_session(self, client_id: str = "", ttl: float = 10.0) -> str:
         """Open a session and keep it alive with heartbeats every TTL/3 in the background."""
-        result = self.call("session.open", client_id=client_id, ttl_ms=int(ttl * 1000))
-        self._session_id = str(result["session_id"])
-        self._session_ttl = int(result["ttl_ms"]) / 1000.0
-        self._set_state(SessionState.CONNECTED)
-        self._stop.clear()
-        self._heartbeats = threading.Thread(target=self._heartbeat_loop, name="skylock-heartbeats", daemon=True)
-        self._heartbeats.start()
-        return self._session_id
+        return self._session.start(client_id, ttl)
 
     def _require_session(self) -> str:
-        if self._session_id is None or self._state in (SessionState.EXPIRED, SessionState.CLOSED):
-            raise SessionExpired("this operation needs a live session: call start_session() first")
-        return self._session_id
-
-    def _set_state(self, state: SessionState) -> None:
-        if state == self._state:
-            return
-        self._state = state
-        for listener in list(self._listeners):
-            try:
-                listener(state)
-            except Exception:  # noqa: BLE001
-                log.exception("session listener failed")
-
-    def _heartbeat_loop(self) -> None:
-        interval = self._session_ttl / 3
-        last_ok = time.monotonic()
-        while not self._stop.wait(interval if self._state == SessionState.CONNECTED else 0.1):
-            session_id = self._session_id
-            if session_id is None:
-                return
-            try:
-                conn = self._connection()
-                sent = time.monotonic()
-                # half an interval per try: a paused node must not eat the TTL's margin
-                self._await(conn, "session.heartbeat", {"session_id": session_id},
-                            sent + min(self.attempt_timeout, interval / 2))
-                # the leader restarted the deadline at some point after `sent`: counting the
-                # TTL from there, we never think the session alive after the cluster may not
-                last_ok = sent
-                self._set_state(SessionState.CONNECTED)
-            except SessionExpired:
-                self._set_state(SessionState.EXPIRED)
-                return
-            except SkyLockError as err:
-                log.info("heartbeat failed (%s); trying the next server", err)
-                if self._conn is not None:
-                    self._drop_connection(self._conn)
-                if time.monotonic() - last_ok >= self._session_ttl:
-                    self._set_state(SessionState.EXPIRED)
-                    return
-                self._set_state(SessionState.SUSPENDED)
-
-    def remove_listener(self, listener: StateListener) -> None:
-        try:
-            self._listeners.remove(listener)
-        except ValueError:
-            pass
+        return self._session.require()
 
     def session_heartbeat(self, session_id: str | None = None) -> dict[str, Any]:
         """Keep a session alive once (this client's own session by default)."""
-        session_id = session_id or self._session_id
-        if session_id is None:
-            raise SessionExpired("no session to heartbeat")
-        return dict(self.call("session.heartbeat", session_id=session_id) or {})
+        return self._session.heartbeat(session_id)
 
     def close(self) -> None:
-        """Close the session (its ephemerals go at once) and every connection."""
-        self._stop.set()
-        if self._heartbeats is not None:
-            self._heartbeats.join(timeout=5)
-        if self._session_id is not None and self._state not in (SessionState.EXPIRED, SessionState.CLOSED):
-            try:
-                self.call("session.close", session_id=self._session_id)
-            except SkyLockError as err:
-                log.info("session close failed: %s", err)
-            self._set_state(SessionState.CLOSED)
-        with self._lock:
-            self._closed = True
-            conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
+        """Close the session (its ephemerals go at once) and every connection. The callbacks
+        already queued run first; none runs after."""
+        self._watches.close()
+        self._session.close()
+        self.events.close()  # what is queued runs first, while the client still works
+        self._failover.close()
         self._pipeline.close()  # after the connection: its failed attempts settle first
-        self._context.term()
+        self._failover.terminate()
 
     def __enter__(self) -> "Client":
         return self

@@ -11,8 +11,9 @@ Two ways to send a request, to the same address:
   may call it and gets a future that the I/O thread completes when the reply
   with the same id arrives. The server pushes a watch's events to the socket that
   registered it, so requests that register or remove watches use this socket,
-  and its events go to ``on_event``. Its monitor tracks whether the server is
-  connected, for both paths.
+  and its events go to ``on_event``, called on the I/O thread: it must not block
+  (``Client`` only queues the event for its event thread, skylock/client/events.py).
+  Its monitor tracks whether the server is connected, for both paths.
 
 Every socket is ``IMMEDIATE``: it takes a message only once its connection to the
 server is established (TCP and the ZeroMQ handshake), so a request either leaves
@@ -350,8 +351,8 @@ class Connection:
         if isinstance(msg, codec.PushedEvent):
             try:
                 self._on_event(self, msg.watch_id, msg.event)
-            except Exception:  # noqa: BLE001 - a user callback must not kill the connection
-                log.exception("watch callback failed")
+            except Exception:  # noqa: BLE001 - the owner's handler must not kill the I/O thread
+                log.exception("event handler failed")
             return
         with self._lock:
             future = self._waiting.pop(msg.id, None) if msg.id is not None else None

@@ -20,6 +20,7 @@ import threading
 from typing import Callable
 
 from skylock.client.client import Client, Event, WatchHandle
+from skylock.client.events import call_safely
 from skylock.client.lock import Lock
 from skylock.errors import SkyLockError
 
@@ -64,11 +65,17 @@ class Election:
         return str(holder["owner"]) if holder else None
 
     def on_leader_change(self, callback: LeaderCallback) -> None:
-        """Call ``callback(identifier | None)`` once now with the current leader, then on each
-        change of leader (from a watch thread; keep it short), as kazoo's watchers do: a caller
-        need not read the leader separately and cannot miss a change in between. Built on one
-        persistent recursive watch on ``/locks/{name}``, registered before the first read."""
-        with self._seen_mutex:  # a change check waits, so the first call comes first
+        """Call ``callback(identifier | None)`` once with the current leader before this
+        returns, then on each change of leader, as kazoo's watchers do: a caller need not read
+        the leader separately and cannot miss a change in between. Every call runs on the
+        client's event thread, in order with its watch callbacks, so ``callback`` may use the
+        client. Built on one persistent recursive watch on ``/locks/{name}``, registered
+        before the first read."""
+        self.client.events.run(self._observe, callback)
+
+    def _observe(self, callback: LeaderCallback) -> None:
+        """On the event thread, where changes are checked too: the first call comes first."""
+        with self._seen_mutex:
             if not self._watching:
                 self._start_watching()
             self._callbacks.append(callback)
@@ -102,12 +109,11 @@ class Election:
         self.close()
 
     def _on_event(self, event: Event) -> None:
+        """On the event thread, which may call the client."""
         if event.type == "resync":
-            # The server lost our place: register again and compare from a fresh read.
-            threading.Thread(target=self._rewatch, daemon=True).start()
-            return
-        if event.type in ("created", "deleted"):
-            threading.Thread(target=self._check, daemon=True).start()
+            self._rewatch()  # the server lost our place: register again and compare from a fresh read
+        elif event.type in ("created", "deleted"):
+            self._check()
 
     def _rewatch(self) -> None:
         if not self._watching:
@@ -119,7 +125,7 @@ class Election:
         self._check()
 
     def _check(self) -> None:
-        """Runs off the connection's I/O thread: a read from inside an event callback would deadlock it."""
+        """Report the leader if it changed (under the mutex ``close`` takes: none after it)."""
         with self._seen_mutex:
             try:
                 current = self.leader()
@@ -134,10 +140,7 @@ class Election:
 
     @staticmethod
     def _report(callback: LeaderCallback, leader: str | None) -> None:
-        try:
-            callback(leader)
-        except Exception:  # noqa: BLE001 - one bad callback must not silence the others
-            log.exception("leader-change callback failed")
+        call_safely(callback, leader, what="leader-change callback")
 
     def __repr__(self) -> str:
         return f"Election({self.name!r}, {self.identifier!r}, leader={self.is_leader})"

@@ -20,7 +20,7 @@ delays other async results of the same client, never the socket's I/O.
 The retry rule is ``Client.call``'s: a request is sent again only when it cannot
 have taken effect (``ConnectionLost(sent=False)``, ``NoLeader``) or when its op is
 idempotent; a request never sent goes at once to the next server, the others after
-a backoff. At the client's ``request_timeout`` the caller's future fails with the
+the pause the client's ``RetryPolicy`` sets. At the client's ``request_timeout`` the caller's future fails with the
 last ``NoLeader`` seen, or with ``Timeout`` if an attempt is still unanswered (the
 server then counts as gone: the connection is dropped, as the synchronous path does).
 """
@@ -37,20 +37,17 @@ from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
-from skylock.client import retry
+from skylock.client.retry import GIVE_UP, RETRY_NOW, Attempts
 from skylock.errors import ConnectionLost, NoLeader, SkyLockError, Timeout
 
 if TYPE_CHECKING:
-    from skylock.client.client import Client
     from skylock.client.connection import Connection
+    from skylock.client.failover import Failover
 
 log = logging.getLogger("skylock.client")
 
 #: A reply's result -> the value the caller's future holds (the sync op's return value).
 Shape = Callable[[Any], Any]
-
-_FIRST_BACKOFF = 0.02
-_MAX_BACKOFF = 0.5
 
 
 @dataclass(eq=False)
@@ -61,9 +58,8 @@ class _Pending:
     args: dict[str, Any]
     shape: Shape
     future: Future[Any]
-    deadline: float
+    attempts: Attempts  # the client's retry policy at work: pauses, tries, the deadline
     idempotent: bool
-    backoff: float = _FIRST_BACKOFF
     conn: "Connection | None" = None
     attempt: "Future[Any] | None" = None  # the attempt in flight, if any
     no_leader: NoLeader | None = None  # the last NoLeader a server answered
@@ -81,8 +77,8 @@ class _Timer:
 class Pipeline:
     """The async requests of one ``Client`` and the thread that settles them."""
 
-    def __init__(self, client: "Client", idempotent: frozenset[str]) -> None:
-        self._client = client
+    def __init__(self, failover: "Failover", idempotent: frozenset[str]) -> None:
+        self._failover = failover
         self._idempotent = idempotent
         self._cond = threading.Condition(threading.Lock())
         self._done: deque[tuple[_Pending, Future[Any]]] = deque()  # finished attempts to settle
@@ -96,14 +92,13 @@ class Pipeline:
         the request may be on the wire) gets ``shape(result)`` or the typed error."""
         future: Future[Any] = Future()
         future.set_running_or_notify_cancel()
-        pending = _Pending(op, args, shape, future, time.monotonic() + self._client.request_timeout,
-                           op in self._idempotent)
+        pending = _Pending(op, args, shape, future, self._failover.retry.start(), op in self._idempotent)
         with self._cond:
             if self._closing:
                 future.set_exception(ConnectionLost("this client is closed", sent=False, closed=True))
                 return future
             self._start_locked()
-            self._schedule_locked(pending.deadline, "deadline", pending)
+            self._schedule_locked(pending.attempts.deadline, "deadline", pending)
         self._issue(pending)
         return future
 
@@ -122,7 +117,7 @@ class Pipeline:
     def _issue(self, pending: _Pending) -> None:
         """One attempt on the client's current connection; never blocks on the network."""
         try:
-            conn = self._client._connection()
+            conn = self._failover.connection()
             pending.conn = conn
             attempt = conn.request(pending.op, pending.args)
         except SkyLockError as err:  # the client is closed
@@ -157,26 +152,24 @@ class Pipeline:
         self._finish(pending, result=result)
 
     def _retry_or_fail(self, pending: _Pending, err: SkyLockError) -> None:
-        """The client's retry rule (``skylock.client.retry``), one failed attempt at a time."""
-        now = time.monotonic()
+        """The client's retry rule and policy (``skylock.client.retry``), one failed attempt at a time."""
         pending.last_error = err
         if isinstance(err, NoLeader):
             pending.no_leader = err
-        verdict = retry.after_failure(
-            err, idempotent=pending.idempotent, closed=self._client._closed, now=now, deadline=pending.deadline,
-            backoff=pending.backoff, no_leader=pending.no_leader, several_servers=len(self._client.servers) > 1)
+        verdict = pending.attempts.after_failure(
+            err, idempotent=pending.idempotent, closed=self._failover.closed, no_leader=pending.no_leader,
+            several_servers=len(self._failover.servers) > 1)
         if verdict.drop_connection and pending.conn is not None:
-            self._client._drop_connection(pending.conn)
-        if verdict.action == retry.GIVE_UP:
+            self._failover.drop(pending.conn)
+        if verdict.action == GIVE_UP:
             return self._finish(pending, error=verdict.error)
-        if verdict.action == retry.RETRY_NOW:
+        if verdict.action == RETRY_NOW:
             return self._issue(pending)  # the next server, at once
-        return self._retry_later(pending, now)
+        return self._retry_later(pending)
 
-    def _retry_later(self, pending: _Pending, now: float) -> None:
+    def _retry_later(self, pending: _Pending) -> None:
         with self._cond:
-            self._schedule_locked(now + pending.backoff, "retry", pending)
-        pending.backoff = min(pending.backoff * 2, _MAX_BACKOFF)
+            self._schedule_locked(time.monotonic() + pending.attempts.take_delay(), "retry", pending)
 
     def _expire(self, pending: _Pending) -> None:
         """The deadline passed: an unanswered attempt is a ``Timeout`` (effect unknown)."""
@@ -185,7 +178,7 @@ class Pipeline:
             pending.attempt = None
             attempt.cancel()  # the connection forgets it (and drops it if still unsent)
             if conn is not None:
-                self._client._drop_connection(conn)  # the server stopped answering in time
+                self._failover.drop(conn)  # the server stopped answering in time
             address = conn.address if conn is not None else "the server"
             self._finish(pending, error=Timeout(
                 f"no reply from {address} to {pending.op} in time; its effect is unknown", sent=True))

@@ -207,6 +207,16 @@ OPS: dict[str, OpSpec] = dict(
         # every open session by its public id, with its ephemerals and lock entries (never a secret)
         _op("session.list", _CONSISTENCY),
         _op("debug.state_hash"),
+        # a backup: the leader holds its state at a linearizable point, read in chunks
+        _op("snapshot.begin"),
+        _op("snapshot.chunk", ArgSpec("export_id", (str,)), ArgSpec("offset", (int,), minimum=0)),
+        # membership (skylock/actors/member_desk.py): changes are made on the leader
+        _op("member.list"),
+        _op("member.add", ArgSpec("id", (int,), minimum=1), ArgSpec("peer_address", (str,)),
+            ArgSpec("client_address", (str,)), ArgSpec("http_port", (int,), 0, minimum=0)),
+        _op("member.promote", ArgSpec("id", (int,), minimum=1)),
+        _op("member.remove", ArgSpec("id", (int,), minimum=1)),
+        _op("leader.transfer", ArgSpec("id", (int,), 0, minimum=0)),
         # authorization (secure mode): users, roles and grants in the replicated state
         _op("auth.whoami"),
         _op("auth.user_list"),

@@ -1,10 +1,13 @@
-"""One I/O thread that alone owns a group of ZeroMQ sockets.
+"""One thread that alone owns a group of ZeroMQ sockets.
 
 ZeroMQ sockets are not thread-safe, so every socket of a transport lives in one
 thread. Other threads never touch them: they append frames to a per-destination
-outbox and, at most once per batch, poke an inproc PAIR socket that the I/O thread
+outbox and, at most once per batch, poke an inproc PAIR socket that the owner
 polls together with its readable sockets. Each wake-up drains the whole outbox.
-Both the peer transport and the client server are built on this.
+The owner is an I/O thread of the transport's own (``IOThread``: the client server,
+the client's connections), or the actor that is the transport's only user, serving
+the sockets between its messages (the peer transport, hosted by RaftNode), so that
+what it sends and receives needs no hand-off to another thread.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from abc import ABC, abstractmethod
 import logging
 import threading
 from collections.abc import Callable, Hashable, Iterable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import zmq
 
@@ -28,33 +31,39 @@ RECV_BUDGET = 1000
 _wake_ids = itertools.count()
 
 
-class IOThread(Generic[K]):
-    """Runs ``setup`` then a poll loop in a dedicated thread.
+class IOLoop(Generic[K]):
+    """A group of sockets and the loop step that serves them, on one owner thread.
 
-    ``setup(io)`` runs inside the thread; it creates sockets with ``io.socket`` and
-    registers readers with ``io.add_reader``. ``deliver(key, frames)`` runs inside
-    the thread for every batch posted to ``key``; it must send without blocking.
-    Reader callbacks get one multipart message (a list of frames) at a time: bytes, or
+    ``setup(io)`` runs on the owner thread; it creates sockets with ``io.socket`` and
+    registers readers with ``io.add_reader``. ``deliver(key, frames)`` runs on the owner
+    thread for every batch posted to ``key``; it must send without blocking. Reader
+    callbacks get one multipart message (a list of frames) at a time: bytes, or
     ``zmq.Frame`` objects for a reader added with ``copy=False`` (they carry the
     connection's metadata, e.g. the ``User-Id`` its ZAP handler gave it).
+
+    The owner is either an ``IOThread`` (a thread of its own) or an actor that serves the
+    sockets between its messages (``skylock.actors.socket_inbox``). With ``direct``, a
+    post made on the owner thread is sent at once instead of waiting for the next loop step.
     """
 
     def __init__(
         self,
         name: str,
-        setup: Callable[[IOThread[K]], None],
+        setup: Callable[[IOLoop[K]], None],
         deliver: Callable[[K, list[bytes]], None],
         *,
         context: zmq.Context | None = None,
         queue_limit: int = 10000,
         queue_bytes: int | None = None,
         after_poll: Callable[[], None] | None = None,
+        direct: bool = False,
     ) -> None:
         self.name = name
         self._setup = setup
         self._deliver = deliver
         self._after_poll = after_poll
-        #: set on the I/O thread by a service with work to retry (e.g. a backlog): the
+        self._direct = direct
+        #: set on the owner thread by a service with work to retry (e.g. a backlog): the
         #: loop then wakes at least this often and calls ``after_poll``
         self.poll_timeout_ms: int | None = None
         self._own_context = context is None
@@ -68,12 +77,14 @@ class IOThread(Generic[K]):
         self._outbox_bytes: dict[K, int] = {}
         self._wake_pending = False
         self._wake_tx: zmq.Socket | None = None
+        self._wake_rx: zmq.Socket | None = None
+        self._poller: zmq.Poller | None = None
+        self._owner: int | None = None
+        #: setup ran: a direct post can be sent at once
+        self._set_up = False
         self._stopping = False
         self._sockets: list[zmq.Socket] = []
         self._readers: dict[zmq.Socket, tuple[Callable[[list], None], bool]] = {}
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._setup_error: BaseException | None = None
         self.dropped_full = 0
 
     # ------------------------------------------------------------------ for setup()
@@ -83,7 +94,7 @@ class IOThread(Generic[K]):
         return self._context
 
     def socket(self, kind: int) -> zmq.Socket:
-        """A socket owned by this thread, closed with linger 0 when the thread ends."""
+        """A socket owned by this loop, closed with linger 0 when it closes."""
         sock = self._context.socket(kind)
         sock.setsockopt(zmq.LINGER, 0)
         self._sockets.append(sock)
@@ -94,35 +105,19 @@ class IOThread(Generic[K]):
         ``zmq.Frame`` objects instead of bytes, for a reader that needs frame metadata
         (opt-in: a Frame costs more than bytes for small messages)."""
         self._readers[sock] = (on_message, copy)
+        if self._poller is not None:
+            self._poller.register(sock, zmq.POLLIN)
 
     # ------------------------------------------------------------------ any thread
-
-    def start(self) -> None:
-        """Start the thread; re-raises whatever ``setup`` raised (e.g. address in use)."""
-        if self._thread is not None:
-            raise RuntimeError(f"{self.name} already started")
-        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-        self._thread.start()
-        self._ready.wait()
-        if self._setup_error is not None:
-            self._thread.join()
-            raise self._setup_error
-
-    def stop(self) -> None:
-        """Ask the thread to exit and wait for it; queued frames are discarded."""
-        with self._lock:
-            self._stopping = True
-            self._poke_locked()
-        thread = self._thread
-        if thread is None:
-            if self._own_context:
-                self._context.term()
-        elif thread is not threading.current_thread():
-            thread.join()
 
     def post(self, key: K, frames: Iterable[bytes], *, force: bool = False) -> int:
         """Queue frames for ``key``; returns how many were dropped because its queue was
         full (in frames or bytes). ``force`` queues them regardless."""
+        if self._direct and self._set_up and self._owner == threading.get_ident() and not self._stopping:
+            batch = list(frames)
+            if batch:
+                self._send(key, batch)
+            return 0
         with self._lock:
             batch = list(frames)
             if self._stopping or not batch:
@@ -141,6 +136,14 @@ class IOThread(Generic[K]):
                     self._poke_locked()
             return dropped
 
+    def wake(self) -> None:
+        """Make the owner's current or next ``poll_once`` return (no-op on the owner thread)."""
+        if self._owner == threading.get_ident():
+            return
+        with self._lock:
+            if not self._wake_pending:
+                self._poke_locked()
+
     def _fitting(self, batch: list[bytes], queued: int, size: int) -> int:
         """How many frames of ``batch`` fit behind ``queued`` frames of ``size`` bytes."""
         fits = max(0, min(len(batch), self._queue_limit - queued))
@@ -152,84 +155,92 @@ class IOThread(Generic[K]):
                 return i
         return fits
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    # ------------------------------------------------------------------ internals
-
     def _poke_locked(self) -> None:
-        """Wake the I/O thread (caller holds the lock, which also serialises the socket)."""
+        """Wake the owner (caller holds the lock, which also serialises the socket)."""
         if self._wake_tx is None:
-            return  # not started yet (the first loop drains) or already gone
+            return  # not open yet (the first loop step drains) or already closed
         self._wake_pending = True
         try:
             self._wake_tx.send(b"", zmq.NOBLOCK)
         except zmq.Again:
             pass  # a wake-up is already queued; it will do
 
-    def _run(self) -> None:
+    # ------------------------------------------------------------------ owner thread
+
+    def open(self) -> None:
+        """Make the calling thread the owner and open the wake-up pipe (setup comes apart)."""
         endpoint = f"inproc://skylock-wake-{id(self)}-{next(_wake_ids)}"
-        try:
-            wake_rx = self.socket(zmq.PAIR)
-            wake_rx.bind(endpoint)
-            wake_tx = self.socket(zmq.PAIR)
-            wake_tx.connect(endpoint)
-            self._setup(self)
-        except BaseException as exc:  # noqa: BLE001 - handed to start()
-            self._setup_error = exc
-            self._close()
-            self._ready.set()
-            return
+        self._owner = threading.get_ident()
+        self._wake_rx = self.socket(zmq.PAIR)
+        self._wake_rx.bind(endpoint)
+        wake_tx = self.socket(zmq.PAIR)
+        wake_tx.connect(endpoint)
+        self._poller = zmq.Poller()
+        self._poller.register(self._wake_rx, zmq.POLLIN)
+        for sock in self._readers:
+            self._poller.register(sock, zmq.POLLIN)
         with self._lock:
             self._wake_tx = wake_tx
             if self._outbox or self._stopping:
-                self._poke_locked()  # posted before the thread was ready
-        self._ready.set()
-        poller = zmq.Poller()
-        poller.register(wake_rx, zmq.POLLIN)
-        for sock in self._readers:
-            poller.register(sock, zmq.POLLIN)
-        try:
-            self._loop(poller, wake_rx)
-        except zmq.ContextTerminated:
-            log.info("%s: context terminated, I/O thread exits", self.name)
-        except Exception:
-            log.exception("%s: I/O thread failed", self.name)
-        finally:
-            with self._lock:
-                self._wake_tx = None
-                self._stopping = True
-            self._close()
+                self._poke_locked()  # posted before the loop was open
 
-    def _loop(self, poller: zmq.Poller, wake_rx: zmq.Socket) -> None:
-        while True:
-            events = dict(poller.poll(self.poll_timeout_ms))
-            if wake_rx in events:
-                while True:
-                    try:
-                        wake_rx.recv(zmq.NOBLOCK)
-                    except zmq.Again:
-                        break
-            for sock, (on_message, copy) in self._readers.items():
-                if sock in events:
-                    self._read(sock, on_message, copy)
-            with self._lock:
-                if self._stopping:
-                    return
-                outbox, self._outbox = self._outbox, {}
-                self._outbox_bytes = {}
-                self._wake_pending = False
-            for key, frames in outbox.items():
+    def setup(self) -> None:
+        """Run the service's ``setup`` (bind, connect, add readers); raises what it raises."""
+        self._setup(self)
+        self._set_up = True
+
+    def poll_once(self, timeout_ms: int | None) -> bool:
+        """Wait up to ``timeout_ms`` (None: until something happens), read what arrived and send
+        what was posted. False once the loop is asked to stop."""
+        assert self._poller is not None and self._wake_rx is not None, f"{self.name} is not open"
+        events = dict(self._poller.poll(timeout_ms))
+        if self._wake_rx in events:
+            while True:
                 try:
-                    self._deliver(key, frames)
-                except Exception:
-                    log.exception("%s: delivering %d frame(s) to %r failed", self.name, len(frames), key)
-            if self._after_poll is not None:
-                try:
-                    self._after_poll()
-                except Exception:
-                    log.exception("%s: after_poll failed", self.name)
+                    self._wake_rx.recv(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+        for sock, (on_message, copy) in list(self._readers.items()):
+            if sock in events:
+                self._read(sock, on_message, copy)
+        with self._lock:
+            if self._stopping:
+                return False
+            outbox, self._outbox = self._outbox, {}
+            self._outbox_bytes = {}
+            self._wake_pending = False
+        for key, frames in outbox.items():
+            self._send(key, frames)
+        if self._after_poll is not None:
+            try:
+                self._after_poll()
+            except Exception:
+                log.exception("%s: after_poll failed", self.name)
+        return True
+
+    def request_stop(self) -> None:
+        with self._lock:
+            self._stopping = True
+            self._poke_locked()
+
+    def close(self) -> None:
+        """On the owner thread: close every socket (linger 0); queued frames are lost."""
+        with self._lock:
+            self._wake_tx = None
+            self._stopping = True
+        for sock in self._sockets:
+            sock.close(linger=0)
+        self._sockets.clear()
+        self._readers.clear()
+        self._poller = None
+        if self._own_context:
+            self._context.term()
+
+    def _send(self, key: K, frames: list[bytes]) -> None:
+        try:
+            self._deliver(key, frames)
+        except Exception:
+            log.exception("%s: delivering %d frame(s) to %r failed", self.name, len(frames), key)
 
     def _read(self, sock: zmq.Socket, on_message: Callable[[list], None], copy: bool) -> None:
         for _ in range(RECV_BUDGET):
@@ -242,17 +253,65 @@ class IOThread(Generic[K]):
             except Exception:
                 log.exception("%s: handler failed on a %d-frame message", self.name, len(message))
 
-    def _close(self) -> None:
-        for sock in self._sockets:
-            sock.close(linger=0)
-        self._sockets.clear()
-        self._readers.clear()
-        if self._own_context:
-            self._context.term()
+
+class IOThread(IOLoop[K]):
+    """An ``IOLoop`` served by a dedicated thread of its own."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._setup_error: BaseException | None = None
+
+    def start(self) -> None:
+        """Start the thread; re-raises whatever ``setup`` raised (e.g. address in use)."""
+        if self._thread is not None:
+            raise RuntimeError(f"{self.name} already started")
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._setup_error is not None:
+            self._thread.join()
+            raise self._setup_error
+
+    def stop(self) -> None:
+        """Ask the thread to exit and wait for it; queued frames are discarded."""
+        self.request_stop()
+        thread = self._thread
+        if thread is None:
+            if self._own_context:
+                self._context.term()
+        elif thread is not threading.current_thread():
+            thread.join()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        try:
+            self.open()
+            self.setup()
+        except BaseException as exc:  # noqa: BLE001 - handed to start()
+            self._setup_error = exc
+            self.close()
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            while self.poll_once(self.poll_timeout_ms):
+                pass
+        except zmq.ContextTerminated:
+            log.info("%s: context terminated, I/O thread exits", self.name)
+        except Exception:
+            log.exception("%s: I/O thread failed", self.name)
+        finally:
+            self.close()
 
 
 class IOService(ABC, Generic[K]):
-    """Base of a transport whose sockets all live on one ``IOThread``.
+    """Base of a transport whose sockets all live on one thread: an ``IOThread`` of its own,
+    or (``hosted``) whoever opens and serves ``loop`` (see ``skylock.actors.socket_inbox``).
 
     Gives subclasses start/stop, the bound address and thread-safe counters, so each
     transport only says which sockets it opens (``_open``) and how it sends (``_deliver``).
@@ -260,7 +319,7 @@ class IOService(ABC, Generic[K]):
 
     def __init__(
         self, name: str, counters: Iterable[str], *, context: zmq.Context | None, queue_limit: int,
-        queue_bytes: int | None = None,
+        queue_bytes: int | None = None, hosted: bool = False,
     ) -> None:
         self._address: str | None = None
         self._counts_lock = threading.Lock()
@@ -269,16 +328,28 @@ class IOService(ABC, Generic[K]):
         #: reader from another thread sees a value a moment old)
         self.bytes_received = 0
         self.bytes_sent = 0
-        self._io: IOThread[K] = IOThread(name, self._open, self._deliver, context=context, queue_limit=queue_limit,
-                                         queue_bytes=queue_bytes, after_poll=self._after_poll)
+        self._hosted = hosted
+        kind = IOLoop if hosted else IOThread
+        self._io: IOLoop[K] = kind(name, self._open, self._deliver, context=context, queue_limit=queue_limit,
+                                   queue_bytes=queue_bytes, after_poll=self._after_poll, direct=hosted)
+
+    @property
+    def loop(self) -> IOLoop[K]:
+        """The sockets' loop, for the owner of a ``hosted`` transport to open and serve."""
+        return self._io
 
     def start(self) -> None:
-        """Bind, connect and start the I/O thread; raises if an address cannot be bound."""
-        self._io.start()
+        """Bind, connect and start the I/O thread; raises if an address cannot be bound.
+        A hosted transport is started by its host (``loop.open``, ``loop.setup``)."""
+        if not self._hosted:
+            assert isinstance(self._io, IOThread)
+            self._io.start()
 
     def stop(self) -> None:
-        """Stop the I/O thread and close every socket (linger 0): queued frames are lost. Idempotent."""
-        self._io.stop()
+        """Stop the I/O thread and close every socket (linger 0): queued frames are lost. Idempotent.
+        A hosted transport's sockets are closed by its host (it may still be sending)."""
+        if isinstance(self._io, IOThread):
+            self._io.stop()
 
     @property
     def address(self) -> str:
@@ -297,7 +368,7 @@ class IOService(ABC, Generic[K]):
             self._counts[name] += n
 
     @abstractmethod
-    def _open(self, io: IOThread[K]) -> None:
+    def _open(self, io: IOLoop[K]) -> None:
         """On the I/O thread: create, bind/connect and register this service's sockets."""
 
     @abstractmethod

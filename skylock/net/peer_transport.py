@@ -50,13 +50,15 @@ import zmq
 from skylock.errors import BadRequest
 from skylock.net.address import bound_address, tcp_endpoint
 from skylock.net.curve import PEER_DOMAIN, NodeCurve, connect_curve, serve_curve
-from skylock.net.io_loop import IOService, IOThread
+from skylock.net.io_loop import IOLoop, IOService
 
 log = logging.getLogger(__name__)
 
 RECONNECT_IVL_MS = 50
 RECONNECT_IVL_MAX_MS = 200  # a restarted peer is back within a heartbeat or two
 SNDHWM = 10000
+#: the I/O thread's key for "the peer set changed: open and close dealers" (never a node id)
+_RESYNC = 0
 #: seconds between two log lines about the same kind of dropped frame
 LOG_INTERVAL = 1.0
 #: the tag after ``b"<node id>/"`` in a routing id: 16 lowercase hex digits
@@ -92,8 +94,8 @@ class PeerTransport(IOService[int]):
     """Delivers byte payloads to peers by node id; calls ``on_receive(from_id, payload)``
     for frames from members only (``from_id`` is the connection's routing id).
 
-    ``on_receive`` and ``on_undelivered`` run on the I/O thread and must return quickly
-    (hand off, don't work); ``on_receive`` raises ``BadRequest`` to refuse a payload,
+    ``on_receive`` and ``on_undelivered`` run on the thread that owns the sockets and must
+    return quickly (hand off, don't work); ``on_receive`` raises ``BadRequest`` to refuse a payload,
     which is then counted as ``dropped_invalid``.
     """
 
@@ -109,13 +111,17 @@ class PeerTransport(IOService[int]):
         on_undelivered: OnUndelivered | None = None,
         max_message_size: int | None = None,
         curve: NodeCurve | None = None,
+        hosted: bool = False,
     ) -> None:
+        """``hosted``: the sockets live on the thread of whoever serves ``loop`` (RaftNode, so
+        that a Raft message is stepped and answered without a hand-off to another thread)."""
         super().__init__(
             f"peer-io-{node_id}",
             ("sent", "received", "dropped_unreachable", "dropped_filtered", "dropped_malformed",
              "dropped_stranger", "dropped_impostor", "dropped_invalid"),
             context=context,
             queue_limit=queue_limit,
+            hosted=hosted,
         )
         self.node_id = node_id
         self._bind = bind
@@ -131,6 +137,8 @@ class PeerTransport(IOService[int]):
         self._on_undelivered = on_undelivered
         self._filter: PeerFilter | None = None
         self._dealers: dict[int, zmq.Socket] = {}
+        self._thread_io: IOLoop[int] | None = None
+        self._endpoints: dict[int, str] = {}  # the address each dealer connects to
 
     # ------------------------------------------------------------------ public
 
@@ -151,13 +159,29 @@ class PeerTransport(IOService[int]):
         if dropped:
             log.debug("node %d: queue to peer %d full, dropped %d", self.node_id, to, dropped)
 
+    def set_peers(self, peers: dict[int, str]) -> None:
+        """The members changed (any thread): connect to new peers, drop removed ones, and
+        accept frames from the new set only. Each map is replaced whole, never mutated, so
+        the I/O thread always reads a consistent one."""
+        new = {pid: addr for pid, addr in peers.items() if pid != self.node_id}
+        if new == self._peers:
+            return
+        if self._curve is not None and (missing := set(new) - set(self._curve.members)):
+            log.error("node %d: no CURVE public key for new peer(s) %s: not connecting to them",
+                      self.node_id, sorted(missing))
+            new = {pid: addr for pid, addr in new.items() if pid not in missing}
+        self._peers = new
+        self._members = {str(pid).encode(): pid for pid in new}
+        self._io.post(_RESYNC, [b""], force=True)
+        log.info("node %d: peers are now %s", self.node_id, sorted(new))
+
     def set_filter(self, fn: PeerFilter | None) -> None:
         """Test-only: drop messages for which ``fn(from_id, to_id)`` is False (both directions)."""
         self._filter = fn
 
     # ------------------------------------------------------------------ I/O thread
 
-    def _open(self, io: IOThread[int]) -> None:
+    def _open(self, io: IOLoop[int]) -> None:
         router = io.socket(zmq.ROUTER)
         router.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a reconnecting peer replaces its dead connection
         router.setsockopt(zmq.RCVHWM, SNDHWM)
@@ -172,7 +196,21 @@ class PeerTransport(IOService[int]):
             io.add_reader(router, self._on_message)
         else:  # the frames' User-Id says whose key the connection holds
             io.add_reader(router, self._on_curve_message, copy=False)
-        for pid, addr in self._peers.items():
+        self._thread_io = io
+        self._sync_dealers()
+
+    def _sync_dealers(self) -> None:
+        """On the I/O thread: one DEALER per current peer (a peer whose address changed
+        gets a new one)."""
+        io = self._thread_io
+        assert io is not None
+        peers = self._peers
+        for pid in [p for p in self._dealers if self._endpoints.get(p) != peers.get(p)]:
+            self._dealers.pop(pid).close(linger=0)
+            self._endpoints.pop(pid, None)
+        for pid, addr in peers.items():
+            if pid in self._dealers:
+                continue
             dealer = io.socket(zmq.DEALER)
             dealer.setsockopt(zmq.ROUTING_ID, b"%d/%s" % (self.node_id, secrets.token_hex(8).encode()))
             dealer.setsockopt(zmq.RECONNECT_IVL, RECONNECT_IVL_MS)
@@ -183,9 +221,15 @@ class PeerTransport(IOService[int]):
                 connect_curve(dealer, self._curve.keys, self._curve.members[pid])
             dealer.connect(tcp_endpoint(addr))
             self._dealers[pid] = dealer
+            self._endpoints[pid] = addr
 
     def _deliver(self, to: int, payloads: list[bytes]) -> None:
-        dealer = self._dealers[to]
+        if to == _RESYNC:
+            self._sync_dealers()
+            return
+        dealer = self._dealers.get(to)
+        if dealer is None:
+            return  # removed since this was queued
         sent = 0
         for i, payload in enumerate(payloads):
             try:

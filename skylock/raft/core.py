@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from . import quorum
 from .config import Config
 from .log import RaftLog
+from .membership import ConfChange, ConfChangeRefused, apply_change, members
 from .progress import Progress, ProgressState
 from .quorum import VoteResult
 from .lease import ReadLease
 from .read_only import ReadOnly
 from .storage import CompactedError, MemoryStorage
-from .types import Entry, Message, MessageType as MT, Role, Snapshot
+from .types import ConfState, Entry, EntryType, Message, MessageType as MT, Role, Snapshot, encode_conf_state
 
 #: Context of a VOTE sent by a leadership-transfer campaign: voters ignore their leader lease.
 CAMPAIGN_TRANSFER = b"transfer"
@@ -58,8 +59,10 @@ class Raft:
         self.max_inflight = cfg.max_inflight_msgs
         self.max_size_per_msg = cfg.max_size_per_msg
         self.log = RaftLog(storage)
-        hs, conf = storage.initial_state()
-        self.voters: tuple[int, ...] = tuple(sorted(conf.voters))
+        hs, _ = storage.initial_state()
+        #: the configuration in force: the latest in the log, committed or not (thesis 4.1)
+        self.conf: ConfState = self.log.confs.latest()
+        self.voters: tuple[int, ...] = tuple(sorted(self.conf.voters))
         self.term = 0
         self.vote = 0
         self.leader = 0
@@ -98,7 +101,7 @@ class Raft:
         last = self.log.last_index()
         durable = self.log.durable_index()
         self.prs = {v: Progress(last + 1, self.max_inflight, durable if v == self.id else 0)
-                    for v in self.voters}
+                    for v in sorted({*members(self.conf), self.id})}
         self.read_only = ReadOnly()
         self.pending_read_index = []
 
@@ -134,7 +137,81 @@ class Raft:
         self.append_entries([Entry(self.term, self.log.last_index() + 1)])
 
     def promotable(self) -> bool:
-        return self.id in self.prs
+        """A voter of its latest configuration campaigns; so does a voter of its committed
+        one, removed by a change not known to be committed (thesis 4.2.2: it may still be
+        needed to commit its own removal, though its own vote then does not count). A
+        learner never campaigns, nor a node that knows its removal is committed."""
+        return self.id in self.voters or self.id in self.log.confs.at(self.log.committed).voters
+
+    def _peers(self) -> list[int]:
+        """Everyone a leader replicates to: members, and a member just removed until its
+        removal commits (so it learns it was removed and stops campaigning)."""
+        return [p for p in self.prs if p != self.id]
+
+    # ---- membership ----------------------------------------------------------
+
+    def _sync_conf(self) -> None:
+        """After the log changed: adopt its latest configuration if that is a new one."""
+        conf = self.log.confs.latest()
+        if conf is not self.conf:
+            self._apply_conf(conf)
+
+    def _apply_conf(self, conf: ConfState) -> None:
+        self.conf = conf
+        self.voters = conf.voters
+        wanted = {*members(conf), self.id}
+        if self.role != Role.LEADER:
+            last, durable = self.log.last_index(), self.log.durable_index()
+            self.prs = {v: self.prs.get(v) or Progress(last + 1, self.max_inflight, durable if v == self.id else 0)
+                        for v in sorted(wanted)}
+            return
+        last = self.log.last_index()
+        for v in sorted(wanted - set(self.prs)):
+            self.prs[v] = Progress(last + 1, self.max_inflight)
+        if self.lead_transferee and self.lead_transferee not in self.voters:
+            self.lead_transferee = 0
+        self._prune_progress()
+
+    def _prune_progress(self) -> None:
+        """Leader: forget a removed member once its removal is committed and it holds the
+        removal; called after a heartbeat round, which told it the commit index, so it
+        knows it was removed and stops campaigning (best effort: the heartbeat may be lost)."""
+        at = self.log.confs.latest_index()
+        if self.log.committed < at:
+            return
+        keep = {*members(self.conf), self.id}
+        for v in [v for v in self.prs if v not in keep and self.prs[v].match >= at]:
+            del self.prs[v]
+
+    def _maybe_leave(self) -> None:
+        """A leader removed from the configuration steps down once the removal is committed
+        (thesis 4.2.2), handing over to a caught-up voter so no election timeout is lost."""
+        if (self.role != Role.LEADER or self.id in self.voters
+                or self.log.committed < self.log.confs.latest_index()):
+            return
+        last = self.log.last_index()
+        ready = [v for v in self.voters if v in self.prs and self.prs[v].match == last]
+        if ready:
+            self._order_campaign(ready[0])
+        self.become_follower(self.term, 0)
+
+    def propose_conf_change(self, cc: ConfChange) -> None:
+        """Leader only: append the configuration ``cc`` leads to, in force at once.
+        Refused while another change is uncommitted (one at a time keeps every two
+        consecutive configurations overlapping), and until an entry of this term is
+        committed (so a change from a previous term's leader cannot be superseded by one
+        that skips it: the fix to single-server changes, raft-dev 2015)."""
+        if self.role != Role.LEADER:
+            raise ConfChangeRefused("not the leader")
+        if self.lead_transferee:
+            raise ConfChangeRefused("leadership transfer under way")
+        if self.log.confs.latest_index() > self.log.committed:
+            raise ConfChangeRefused("another membership change is not committed yet")
+        if not self._committed_in_current_term():
+            raise ConfChangeRefused("the new leader has not committed an entry of its term yet")
+        new = apply_change(self.conf, cc)
+        self.append_entries([Entry(0, 0, EntryType.CONF, encode_conf_state(new))])
+        self.bcast_append()
 
     # ---- clock ---------------------------------------------------------------
 
@@ -280,6 +357,7 @@ class Raft:
         t = m.type
         if t == MT.BEAT:
             self.bcast_heartbeat()
+            self._prune_progress()
             return
         if t == MT.CHECK_QUORUM:
             if not self._quorum_active():
@@ -329,6 +407,7 @@ class Raft:
         """Append entries already numbered for this term (see ``append_entries``). The
         leader's own copy counts towards commit only once durable (``on_persisted``)."""
         self.log.append(new)
+        self._sync_conf()
 
     def on_persisted(self, index: int, term: int) -> None:
         """The app made our log durable up to entry (``index``, ``term``): as leader, count
@@ -337,10 +416,11 @@ class Raft:
         if (self.role == Role.LEADER and self.log.match_term(index, term)
                 and self.prs[self.id].maybe_update(index) and self.maybe_commit()):
             self.bcast_append()
+            self._maybe_leave()
 
     def maybe_commit(self) -> bool:
         """§5.3/§5.4.2: commit the majority-replicated index if it is from our term."""
-        if len(self.voters) == 1:
+        if self.voters == (self.id,):
             mci = self.prs[self.id].match
         else:
             mci = quorum.committed_index(self.voters, {v: p.match for v, p in self.prs.items()})
@@ -389,8 +469,8 @@ class Raft:
     def bcast_append(self) -> None:
         """Send every follower what it lacks; a replicating one gets as many batches as its
         inflight window allows, not just one."""
-        for v in self.voters:
-            if v != self.id and self.send_append(v):
+        for v in self._peers():
+            if self.send_append(v):
                 if self.prs[v].state == ProgressState.REPLICATE:
                     while self.send_append(v, send_if_empty=False):
                         pass
@@ -400,17 +480,18 @@ class Raft:
             ctx = self.read_only.last_pending_context() or b""
         if not ctx and self.lease.enabled:
             ctx = self.lease.context()  # the echo renews the read lease
-        for v in self.voters:
-            if v != self.id:
-                # never tell a follower to commit beyond what it is known to hold
-                commit = min(self.prs[v].match, self.log.committed)
-                self.msgs.append(Message(MT.HEARTBEAT, to=v, frm=self.id, term=self.term,
-                                         commit=commit, context=ctx))
+        for v in self._peers():
+            # never tell a follower to commit beyond what it is known to hold
+            commit = min(self.prs[v].match, self.log.committed)
+            self.msgs.append(Message(MT.HEARTBEAT, to=v, frm=self.id, term=self.term,
+                                     commit=commit, context=ctx))
 
     def _quorum_active(self) -> bool:
+        """Were a majority of the voters heard from (learners do not count)?"""
         active = 0
+        voters = set(self.voters)
         for v, pr in self.prs.items():
-            if v == self.id or pr.recent_active:
+            if v in voters and (v == self.id or pr.recent_active):
                 active += 1
             pr.recent_active = False
         return active >= quorum.majority(len(self.voters))
@@ -444,8 +525,8 @@ class Raft:
         while self.send_append(m.frm, send_if_empty=False):
             pass
         if m.frm == self.lead_transferee and pr.match == self.log.last_index():
-            self.lease.revoke()  # the target's campaign overrides the followers' promise
-            self._send(MT.TIMEOUT_NOW, m.frm)
+            self._order_campaign(m.frm)
+        self._maybe_leave()
 
     def _handle_heartbeat_response(self, m: Message, pr: Progress) -> None:
         pr.recent_active = True
@@ -457,7 +538,7 @@ class Raft:
         if not m.context or self.lease.acknowledged(m.context, m.frm, self.id, self.voters):
             return
         acks = self.read_only.recv_ack(m.frm, m.context)
-        if acks is None or len(acks) < quorum.majority(len(self.voters)):
+        if acks is None or len(acks.intersection(self.voters)) < quorum.majority(len(self.voters)):
             return
         for rs in self.read_only.advance(m.context):
             self._answer_read(rs.req, rs.index)
@@ -467,7 +548,7 @@ class Raft:
         if not self._committed_in_current_term():
             self.pending_read_index.append(m)  # wait for the election's empty entry to commit
             return
-        if len(self.voters) == 1 or self.lease.holds():
+        if self.voters == (self.id,) or self.lease.holds():
             self._answer_read(m, self.log.committed)
             return
         self.read_only.add_request(self.log.committed, m)
@@ -480,17 +561,22 @@ class Raft:
         else:
             self._send(MT.READ_INDEX_RESP, req.frm, index=index, context=req.context)
 
+    def _order_campaign(self, target: int) -> None:
+        """TIMEOUT_NOW: ``target`` campaigns at once, overriding the followers' promise, so the
+        read lease ends here for the rest of this term."""
+        self.lease.revoke()
+        self._send(MT.TIMEOUT_NOW, target)
+
     def _transfer_leader(self, target: int) -> None:
         """§3.10: catch the target up, then tell it to campaign at once (TIMEOUT_NOW)."""
-        if target == self.id or target not in self.prs:
+        if target == self.id or target not in self.voters or target not in self.prs:
             return
         if self.lead_transferee == target:
             return
         self.lead_transferee = target
         self.election_elapsed = 0  # abort if it takes longer than an election timeout
         if self.prs[target].match == self.log.last_index():
-            self.lease.revoke()
-            self._send(MT.TIMEOUT_NOW, target)
+            self._order_campaign(target)
         else:
             self.send_append(target)
 
@@ -558,6 +644,7 @@ class Raft:
             self._send(MT.APP_RESP, m.frm, index=log.committed)
             return
         last_new = log.maybe_append(m.index, m.log_term, m.commit, m.entries)
+        self._sync_conf()
         if last_new is not None:
             self._send(MT.APP_RESP, m.frm, index=last_new)
             return
@@ -586,10 +673,5 @@ class Raft:
             self.log.commit_to(meta.index)  # our log already contains it: just fast-forward
             return False
         self.log.restore(snap)
-        if meta.conf.voters:
-            self.voters = tuple(sorted(meta.conf.voters))
-        last = self.log.last_index()
-        durable = self.log.durable_index()
-        self.prs = {v: Progress(last + 1, self.max_inflight, durable if v == self.id else 0)
-                    for v in self.voters}
+        self._apply_conf(self.log.confs.latest())
         return True

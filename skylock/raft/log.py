@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .membership import ConfLog
 from .storage import CompactedError, MemoryStorage, UnavailableError, limit_size
 from .types import Entry, Snapshot
 
@@ -119,6 +120,9 @@ class RaftLog:
         self.committed = first - 1
         self.applied = first - 1
         self.applying = first - 1  # last index handed out for applying
+        stored = storage.entries(first, last + 1) if last >= first else []
+        #: the configurations in this log (the latest one is in force, committed or not)
+        self.confs = ConfLog(first - 1, storage.snapshot().meta.conf, stored)
 
     # ---- indexes and terms -------------------------------------------------
 
@@ -199,6 +203,8 @@ class RaftLog:
         if ents[0].index - 1 < self.committed:
             raise AssertionError(f"append at {ents[0].index} would overwrite committed {self.committed}")
         self.unstable.truncate_and_append(ents)
+        self.confs.truncate_from(ents[0].index)
+        self.confs.add(ents)
         return self.last_index()
 
     def find_conflict(self, ents: Sequence[Entry]) -> int:
@@ -283,3 +289,4 @@ class RaftLog:
         """Replace the log with a snapshot received from the leader."""
         self.committed = snap.meta.index
         self.unstable.restore(snap)
+        self.confs.reset(snap.meta.index, snap.meta.conf)

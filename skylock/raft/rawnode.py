@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 
 from .config import Config
 from .core import ProposalDropped, Raft, ReadState
+from .membership import ConfChange
 from .progress import PeerProgress
 from .storage import MemoryStorage
-from .types import Entry, EntryType, HardState, Message, MessageType, Role, Snapshot, numbers_in_range
+from .types import (ConfState, Entry, EntryType, HardState, Message, MessageType, Role, Snapshot,
+                    numbers_in_range)
 
 _LOCAL_TYPES = frozenset({MessageType.HUP, MessageType.BEAT, MessageType.CHECK_QUORUM,
                           MessageType.UNREACHABLE, MessageType.SNAP_STATUS})
@@ -55,6 +57,8 @@ class Status:
     applied: int
     last_index: int
     progress: dict[int, PeerProgress]  # leader only; empty otherwise
+    #: the configuration in force (the latest in the log, maybe not committed yet)
+    conf: ConfState = ConfState()
 
 
 class RawNode:
@@ -116,6 +120,24 @@ class RawNode:
         """Ask for a linearizable read point; a ReadState(index, ctx) comes in a later Ready.
         Dropped silently when there is no leader: time out and retry."""
         self.raft.step(Message(MessageType.READ_INDEX, frm=self.raft.id, context=ctx))
+
+    def propose_conf_change(self, cc: ConfChange) -> None:
+        """Leader only: append the single-server change ``cc`` (in force at once, see
+        ``membership``); raises ``ConfChangeRefused`` saying why it cannot be made now."""
+        self.raft.propose_conf_change(cc)
+
+    def conf_state(self) -> ConfState:
+        """The configuration in force: the latest in the log, committed or not."""
+        return self.raft.conf
+
+    def conf_state_at(self, index: int) -> ConfState:
+        """The configuration once the log up to ``index`` is applied: what a snapshot at
+        ``index`` must record (final for a committed ``index``)."""
+        return self.raft.log.confs.at(index)
+
+    def committed_conf_state(self) -> ConfState:
+        """The configuration of the committed log: a member it drops is gone for good."""
+        return self.raft.log.confs.at(self.raft.log.committed)
 
     def transfer_leadership(self, to_id: int) -> None:
         self.raft.step(Message(MessageType.TRANSFER_LEADER, frm=self.raft.id, index=to_id))
@@ -196,4 +218,4 @@ class RawNode:
         r = self.raft
         progress = ({v: p.view() for v, p in r.prs.items()} if r.role == Role.LEADER else {})
         return Status(r.id, r.term, r.vote, r.role, r.leader, r.log.committed, r.log.applied,
-                      r.log.last_index(), progress)
+                      r.log.last_index(), progress, r.conf)

@@ -66,7 +66,13 @@ class HardState:
 
 @dataclass(frozen=True, slots=True)
 class ConfState:
+    """A configuration: voters, learners (receive the log, never vote nor count toward a
+    quorum) and an opaque application context per member, as ``(id, bytes)`` pairs sorted
+    by id (see ``membership``)."""
+
     voters: tuple[int, ...] = ()
+    learners: tuple[int, ...] = ()
+    contexts: tuple[tuple[int, bytes], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +113,8 @@ INT64_LIMIT = 1 << 63
 MAX_VOTERS = 1024
 #: ReadIndex and heartbeat contexts are 8 bytes, a transfer campaign's is b"transfer"
 MAX_CONTEXT = 64
+#: a member's context in a configuration (its addresses): small
+MAX_MEMBER_CONTEXT = 4096
 
 #: The types a peer may send. The others (HUP, BEAT, ...) are the node's own inputs:
 #: from the network they would let anyone start elections or fake reports.
@@ -175,7 +183,8 @@ def numbers_in_range(m: Message) -> bool:
     for e in m.entries:
         nums += (e.term, e.index)
     if m.snapshot is not None:
-        nums += (m.snapshot.meta.index, m.snapshot.meta.term, *m.snapshot.meta.conf.voters)
+        conf = m.snapshot.meta.conf
+        nums += (m.snapshot.meta.index, m.snapshot.meta.term, *conf.voters, *conf.learners)
     return all(in_int64_range(n) for n in nums)
 
 
@@ -203,6 +212,7 @@ def check_wire_message(m: Message, *, max_entries: int) -> None:
         _check_proposed(m.entries)
     elif t == MessageType.APP:
         _check_appended(m)
+        _check_conf_entries(m.entries)
     elif t in (MessageType.VOTE, MessageType.PRE_VOTE) and m.log_term > m.term:
         raise MalformedMessage(f"a candidate's last log term {m.log_term} is above its term {m.term}")
     elif m.snapshot is not None:
@@ -232,6 +242,13 @@ def _check_appended(m: Message) -> None:
         prev_term = e.term
 
 
+def _check_conf_entries(entries: tuple[Entry, ...]) -> None:
+    """A configuration entry must decode: the core reads it as soon as it is appended."""
+    for e in entries:
+        if e.type == EntryType.CONF:
+            decode_conf_state(e.data)
+
+
 # ---- wire forms (plain lists of ints/bytes; msgpack-able) -------------------
 
 
@@ -251,20 +268,54 @@ def entry_from_wire(w: list[Any]) -> Entry:
 
 
 def snapshot_meta_to_wire(m: SnapshotMeta) -> list[Any]:
-    return [m.index, m.term, list(m.conf.voters)]
+    """[index, term, voters], plus [learners, contexts] when the configuration has either
+    (so metadata without them keeps its original three-field form)."""
+    c = m.conf
+    if not c.learners and not c.contexts:
+        return [m.index, m.term, list(c.voters)]
+    return [m.index, m.term, list(c.voters), list(c.learners), [[i, ctx] for i, ctx in c.contexts]]
+
+
+def _ids(name: str, v: Any) -> tuple[int, ...]:
+    if not isinstance(v, (list, tuple)) or len(v) > MAX_VOTERS:
+        raise MalformedMessage(f"{name} must be a list of at most {MAX_VOTERS} ids")
+    ids = tuple(_u63(name, x) for x in v)
+    if len(set(ids)) != len(ids) or 0 in ids:
+        raise MalformedMessage(f"{name} must be distinct non-zero ids")
+    return ids
+
+
+def _contexts(v: Any, member_ids: set[int]) -> tuple[tuple[int, bytes], ...]:
+    if not isinstance(v, (list, tuple)) or len(v) > MAX_VOTERS:
+        raise MalformedMessage(f"contexts must be a list of at most {MAX_VOTERS} pairs")
+    out = []
+    for pair in v:
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise MalformedMessage("a member context is [id, bytes]")
+        nid, ctx = _u63("context id", pair[0]), _bytes("context", pair[1])
+        if nid not in member_ids or len(ctx) > MAX_MEMBER_CONTEXT:
+            raise MalformedMessage(f"context of node {nid}: not a member, or over {MAX_MEMBER_CONTEXT} bytes")
+        out.append((nid, ctx))
+    if len({i for i, _ in out}) != len(out):
+        raise MalformedMessage("one context per member")
+    return tuple(sorted(out))
+
+
+def conf_from_parts(voters: Any, learners: Any = (), contexts: Any = ()) -> ConfState:
+    """A configuration from its wire parts; raises ``MalformedMessage``."""
+    v, lr = _ids("voters", voters), _ids("learners", learners)
+    if set(v) & set(lr):
+        raise MalformedMessage("a member is either a voter or a learner")
+    return ConfState(tuple(sorted(v)), tuple(sorted(lr)), _contexts(contexts, set(v) | set(lr)))
 
 
 def snapshot_meta_from_wire(w: list[Any]) -> SnapshotMeta:
-    """Rebuild snapshot metadata; raises ``MalformedMessage`` unless it is [index, term, voters]."""
-    if not isinstance(w, (list, tuple)) or len(w) != 3:
-        raise MalformedMessage("snapshot meta is [index, term, voters]")
-    index, term, voters = w
-    if not isinstance(voters, (list, tuple)) or len(voters) > MAX_VOTERS:
-        raise MalformedMessage(f"voters must be a list of at most {MAX_VOTERS} ids")
-    ids = tuple(_u63("voter", v) for v in voters)
-    if len(set(ids)) != len(ids) or 0 in ids:
-        raise MalformedMessage("voters must be distinct non-zero ids")
-    return SnapshotMeta(_u63("snapshot.index", index), _u63("snapshot.term", term), ConfState(ids))
+    """Rebuild snapshot metadata; raises ``MalformedMessage`` unless it is
+    [index, term, voters] or [index, term, voters, learners, contexts]."""
+    if not isinstance(w, (list, tuple)) or len(w) not in (3, 5):
+        raise MalformedMessage("snapshot meta is [index, term, voters(, learners, contexts)]")
+    conf = conf_from_parts(*w[2:])
+    return SnapshotMeta(_u63("snapshot.index", w[0]), _u63("snapshot.term", w[1]), conf)
 
 
 def message_to_wire(m: Message) -> list[Any]:
@@ -307,9 +358,21 @@ def message_from_wire(w: list[Any]) -> Message:
 
 
 def encode_conf_state(conf: ConfState) -> bytes:
-    """The data of an ``EntryType.CONF`` entry: msgpack of the sorted voter ids."""
-    return msgpack.packb(sorted(conf.voters))
+    """The data of an ``EntryType.CONF`` entry: msgpack of the sorted voter ids, or of
+    [voters, learners, [[id, context], ...]] when there are learners or contexts."""
+    if not conf.learners and not conf.contexts:
+        return msgpack.packb(sorted(conf.voters))
+    return msgpack.packb([sorted(conf.voters), sorted(conf.learners),
+                          [[i, ctx] for i, ctx in conf.contexts]], use_bin_type=True)
 
 
 def decode_conf_state(data: bytes) -> ConfState:
-    return ConfState(tuple(int(v) for v in msgpack.unpackb(data)))
+    """Raises ``MalformedMessage`` for data that is not an encoded configuration."""
+    try:
+        w = msgpack.unpackb(data, raw=False, max_bin_len=len(data), max_str_len=len(data),
+                            max_array_len=len(data), max_map_len=len(data))
+    except Exception as exc:  # msgpack raises many types
+        raise MalformedMessage(f"configuration entry is not msgpack: {exc}") from None
+    if isinstance(w, list) and len(w) == 3 and all(isinstance(x, list) for x in w):
+        return conf_from_parts(*w)
+    return conf_from_parts(w)

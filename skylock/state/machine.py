@@ -270,5 +270,15 @@ class StateMachine:
         """Replace the whole state with a snapshot's; on bad bytes raise ``BadRequest``, keep the old state."""
         self._tree, self._sessions, self._auth, self._last_zxid = snapshot.decode(data)
 
+    def drop_sessions(self) -> dict[str, Any]:
+        """End every session as if it expired at the current zxid, with no new zxid: its
+        ephemerals (lock entries among them) are deleted. For a restored backup, whose
+        sessions' owners belong to the old cluster: the state stays at the snapshot's index,
+        so the new cluster's first entry is still the next zxid. Returns what expiry returns."""
+        txn = Txn(self._last_zxid, 0, self._undo)
+        result = self._end_sessions(txn, [s.session_id for s in self._sessions.all()], "expired")
+        self._undo.commit()
+        return result
+
     def state_hash(self) -> str:
         return sha256(self.snapshot()).hexdigest()

@@ -51,7 +51,8 @@ def test_root_may_do_anything_and_users_what_their_grants_cover(access):
     assert access.check("tu", "get", {"path": "/app/x"}).name == "u"
     assert access.check("tu", "lock.info", {"name": "a"}).name == "u"
     for op, args in [("set", {"path": "/app/x"}), ("get", {"path": "/apple"}), ("lock.acquire", {"name": "b"}),
-                     ("auth.user_list", {}), ("debug.state_hash", {}),
+                     ("auth.user_list", {}), ("debug.state_hash", {}), ("snapshot.begin", {}),
+                     ("snapshot.chunk", {"export_id": "e", "offset": 0}),
                      ("multi", {"ops": [{"op": "check", "path": "/app"}, {"op": "delete", "path": "/app/x"}]})]:
         with pytest.raises(PermissionDenied):
             access.check("tu", op, args)

@@ -11,8 +11,6 @@ import pykka
 
 from skylock.actors.lock_manager import LockManager
 from skylock.actors.messages import CheckLocks, LeadershipChanged, LocksChanged, Propose
-from skylock.actors.pending import PendingRequests
-from skylock.actors.proposals import decode_proposal
 
 
 class _Outbox:
@@ -29,22 +27,22 @@ def _delayed(since: int, delay_ms: int) -> LocksChanged:
 
 
 def test_only_the_leader_ends_a_delay_and_a_new_leader_waits_it_whole() -> None:
-    proposed: list[dict] = []
+    proposed: list[tuple[dict, bool]] = []
     mutex = threading.Lock()
 
     class Raft(pykka.ThreadingActor):  # stands in for RaftNode: records proposals
         def on_receive(self, message):  # noqa: ANN001
             if isinstance(message, Propose):
                 with mutex:
-                    proposed.append(decode_proposal(message.data)[2])
+                    proposed.append((message.command, message.leader_only))
 
-    def proposals() -> list[dict]:
+    def proposals() -> list[tuple[dict, bool]]:
         raft.ask("flush")  # what the manager told before has been handled now
         with mutex:
             return list(proposed)
 
     raft = Raft.start()
-    manager = LockManager.start(1, _Outbox(), PendingRequests(), 5.0)
+    manager = LockManager.start(1, _Outbox(), 5.0)
     try:
         manager.proxy().connect(raft).get()
         manager.ask(_delayed(since=7, delay_ms=10_000))  # applied while a follower
@@ -55,7 +53,7 @@ def test_only_the_leader_ends_a_delay_and_a_new_leader_waits_it_whole() -> None:
         manager.ask(CheckLocks(became + 5))
         assert proposals() == []  # not before a whole delay after becoming leader
         manager.ask(CheckLocks(time.monotonic() + 10.5))
-        assert proposals() == [{"op": "lock_delay_end", "name": "db", "since": 7}]
+        assert proposals() == [({"op": "lock_delay_end", "name": "db", "since": 7}, True)]  # a leader's duty
         manager.ask(LeadershipChanged(2, 3, False))
         manager.ask(CheckLocks(time.monotonic() + 3600))
         assert len(proposals()) == 1  # no longer leader: no retry from here

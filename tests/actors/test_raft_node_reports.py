@@ -11,7 +11,6 @@ from typing import Any
 from skylock.actors import peer_protocol
 from skylock.actors.messages import PeerRaftMessage, PeerUnreachable, Tick
 from skylock.actors.outbox import Outbox
-from skylock.actors.pending import PendingRequests
 from skylock.actors.raft_node import RaftNode
 from skylock.raft import (ConfState, Entry, MemoryStorage, Message, MessageType as MT, Ready, Snapshot,
                           SnapshotMeta, StateLost)
@@ -53,6 +52,11 @@ class FakeRawNode:
     def has_ready(self) -> bool:
         return bool(self.outgoing)
 
+    def conf_state(self) -> ConfState:
+        return ConfState((1, 2, 3))
+
+    committed_conf_state = conf_state
+
     def ready(self) -> Ready:
         msgs, self.outgoing = self.outgoing, []
         return Ready(messages=msgs, send_before_persist=True)
@@ -66,7 +70,7 @@ def start_actor(tmp_path: Path, raw: FakeRawNode, sent: list[tuple[int, bytes]],
     wal, _ = WAL.open(tmp_path / "wal")
     actor = RaftNode.start(1, raw, MemoryStorage(), ConfState((1, 2, 3)), wal, SnapshotStore(tmp_path / "snap"),
                            lambda to, payload: sent.append((to, payload)), Outbox(lambda c, f: None),
-                           PendingRequests(), {1: {}, 2: {}, 3: {}}, 100, 32 << 20, 6.0, fatal.append)
+                           {1: {}, 2: {}, 3: {}}, 100, 32 << 20, 6.0, fatal.append)
     actor.proxy().connect(actor, actor).get()  # store and sessions are not used by these tests
     return actor
 

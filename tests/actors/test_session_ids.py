@@ -9,7 +9,6 @@ import time
 import pykka
 
 from skylock.actors.messages import CheckSessions, LeadershipChanged, Propose, SessionsChanged
-from skylock.actors.proposals import decode_proposal
 from skylock.actors.session_manager import SessionManager
 
 
@@ -29,7 +28,7 @@ def test_a_session_closed_by_public_id_is_forgotten_and_never_expired() -> None:
         def on_receive(self, message):  # noqa: ANN001
             if isinstance(message, Propose):
                 with lock:
-                    proposed.append(decode_proposal(message.data)[2])
+                    proposed.append(message.command)
 
     raft = Raft.start()
     manager = SessionManager.start(1, _Outbox(), lambda to, payload: None, 0.05)

@@ -55,6 +55,7 @@ def test_without_a_valid_token_every_op_but_ping_is_unauthenticated(secure: Loca
             ("lock.acquire", {"name": "l", "session_id": "s1", "request_id": "r"}),
             ("lock.release", {"name": "l", "lock_id": "lock-0000000001"}), ("watch.remove", {"watch_id": 1}),
             ("cluster.status", {}), ("auth.whoami", {}), ("auth.user_list", {}), ("debug.state_hash", {}),
+            ("snapshot.begin", {}),
         ]:
             denied(lambda: anon.call(op, **args), Unauthenticated)
     assert secure.client().call("auth.whoami")["user"] == "root"
@@ -105,7 +106,8 @@ def test_auth_ops_need_admin_on_the_root_and_root_always_has_it(secure: LocalClu
     ops = secure.client(token=BOB_TOKEN)
     ops.create("/team", b"")  # admin on /team implies write there
     for op, args in [("auth.user_list", {}), ("auth.role_list", {}), ("auth.role_add", {"name": "r"}),
-                     ("auth.user_delete", {"name": "ops"}), ("debug.state_hash", {})]:
+                     ("auth.user_delete", {"name": "ops"}), ("debug.state_hash", {}), ("snapshot.begin", {}),
+                     ("snapshot.chunk", {"export_id": "e", "offset": 0})]:
         denied(lambda: ops.call(op, **args))
     root.call("auth.role_grant", name="ops-role", permission="admin", prefix="/")
     wait_until(lambda: ops.call("auth.role_add", name="r2") == {}, what="admin on / to apply")

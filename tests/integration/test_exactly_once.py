@@ -3,7 +3,8 @@ again by the node the client talks to, and applied at most once."""
 
 from __future__ import annotations
 
-from skylock.actors.proposals import AppliedTags, decode_store_snapshot, encode_store_snapshot
+from skylock.state.applied_tags import AppliedTags
+from skylock.state.envelope import decode_snapshot, encode_snapshot
 from tests.integration.cluster import LocalCluster
 
 
@@ -14,7 +15,7 @@ def test_applied_tags_admit_each_proposal_once_and_survive_snapshots() -> None:
     for t in (11, 12, 13):
         assert tags.first_time(1, t)
     assert tags.first_time(1, 10)  # forgotten after per_origin newer tags
-    data, restored = decode_store_snapshot(encode_store_snapshot(b"state", tags))
+    data, restored = decode_snapshot(encode_snapshot(b"state", tags))
     assert data == b"state" and restored.to_wire() == tags.to_wire()
     assert not restored.first_time(1, 13)
 

@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import zmq
 
-from skylock.actors.proposals import encode_proposal
+from skylock.state.envelope import encode_entry
 from skylock.config import load_config
 from skylock.net.peer_codec import encode_peer, encode_raft
 from skylock.raft.types import Entry, Message, MessageType as MT
@@ -120,7 +120,7 @@ def test_a_prop_from_a_non_member_is_never_applied(attack) -> None:
     cluster, attacker = attack
     leader = cluster.leader()
     proposals = [
-        encode_proposal(99, 0, commands.create(path, b"forged", now_ms=int(time.time() * 1000)))
+        encode_entry(99, 0, commands.create(path, b"forged", now_ms=int(time.time() * 1000)))
         for path in ("/forged", "/locks/forged")
     ]
     for node_id in (1, 2, 3):

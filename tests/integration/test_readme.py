@@ -183,3 +183,15 @@ def test_readme_monitoring_lines_run_as_written(started: StartCluster) -> None:
                    started).stdout
     assert '"status": "ok"' in out, out
     assert "skylock_raft_term" in out and "skylock_raft_applied_index" in out, out
+
+
+def test_readme_backup_lines_run_as_written(started: StartCluster, tmp_path: Path) -> None:
+    """Save, inspect and restore as written (in a scratch directory); the restored cluster's
+    start, a long-running command, is tested by tests/integration/test_backup_restore.py."""
+    script = block("tour: backup", "bash")
+    out = run_bash(f"cd {tmp_path}\n{script}", shell_env(started), started).stdout
+    assert "saved backup.skb: index " in out and "sha256 verified" in out, out
+    assert "Start the new cluster with: python start_cluster.py --data-dir restored\n" in out, out
+    assert "python start_cluster.py --data-dir restored" in README.read_text()
+    for node in ("node1", "node2", "node3"):
+        assert any((tmp_path / "restored" / node / "snap").iterdir()), node

@@ -272,7 +272,7 @@ def http_client_errors() -> type[Exception]:
     return http.client.HTTPException
 
 
-def test_the_printed_exports_work_for_the_cli(cluster: StartedCluster) -> None:
+def test_the_printed_exports_work_for_the_cli(cluster: StartedCluster, tmp_path: Path) -> None:
     env = {**os.environ, **cluster.exports()}
     env.pop("SKYLOCK_SERVERS", None)
 
@@ -288,6 +288,12 @@ def test_the_printed_exports_work_for_the_cli(cluster: StartedCluster) -> None:
     assert status.returncode == 0 and "leader" in status.stdout, status.stderr
     wrong = cli("get", "/secure/cli", "--token", "wrong")
     assert wrong.returncode == 1 and "Unauthenticated" in wrong.stderr
+    saved = cli("snapshot", "save", str(tmp_path / "backup.skb"))  # the root token is admin
+    assert saved.returncode == 0 and "saved" in saved.stdout, saved.stderr
+    assert cli("snapshot", "inspect", str(tmp_path / "backup.skb")).returncode == 0
+    refused = cli("snapshot", "save", str(tmp_path / "other.skb"), "--token", "wrong")
+    assert refused.returncode == 1 and "Unauthenticated" in refused.stderr
+    assert not (tmp_path / "other.skb").exists()
 
 
 def test_async_client_rest_multi_and_session_list_check_access(cluster: StartedCluster,

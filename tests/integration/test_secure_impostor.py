@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import zmq
 
-from skylock.actors.proposals import encode_proposal
+from skylock.state.envelope import encode_entry
 from skylock.config import load_config
 from skylock.net.curve import KeyPair, connect_curve, load_public_key
 from skylock.net.peer_codec import encode_raft
@@ -58,7 +58,7 @@ def test_a_members_key_cannot_speak_as_the_leader(tmp_path: Path) -> None:
         connect_curve(impostor, other_keys, load_public_key(victim_cfg.security.member_key_file(victim)))
         impostor.connect(f"tcp://{victim_cfg.me.peer_address}")
         now_ms = int(time.time() * 1000)
-        prop = encode_proposal(99, 0, commands.create("/forged", b"forged", now_ms=now_ms))
+        prop = encode_entry(99, 0, commands.create("/forged", b"forged", now_ms=now_ms))
         forged = [
             encode_raft(Message(MT.HEARTBEAT, to=victim, frm=leader, term=FORGED_TERM)),
             encode_raft(Message(MT.PROP, to=victim, frm=leader, entries=(Entry(0, 0, data=prop),))),

@@ -19,7 +19,8 @@ from tests.integration.cluster import wait_until
 SHIPPED = Path(__file__).resolve().parents[2] / "configs" / "single.yaml"
 
 
-def test_single_member_config_elects_itself_and_serves(tmp_path: Path) -> None:
+def shipped_single_config(tmp_path: Path) -> tuple[Path, int]:
+    """configs/single.yaml with free ports and ``tmp_path/data``; returns it and the client port."""
     raw = yaml.safe_load(SHIPPED.read_text())
     (member,) = raw["cluster"]["members"]
     client_port, peer_port, http_port = free_ports(3)
@@ -28,6 +29,11 @@ def test_single_member_config_elects_itself_and_serves(tmp_path: Path) -> None:
     raw["storage"]["data_dir"] = "./data"
     config = tmp_path / "single.yaml"
     config.write_text(yaml.safe_dump(raw))
+    return config, client_port
+
+
+def test_single_member_config_elects_itself_and_serves(tmp_path: Path) -> None:
+    config, client_port = shipped_single_config(tmp_path)
     log = open(tmp_path / "single.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "skylock.cli", "serve", "--config", str(config)],
                             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})

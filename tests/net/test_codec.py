@@ -33,6 +33,8 @@ MINIMAL_ARGS: dict[str, dict] = {
     "lock.release": {"name": "L", "session_id": "s1", "lock_id": "k1"},
     "lock.info": {"name": "L"},
     "debug.state_hash": {},
+    "snapshot.begin": {},
+    "snapshot.chunk": {"export_id": "e", "offset": 0},
     "auth.whoami": {},
     "auth.user_list": {},
     "auth.role_list": {},
@@ -44,6 +46,11 @@ MINIMAL_ARGS: dict[str, dict] = {
     "auth.role_delete": {"name": "r"},
     "auth.role_grant": {"name": "r", "permission": "read", "prefix": "/a"},
     "auth.role_revoke": {"name": "r", "permission": "lock", "prefix": "/locks/x"},
+    "member.list": {},
+    "member.add": {"id": 4, "peer_address": "h:7104", "client_address": "h:7004"},
+    "member.promote": {"id": 4},
+    "member.remove": {"id": 4},
+    "leader.transfer": {},
 }
 
 

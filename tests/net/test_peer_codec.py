@@ -31,6 +31,7 @@ from skylock.raft.types import (
     Snapshot,
     SnapshotMeta,
     ConfState,
+    encode_conf_state,
     message_to_wire,
 )
 
@@ -57,7 +58,7 @@ def refused(payload: bytes, match: str | None = None, **kw: Any) -> None:
 HONEST = [
     Message(MT.PROP, to=1, frm=2, entries=(Entry(0, 0, EntryType.NORMAL, b"cmd"),)),
     Message(MT.APP, to=1, frm=2, term=5, log_term=4, index=10,
-            entries=(Entry(4, 11, EntryType.NORMAL, b"a"), Entry(5, 12, EntryType.CONF, b"b")), commit=9),
+            entries=(Entry(4, 11, EntryType.NORMAL, b"a"), Entry(5, 12, EntryType.CONF, encode_conf_state(ConfState((1, 2), (4,), ((4, b"ctx"),))))), commit=9),
     Message(MT.APP_RESP, to=1, frm=2, term=5, index=7, reject=True, reject_hint=6, log_term=3),
     Message(MT.VOTE, to=1, frm=2, term=6, log_term=5, index=12),
     Message(MT.VOTE_RESP, to=1, frm=2, term=6),
@@ -65,6 +66,8 @@ HONEST = [
     Message(MT.PRE_VOTE_RESP, to=1, frm=2, term=0, reject=True),
     Message(MT.SNAP, to=1, frm=2, term=5,
             snapshot=Snapshot(SnapshotMeta(100, 4, ConfState((1, 2, 3))), b"state")),
+    Message(MT.SNAP, to=1, frm=2, term=5,
+            snapshot=Snapshot(SnapshotMeta(100, 4, ConfState((1, 2, 3), (5,), ((5, b"addr"),))), b"state")),
     Message(MT.HEARTBEAT, to=1, frm=2, term=5, commit=9, context=(7).to_bytes(8, "big")),
     Message(MT.HEARTBEAT_RESP, to=1, frm=2, term=5, context=(7).to_bytes(8, "big")),
     Message(MT.READ_INDEX, to=1, frm=2, context=(7).to_bytes(8, "big")),

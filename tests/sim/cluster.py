@@ -26,6 +26,7 @@ from typing import Any
 
 from skylock.raft import ConfState, Message, MessageType, ProposalDropped, Role
 from skylock.raft.lease import lease_ticks_for
+from skylock.raft.membership import members
 
 from .faults import Faults
 from .invariants import Checker, InvariantViolation
@@ -137,6 +138,10 @@ class Cluster:
                              config.fault_weights)
         self.live_index: dict[bytes, int] = {}
         self.faults_on = False
+        #: membership faults add nodes with fresh ids, up to this many in all
+        self.max_nodes = config.n_nodes + 2
+        #: removed nodes shut down by the operator once their removal is committed
+        self.retired: set[int] = set()
         clocks = random.Random(f"clocks-{seed}")  # apart, so the other draws stay what they were
         skew = config.params.clock_skew
         for node in self.nodes.values():
@@ -160,6 +165,18 @@ class Cluster:
     def random_live_node(self) -> SimNode | None:
         live = self.live_nodes()
         return self.rng.choice(live) if live else None
+
+    def add_node(self) -> SimNode:
+        """A new, empty server that knows no configuration (``serve --join``): it waits to
+        be contacted by the leader that added it."""
+        node_id = max(self.nodes) + 1
+        node = SimNode(node_id, ConfState(), self.config.params,
+                       random.Random(self.rng.getrandbits(64)), self.checker, self)
+        self.nodes[node_id] = node
+        self.ids.append(node_id)
+        node.start()
+        self.trace(("new_node", self.now, node_id))
+        return node
 
     def crash(self, node: SimNode, why: str = "crash") -> None:
         self.trace((why, self.now, node.id, node.term, node.disk.last_index))
@@ -200,6 +217,8 @@ class Cluster:
             return
         self.trace(("d", self.now, int(m.type), m.frm, m.to, m.term, m.index, len(m.entries),
                     m.commit, m.reject))
+        if m.type == MessageType.APP_RESP and not m.reject:
+            self.checker.on_ack(m.to, m.term, m.frm, m.index)
         try:
             dst.raw.step(m)
         except ProposalDropped:
@@ -265,6 +284,8 @@ class Cluster:
 
     def _stable_leader(self) -> SimNode | None:
         live = self.live_nodes()
+        if not live:
+            return None
         top = max(n.term for n in live)
         for n in live:
             if n.role == Role.LEADER and n.term == top:
@@ -276,14 +297,19 @@ class Cluster:
         params = self.config.params
         election = params.election_tick
         budget = 10 * (params.max_election_tick or 2 * election)  # ten longest election timeouts
+        if self.checker.conf_changes:
+            # a removed leader's step-down costs an election, and a two-voter cluster
+            # (after removals) splits its votes more often: twice the time
+            budget *= 2
         self.workload.propose_p = 0.1
         self.workload.read_p = 0.02
         probe, proposed_at, probes = b"", -1, 0
         for _ in range(budget):
             self.step(faults=False)
+            self._retire_removed()
             if probe in self.live_index:
                 index = self.live_index[probe]
-                if all(n.applied >= index for n in self.nodes.values()):
+                if all(n.applied >= index for n in self._members()):
                     self.trace(("live", self.now, probe, index))
                     return
                 continue
@@ -306,6 +332,28 @@ class Cluster:
         raise InvariantViolation(
             f"liveness: no fresh proposal applied on all nodes within {budget} ticks of healing "
             f"(probe={probe!r}, {states})")
+
+    def _members(self) -> list[SimNode]:
+        """The nodes that must serve after healing: all but the retired (removed) ones."""
+        return [n for i, n in self.nodes.items() if i not in self.retired]
+
+    def _retire_removed(self) -> None:
+        """Once a leader's configuration is committed, the operator stops the nodes it
+        does not list (removed, or added by a change that was lost). A removed node that
+        never heard its removal was committed keeps campaigning, in vain: the voters ignore
+        it (leader lease, pre-vote) or outvote it (their logs are longer)."""
+        leaders = [n for n in self.live_nodes() if n.role == Role.LEADER]
+        if not leaders:
+            return
+        leader = max(leaders, key=lambda n: n.term)  # a removed node may be at a higher term
+        conf_index = leader.disk.confs[-1][0]
+        if leader.disk.hard_state.commit < conf_index:
+            return
+        keep = set(members(leader.disk.latest_conf()))
+        for node in self.live_nodes():
+            if node.id not in keep:
+                self.retired.add(node.id)
+                self.crash(node, "retire")
 
     def digest(self) -> str:
         h = hashlib.sha256()

@@ -10,7 +10,8 @@ app in a Ready is gone after a crash, as it would be in production.
 
 from __future__ import annotations
 
-from skylock.raft import ConfState, Entry, HardState, MemoryStorage, Snapshot, SnapshotMeta
+from skylock.raft import (ConfState, Entry, EntryType, HardState, MemoryStorage, Snapshot, SnapshotMeta,
+                          decode_conf_state)
 
 
 class DiskError(AssertionError):
@@ -25,6 +26,8 @@ class Disk:
         self.hard_state = HardState()
         self.snapshot = Snapshot(SnapshotMeta(0, 0, conf), b"")
         self.entries: list[Entry] = []
+        #: the configurations in this log, (index, conf), the snapshot's first
+        self.confs: list[tuple[int, ConfState]] = [(0, conf)]
 
     # ---- reading ------------------------------------------------------------
 
@@ -52,6 +55,16 @@ class Disk:
             return self.entries[off]
         return None
 
+    def latest_conf(self) -> ConfState:
+        return self.confs[-1][1]
+
+    def conf_at(self, index: int) -> ConfState:
+        return [c for i, c in self.confs if i <= index][-1]
+
+    def uncommitted_confs(self) -> int:
+        """Configuration entries above the durable commit index."""
+        return sum(1 for i, _ in self.confs if i > self.hard_state.commit)
+
     # ---- writing (one Ready = one fsync) -------------------------------------
 
     def install_snapshot(self, snap: Snapshot) -> None:
@@ -61,6 +74,7 @@ class Disk:
                 f"snapshot {snap.meta.index} older than stored {self.snapshot.meta.index}")
         self.snapshot = snap
         self.entries = []
+        self.confs = [(snap.meta.index, snap.meta.conf)]
 
     def append(self, entries: list[Entry] | tuple[Entry, ...]) -> list[tuple[Entry, int]]:
         """Store entries (a stored index is replaced with its whole tail).
@@ -83,12 +97,30 @@ class Disk:
         prev_term = self.term(first - 1)
         assert prev_term is not None
         del self.entries[keep:]
+        self._track_confs(entries)
         out = []
         for e in entries:
             out.append((e, prev_term))
             prev_term = e.term
         self.entries.extend(entries)
         return out
+
+    def _track_confs(self, entries: list[Entry] | tuple[Entry, ...]) -> None:
+        """Follow the configurations; each must differ from the one before it in this log
+        by at most one voter (single-server changes: consecutive majorities overlap). A
+        joining node starts from no configuration and takes the first one it is sent."""
+        first = entries[0].index
+        while len(self.confs) > 1 and self.confs[-1][0] >= first:
+            self.confs.pop()
+        for e in entries:
+            if e.type != EntryType.CONF:
+                continue
+            conf = decode_conf_state(e.data)
+            prev = self.confs[-1][1]
+            if prev.voters and len(set(prev.voters) ^ set(conf.voters)) > 1:
+                raise DiskError(f"configuration at {e.index} changes more than one voter: "
+                                f"{prev.voters} -> {conf.voters}")
+            self.confs.append((e.index, conf))
 
     def set_hard_state(self, hs: HardState) -> None:
         old = self.hard_state
@@ -104,6 +136,7 @@ class Disk:
         """The app snapshotted its state at ``snap.meta.index`` and dropped older entries."""
         self.snapshot = snap
         self.entries = [e for e in self.entries if e.index > snap.meta.index]
+        self.confs = [(snap.meta.index, snap.meta.conf)] + [c for c in self.confs if c[0] > snap.meta.index]
 
     # ---- restart ----------------------------------------------------------------
 

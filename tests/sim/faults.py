@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import random
 
+from skylock.raft import ConfChange, ConfChangeRefused, ConfChangeType as CT
+from skylock.raft.membership import members
+
 ACTIONS = ("partition", "one_way", "heal_net", "lossy", "crash", "crash_leader", "restart",
-           "transfer", "campaign", "skew")
+           "transfer", "campaign", "member", "skew")
 
 
 class Faults:
@@ -32,6 +35,8 @@ class Faults:
         self.weights = [rng.choice((0, 1, 3, 6)) for _ in ACTIONS]
         self.weights[ACTIONS.index("heal_net")] += 1
         self.weights[ACTIONS.index("restart")] += 2
+        # membership changes are rarer in production but where the new code is: weigh them up
+        self.weights[ACTIONS.index("member")] = rng.choice((0, 3, 6, 12))
         if rate is not None:
             self.rate = rate
         if weights is not None:
@@ -84,6 +89,38 @@ class Faults:
         if leaders:
             cluster.crash(rng.choice(leaders))
 
+    def _member(self, cluster, rng) -> None:
+        """A membership change at a leader: add a new learner, promote a learner, or remove
+        a member (the leader itself included). The core may refuse (one change at a time)."""
+        leaders = [n for n in cluster.live_nodes() if n.role == 3]
+        if not leaders:
+            return
+        node = rng.choice(leaders)
+        conf = node.raw.conf_state()
+        kind = rng.choice(("add", "add", "promote", "promote", "remove", "remove_leader"))
+        if kind in ("add", "promote"):  # a learner waiting is promoted before another joins
+            kind = "promote" if conf.learners else "add"
+        if kind == "add" and len(cluster.nodes) < cluster.max_nodes:
+            cc = ConfChange(CT.ADD_LEARNER, max(cluster.nodes) + 1, b"sim")
+        elif kind == "promote" and conf.learners:
+            cc = ConfChange(CT.PROMOTE, rng.choice(conf.learners))
+        elif kind == "remove":
+            cc = ConfChange(CT.REMOVE, rng.choice(members(conf)))
+        elif kind == "remove_leader":
+            cc = ConfChange(CT.REMOVE, node.id)
+        else:
+            return
+        try:
+            node.raw.propose_conf_change(cc)
+        except ConfChangeRefused as exc:
+            cluster.trace(("conf_refused", cluster.now, node.id, cc.type.name, cc.node_id, str(exc)))
+            return
+        if cc.type == CT.ADD_LEARNER:
+            cluster.add_node()  # before the leader's Ready: its appends go to the new node
+        cluster.checker.conf_changes += 1
+        cluster.trace(("conf_change", cluster.now, node.id, cc.type.name, cc.node_id))
+        node.drain()
+
     def _restart(self, cluster, rng) -> None:
         dead = [n for n in cluster.nodes.values() if not n.alive]
         if dead:
@@ -114,7 +151,7 @@ class Faults:
 
     def heal(self, cluster) -> None:
         cluster.net.heal()
-        for node in cluster.nodes.values():
-            if not node.alive:
+        for node in list(cluster.nodes.values()):
+            if not node.alive and node.id not in cluster.retired:
                 cluster.restart(node)
         cluster.trace(("heal_all", cluster.now))

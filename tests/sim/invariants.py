@@ -19,11 +19,19 @@ every step but costs O(change) instead of O(cluster):
   gets applied there (no acknowledged proposal lost).
 - ReadIndex: a ReadState's index is >= every commit index acknowledged
   anywhere before the read was requested.
+- Membership: election safety above holds across configurations (terms are
+  global); a leader's log never holds more than one uncommitted configuration
+  entry; consecutive configurations differ by at most one voter (the disk
+  model checks that); a leader commits an index only once a majority of the
+  *voters* of its configuration acknowledged it (learners' acks never make a
+  quorum); a learner, or a node that knows its removal is committed, never
+  campaigns.
 """
 
 from __future__ import annotations
 
 from skylock.raft import Entry
+from skylock.raft.quorum import majority
 
 
 class InvariantViolation(AssertionError):
@@ -51,6 +59,43 @@ class Checker:
         self.elections = 0
         #: node id -> Disk, filled by the cluster so live leaders can be re-checked
         self.disks: dict = {}
+        #: (leader id, term) -> {node id: highest index it acknowledged to that leader}
+        self.acks: dict[tuple[int, int], dict[int, int]] = {}
+        self.conf_changes = 0
+
+    # ---- membership --------------------------------------------------------------
+
+    def on_ack(self, leader: int, term: int, frm: int, index: int) -> None:
+        """An APP_RESP accepting up to ``index`` was delivered to ``leader`` at ``term``."""
+        seen = self.acks.setdefault((leader, term), {})
+        if index > seen.get(frm, 0):
+            seen[frm] = index
+
+    def on_leader_commit(self, node_id: int, term: int, disk, new: int) -> None:
+        """Counted from the acks delivered, independently of the core's progress."""
+        voters = disk.latest_conf().voters
+        seen = self.acks.get((node_id, term), {})
+        have = [v for v in voters if (v == node_id and disk.last_index >= new) or seen.get(v, 0) >= new]
+        if len(have) < majority(len(voters)):
+            raise InvariantViolation(
+                f"quorum: leader {node_id} of term {term} committed {new} with acks from voters "
+                f"{have} of {voters} (acks seen: {seen}): learners or non-members counted")
+
+    def on_appended_as_leader(self, node_id: int, term: int, disk) -> None:
+        if disk.uncommitted_confs() > 1:
+            raise InvariantViolation(
+                f"one change at a time: leader {node_id} of term {term} holds "
+                f"{disk.uncommitted_confs()} uncommitted configuration entries")
+
+    def on_campaign(self, node_id: int, term: int, disk) -> None:
+        """Only a voter of its latest configuration, or of its committed one (a removal
+        not known to be committed: the node may be needed to commit it), campaigns."""
+        latest, committed = disk.latest_conf(), disk.conf_at(disk.hard_state.commit)
+        if node_id not in latest.voters and node_id not in committed.voters:
+            raise InvariantViolation(
+                f"node {node_id} campaigned at term {term} but is a voter neither of its latest "
+                f"configuration {latest} nor of its committed one {committed}: learners and "
+                f"nodes that know they were removed must not campaign")
 
     # ---- election safety + leader completeness -------------------------------
 

@@ -137,6 +137,8 @@ class SimNode:
             disk.install_snapshot(rd.snapshot)
         if rd.entries:
             checker.on_persisted(self.id, disk.append(rd.entries))
+            if self.role == Role.LEADER:
+                checker.on_appended_as_leader(self.id, disk.hard_state.term, disk)
         old_commit = disk.hard_state.commit
         if rd.hard_state is not None:
             disk.set_hard_state(rd.hard_state)
@@ -152,6 +154,8 @@ class SimNode:
                     rd.soft_state is None or rd.soft_state.role == Role.LEADER)
                 checker.on_commit(self.id, disk.hard_state.term, disk, old_commit, new_commit,
                                   as_leader)
+                if as_leader:
+                    checker.on_leader_commit(self.id, disk.hard_state.term, disk, new_commit)
         if rd.soft_state is not None and rd.soft_state.role == Role.LEADER:
             checker.on_leader(self.id, disk.hard_state.term, disk)
             self.cluster.trace(("lead", self.cluster.now, self.id, disk.hard_state.term))
@@ -165,6 +169,8 @@ class SimNode:
                 return
         if rd.soft_state is not None:
             self.leader = rd.soft_state.leader
+            if rd.soft_state.role in (Role.PRE_CANDIDATE, Role.CANDIDATE):
+                checker.on_campaign(self.id, disk.hard_state.term, disk)
             if rd.soft_state.role != Role.LEADER:
                 if self.role == Role.LEADER:
                     checker.on_not_leader(self.id)
@@ -209,7 +215,11 @@ class SimNode:
         index = self.applied
         if index <= self.disk.snapshot.meta.index:
             return False
-        self.storage.create_snapshot(index, self.conf, self.chain)
+        conf = self.raw.conf_state_at(index)
+        on_disk = self.disk.conf_at(index)
+        if conf != on_disk:
+            raise AssertionError(f"node {self.id}: configuration at {index} is {conf}, the log says {on_disk}")
+        self.storage.create_snapshot(index, conf, self.chain)
         snap = self.storage.snapshot()
         self.storage.compact(index)
         self.disk.compact(snap)

@@ -11,8 +11,9 @@ import dataclasses
 
 import pytest
 
-from skylock.raft import Config
+from skylock.raft import ConfChangeRefused
 from skylock.raft.core import Raft
+from skylock.raft.lease import ReadLease
 from skylock.raft.log import RaftLog
 
 from .cluster import Cluster, SimFailure, plan, run_seed
@@ -91,39 +92,55 @@ def test_vote_without_log_check_is_caught(monkeypatch: pytest.MonkeyPatch) -> No
     assert "completeness" in why or "safety" in why or "matching" in why or "commit" in why
 
 
-def _lease_config(seed: int):
-    """Lease runs only (check-quorum on), partition-heavy: a deposed leader keeps reading."""
+def _membership_config(seed: int):
+    """Membership-heavy runs: changes at a high rate among partitions and crashes."""
     cfg = plan(seed)
-    params = dataclasses.replace(cfg.params, check_quorum=True, lease_ticks=1, clock_skew=0.0)
-    return dataclasses.replace(cfg, params=params)
+    weights = tuple({"member": 8, "partition": 2, "heal_net": 2, "crash": 1, "restart": 3,
+                     "crash_leader": 1}.get(a, 0) for a in ACTIONS)
+    return dataclasses.replace(cfg, fault_rate=0.2, fault_weights=weights)
 
 
-def _with_lease(lease_ticks_of):
-    def config_of(seed: int):
-        cfg = _lease_config(seed)
-        return dataclasses.replace(cfg, params=dataclasses.replace(
-            cfg.params, lease_ticks=lease_ticks_of(cfg.params.election_tick)))
-    return config_of
+def test_learner_counted_toward_quorum_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    from skylock.raft import core
+
+    real = core.quorum.committed_index
+    monkeypatch.setattr(core.quorum, "committed_index", lambda voters, match: real(list(match), match))
+    seed, why = _first_violation(300, _membership_config)
+    print(f"learner counted toward commit caught at seed {seed}: {why}")
+    assert "quorum" in why or "safety" in why or "completeness" in why
 
 
-def test_a_lease_longer_than_the_followers_promise_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A lease that outlives the election timeout serves a read a newer leader made stale."""
-    monkeypatch.setattr(Config, "validate", lambda self: None)
-    seed, why = _first_violation(2000, _with_lease(lambda e: 3 * e))
-    print(f"over-long lease caught at seed {seed}: {why}")
-    assert "read index" in why
+def test_two_uncommitted_changes_are_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    from skylock.raft.core import Raft
+    from skylock.raft.membership import apply_change
+    from skylock.raft.types import Entry, EntryType, encode_conf_state
+
+    def propose_without_the_one_at_a_time_rule(self, cc) -> None:
+        if self.role != 3:
+            raise ConfChangeRefused("not the leader")
+        new = apply_change(self.conf, cc)
+        self.append_entries([Entry(0, 0, EntryType.CONF, encode_conf_state(new))])
+        self.bcast_append()
+
+    monkeypatch.setattr(Raft, "propose_conf_change", propose_without_the_one_at_a_time_rule)
+    seed, why = _first_violation(300, _membership_config)
+    print(f"two uncommitted changes caught at seed {seed}: {why}")
+    assert "one change at a time" in why or "more than one voter" in why or "safety" in why
 
 
-def test_a_restarted_node_that_votes_at_once_breaks_the_lease_and_is_caught(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without the restart guard a node that promised the old leader forgets it in a crash."""
-    original = Raft.__init__
+def _lease_config(seed: int):
+    """Every run reads by lease (check-quorum on), on clocks that keep time."""
+    cfg = plan(seed)
+    e = cfg.params.election_tick
+    return dataclasses.replace(cfg, params=dataclasses.replace(
+        cfg.params, check_quorum=True, lease_ticks=e - 2, clock_skew=0.0))
 
-    def no_guard(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        self.restart_guard = 0
 
-    monkeypatch.setattr(Raft, "__init__", no_guard)
-    seed, why = _first_violation(5000, _with_lease(lambda e: e - 2))
-    print(f"lease without the restart guard caught at seed {seed}: {why}")
+def test_a_lease_that_never_ends_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deposed leader that keeps reading by a lease no acknowledgement bounds (and, so that
+    nothing else ends its reign, never steps down for want of a quorum) serves stale reads."""
+    monkeypatch.setattr(ReadLease, "holds", lambda self: self.enabled and not self.revoked)
+    monkeypatch.setattr(Raft, "_quorum_active", lambda self: True)
+    seed, why = _first_violation(1000, _lease_config)
+    print(f"a lease without an end caught at seed {seed}: {why}")
     assert "read index" in why

@@ -119,3 +119,20 @@ def test_session_list_shows_public_ids_ephemerals_and_locks_never_secrets(d):
                                 "held": True}]}
     assert second["ephemerals"] == [] and [lk["held"] for lk in second["locks"]] == [False]
     assert S1 not in repr(listed) and S2 not in repr(listed)  # the secrets stay secret
+
+
+def test_drop_sessions_ends_every_session_and_its_ephemerals_without_a_new_zxid(d):
+    """What a restore does to a backup's sessions: their clients are gone with the old cluster."""
+    d.open("s1")
+    d.open("s2")
+    d.ok(d.create("/app"))
+    d.ok(d.create("/app/e", ephemeral=True, session_id="s1"))
+    d.acquire("job", "s2")
+    d.acquire("job", "s1", request_id="r2")  # a waiter
+    zxid = d.sm.last_zxid
+    dropped = d.sm.drop_sessions()
+    assert len(dropped["sessions"]) == 2 and "/app/e" in dropped["deleted"]
+    assert d.sm.sessions() == [] and d.sm.last_zxid == zxid
+    assert d.sm.children("/app")[0] == [] and d.sm.children("/locks/job")[0] == []
+    assert d.sm.exists("/app").pzxid == zxid  # stamped at the snapshot's zxid, not after it
+    assert d.ok(d.create("/after"))["stat"]["czxid"] == zxid + 1
