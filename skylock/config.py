@@ -32,6 +32,7 @@ from typing import Any
 import yaml
 
 from skylock.net.address import split_address
+from skylock.raft.lease import lease_ticks_for
 
 
 class ConfigError(ValueError):
@@ -143,7 +144,14 @@ def _parse_path(value: Any) -> Path:
     return Path(_parse_str(value))
 
 
+def _parse_fraction(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(f"expected a number in [0, 1), got {value!r}")
+    return float(value)
+
+
 _PARSERS = {
+    "fraction": _parse_fraction,
     "int": _parse_int,
     "bool": _parse_bool,
     "duration": parse_duration,
@@ -237,6 +245,14 @@ class RaftConfig:
     #: The largest frame a node reads from a peer; bigger ones are refused unread. A
     #: snapshot travels in one frame, so this must exceed the largest snapshot.
     max_peer_message_size: int = _kind("size", 256 << 20)
+    #: Lease-based linearizable reads (Raft thesis 6.4.1): while a majority's promise not to
+    #: elect anyone else holds, the leader answers reads without a round of heartbeats. Off by
+    #: default: its safety rests on clocks (the nodes' tick rates may differ by at most
+    #: ``max_clock_drift``); ReadIndex's rests on nothing but messages.
+    lease_reads: bool = _kind("bool", False)
+    #: how far apart two nodes' clocks may run (0.1: 10%); the lease is that much shorter than
+    #: the election timeout, and two ticks more
+    max_clock_drift: float = _kind("fraction", 0.1)
 
     @property
     def tick_interval(self) -> float:
@@ -251,6 +267,11 @@ class RaftConfig:
     def election_tick(self) -> int:
         """Minimum election timeout in ticks (the core randomises upward from it)."""
         return max(2, round(self.election_timeout_min / self.heartbeat_interval))
+
+    @property
+    def lease_ticks(self) -> int:
+        """The read lease in ticks; 0 when lease reads are off."""
+        return lease_ticks_for(self.election_tick, self.max_clock_drift) if self.lease_reads else 0
 
     @property
     def election_tick_max(self) -> int:
@@ -533,6 +554,12 @@ def _validate(cfg: NodeConfig) -> None:
             f"raft.election_timeout_max {format_duration(r.election_timeout_max)} (each election timeout "
             "is drawn at random between them, so that nodes rarely time out together)"
         )
+    if r.lease_reads and not r.check_quorum:
+        raise ConfigError("raft.lease_reads: needs raft.check_quorum (the followers' promise the lease rests on)")
+    if r.lease_reads and r.lease_ticks == 0:
+        raise ConfigError(
+            f"raft.lease_reads: an election timeout of {r.election_tick} heartbeats leaves no lease with "
+            f"raft.max_clock_drift {r.max_clock_drift}; raise raft.election_timeout_min")
     if r.election_timeout_min < 2 * r.heartbeat_interval:
         raise ConfigError(
             f"raft.election_timeout_min: {format_duration(r.election_timeout_min)} must be at least twice "

@@ -162,6 +162,7 @@ def recover_raft(cfg: NodeConfig, join: bool = False) -> RecoveredRaft:
         max_election_tick=cfg.raft.election_tick_max,
         max_inflight_msgs=cfg.raft.max_inflight_msgs,
         max_size_per_msg=cfg.raft.max_size_per_msg,
+        lease_ticks=cfg.raft.lease_ticks,
         applied=snapshot.meta.index if snapshot is not None else 0,
     )
     log.info(
@@ -232,7 +233,7 @@ class Node:
             cfg.storage.keep_entries, cfg.storage.keep_bytes, self.request_timeout, self._on_fatal,
             metrics=self.metrics, proposals_waiting=self.proposals_waiting, peer_io=self.transport.loop,
             view=self.raft_view,
-            set_peers=self.transport.set_peers,
+            set_peers=self.transport.set_peers, tick_interval=cfg.raft.tick_interval,
         )
         access = Access(enabled=cfg.auth.enabled, root_token_sha256=cfg.auth.root_token_sha256)
         self.store = Store.start(

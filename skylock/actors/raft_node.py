@@ -72,6 +72,8 @@ OnFatal = Callable[[BaseException], None]
 
 #: Under a constant stream of inputs the inbox never empties: process Ready at least this often.
 MAX_INPUTS_PER_READY = 256
+#: Ticks that may go missing before the read lease is given up (see ``_check_stall``).
+STALL_TICKS = 2.5
 #: Seconds before the catch-up ReadIndex is asked again (without a leader it is dropped silently).
 SYNC_RETRY = 1.0
 
@@ -127,12 +129,14 @@ class RaftNode(NodeActor):
         peer_io: IOLoop[Any] | None = None,
         view: RaftViewBoard | None = None,
         set_peers: SetPeers | None = None,
+        tick_interval: float = 0.05,
     ) -> None:
         """``proposals_waiting`` is where this actor publishes the size of its proposal table;
         ``peer_io`` is the peer transport's loop, served on this actor's thread (``SocketInbox``);
         ``metrics``: the node's figures; this actor writes its Raft and WAL ones; ``view``: where
         term, role and leader are published for other threads (the logs); ``set_peers`` hears the
-        peers to connect to whenever the configuration changes."""
+        peers to connect to whenever the configuration changes; ``tick_interval``: the ticker's
+        period, to notice when ticks stopped coming (a pause) and the read lease may be stale."""
         self._peer_io = peer_io or IOLoop(f"raft-{node_id}", lambda io: None, lambda key, frames: None)
         super().__init__(node_id)  # creates the inbox: see _create_actor_inbox
         self.metrics = metrics or NodeMetrics(node_id)
@@ -149,6 +153,8 @@ class RaftNode(NodeActor):
         self.keep_entries = keep_entries
         self.keep_bytes = keep_bytes
         self.request_timeout = request_timeout
+        self.tick_interval = tick_interval
+        self._last_tick_at = 0.0
         self.on_fatal = on_fatal
         self._failed = False
         self.store: pykka.ActorRef[Any] | None = None
@@ -246,6 +252,8 @@ class RaftNode(NodeActor):
         self.on_fatal(exc)
 
     def _on_tick(self, msg: Tick) -> None:
+        self._check_stall(msg.now)
+        self._last_tick_at = msg.now
         self.node.tick()
         self._expire_waits(msg.now)
         self._retry_proposals(msg.now)
@@ -256,6 +264,8 @@ class RaftNode(NodeActor):
         m = msg.message
         if m.to != self.node_id:
             return
+        if m.type == MessageType.READ_INDEX:
+            self._check_stall(time.monotonic())  # a follower's read, maybe answered by lease
         try:
             self.node.step(m)
         except StateLost as exc:
@@ -332,9 +342,17 @@ class RaftNode(NodeActor):
     def _next_read_ctx(self) -> bytes:
         return self._read_prefix + next(self._read_ids).to_bytes(8, "big")
 
+    def _check_stall(self, now: float) -> None:
+        """Ticks stopped for a while (this process was paused, or starved): the tick count the
+        read lease is measured in fell behind real time, so the lease is given up until a
+        majority confirms this leader again (the ticker does not make up for missed ticks)."""
+        if self._last_tick_at and now - self._last_tick_at > STALL_TICKS * self.tick_interval:
+            self.node.suspend_lease()
+
     def _submit_reads(self) -> None:
         if not self._reads:
             return
+        self._check_stall(time.monotonic())
         if self._leader == 0:
             # The core drops a ReadIndex it cannot place: answer now, not at the deadline,
             # so the client hears NoLeader (and moves on) before its own deadline passes.

@@ -14,6 +14,13 @@ class Config:
     timeout is drawn from ``[election_tick, max_election_tick)`` with ``rng`` so that peers rarely
     time out together (``max_election_tick`` 0 means ``2*election_tick``). ``applied`` is the last
     index the application had applied before a restart.
+
+    ``lease_ticks`` > 0 turns on lease-based reads (§6.4.1): a leader that heard a majority
+    acknowledge a heartbeat it sent at tick ``t`` answers ReadIndex at once until ``t +
+    lease_ticks``, without a round. Followers ignore other candidates for ``election_tick``
+    ticks after hearing from their leader (check-quorum's rule) and after a restart, so the
+    lease is safe while ``lease_ticks`` leaves room for ticks that run at different speeds on
+    different machines (the node derives it from ``raft.max_clock_drift``).
     """
 
     id: int
@@ -26,6 +33,7 @@ class Config:
     max_inflight_msgs: int = 256
     max_size_per_msg: int = 1 << 20
     applied: int = 0
+    lease_ticks: int = 0
 
     @property
     def election_tick_bound(self) -> int:
@@ -48,3 +56,8 @@ class Config:
             raise ValueError("max_size_per_msg must be > 0")
         if self.applied < 0:
             raise ValueError("applied must be >= 0")
+        if self.lease_ticks < 0 or self.lease_ticks > self.election_tick - 2:
+            raise ValueError("lease_ticks must be in [0, election_tick - 2]: a lease must end before "
+                             "the followers' promise not to elect anyone else does")
+        if self.lease_ticks and not self.check_quorum:
+            raise ValueError("lease-based reads need check_quorum (the followers' promise)")

@@ -16,6 +16,7 @@ from .log import RaftLog
 from .membership import ConfChange, ConfChangeRefused, apply_change, members
 from .progress import Progress, ProgressState
 from .quorum import VoteResult
+from .lease import ReadLease
 from .read_only import ReadOnly
 from .storage import CompactedError, MemoryStorage
 from .types import ConfState, Entry, EntryType, Message, MessageType as MT, Role, Snapshot, encode_conf_state
@@ -51,6 +52,10 @@ class Raft:
         self.heartbeat_timeout = cfg.heartbeat_tick
         self.pre_vote = cfg.pre_vote
         self.check_quorum = cfg.check_quorum
+        self.lease = ReadLease(cfg.lease_ticks)
+        #: ticks left in which a restarted node votes for nobody (lease mode): it may have
+        #: promised a leader, before the restart, not to elect anyone else for that long
+        self.restart_guard = cfg.election_tick if cfg.lease_ticks else 0
         self.max_inflight = cfg.max_inflight_msgs
         self.max_size_per_msg = cfg.max_size_per_msg
         self.log = RaftLog(storage)
@@ -128,6 +133,7 @@ class Raft:
         self.leader = self.id
         self.role = Role.LEADER
         self.prs[self.id].become_replicate()
+        self.lease.reset()
         self.append_entries([Entry(self.term, self.log.last_index() + 1)])
 
     def promotable(self) -> bool:
@@ -186,7 +192,7 @@ class Raft:
         last = self.log.last_index()
         ready = [v for v in self.voters if v in self.prs and self.prs[v].match == last]
         if ready:
-            self._send(MT.TIMEOUT_NOW, ready[0])
+            self._order_campaign(ready[0])
         self.become_follower(self.term, 0)
 
     def propose_conf_change(self, cc: ConfChange) -> None:
@@ -210,6 +216,9 @@ class Raft:
     # ---- clock ---------------------------------------------------------------
 
     def tick(self) -> None:
+        self.lease.tick()
+        if self.restart_guard:
+            self.restart_guard -= 1
         if self.role == Role.LEADER:
             self._tick_heartbeat()
         else:
@@ -294,7 +303,7 @@ class Raft:
             if m.type in (MT.VOTE, MT.PRE_VOTE):
                 force = m.context == CAMPAIGN_TRANSFER
                 in_lease = (self.check_quorum and self.leader != 0
-                            and self.election_elapsed < self.election_timeout)
+                            and self.election_elapsed < self.election_timeout) or self.restart_guard > 0
                 if not force and in_lease:
                     return  # §6: we heard from a live leader recently; ignore the disruption
             if m.type == MT.PRE_VOTE or (m.type == MT.PRE_VOTE_RESP and not m.reject):
@@ -469,6 +478,8 @@ class Raft:
     def bcast_heartbeat(self, ctx: bytes = b"") -> None:
         if not ctx:
             ctx = self.read_only.last_pending_context() or b""
+        if not ctx and self.lease.enabled:
+            ctx = self.lease.context()  # the echo renews the read lease
         for v in self._peers():
             # never tell a follower to commit beyond what it is known to hold
             commit = min(self.prs[v].match, self.log.committed)
@@ -514,7 +525,7 @@ class Raft:
         while self.send_append(m.frm, send_if_empty=False):
             pass
         if m.frm == self.lead_transferee and pr.match == self.log.last_index():
-            self._send(MT.TIMEOUT_NOW, m.frm)
+            self._order_campaign(m.frm)
         self._maybe_leave()
 
     def _handle_heartbeat_response(self, m: Message, pr: Progress) -> None:
@@ -524,7 +535,7 @@ class Raft:
             pr.inflights.free_first_one()  # a lost append must not stall the pipeline forever
         if pr.match < self.log.last_index():
             self.send_append(m.frm)
-        if not m.context:
+        if not m.context or self.lease.acknowledged(m.context, m.frm, self.id, self.voters):
             return
         acks = self.read_only.recv_ack(m.frm, m.context)
         if acks is None or len(acks.intersection(self.voters)) < quorum.majority(len(self.voters)):
@@ -537,7 +548,7 @@ class Raft:
         if not self._committed_in_current_term():
             self.pending_read_index.append(m)  # wait for the election's empty entry to commit
             return
-        if self.voters == (self.id,):
+        if self.voters == (self.id,) or self.lease.holds():
             self._answer_read(m, self.log.committed)
             return
         self.read_only.add_request(self.log.committed, m)
@@ -550,6 +561,12 @@ class Raft:
         else:
             self._send(MT.READ_INDEX_RESP, req.frm, index=index, context=req.context)
 
+    def _order_campaign(self, target: int) -> None:
+        """TIMEOUT_NOW: ``target`` campaigns at once, overriding the followers' promise, so the
+        read lease ends here for the rest of this term."""
+        self.lease.revoke()
+        self._send(MT.TIMEOUT_NOW, target)
+
     def _transfer_leader(self, target: int) -> None:
         """§3.10: catch the target up, then tell it to campaign at once (TIMEOUT_NOW)."""
         if target == self.id or target not in self.voters or target not in self.prs:
@@ -559,7 +576,7 @@ class Raft:
         self.lead_transferee = target
         self.election_elapsed = 0  # abort if it takes longer than an election timeout
         if self.prs[target].match == self.log.last_index():
-            self._send(MT.TIMEOUT_NOW, target)
+            self._order_campaign(target)
         else:
             self.send_append(target)
 

@@ -74,6 +74,11 @@ class RawNode:
     def tick(self) -> None:
         self.raft.tick()
 
+    def suspend_lease(self) -> None:
+        """Time passed that the ticks do not show (a pause): stop reading by lease until a
+        majority acknowledges a heartbeat sent from now on (``ReadLease.suspend``)."""
+        self.raft.lease.suspend()
+
     def campaign(self) -> None:
         self.raft.step(Message(MessageType.HUP, frm=self.raft.id))
 

@@ -11,7 +11,7 @@ from skylock.raft.core import Raft
 def new_raft(id: int = 1, voters: tuple[int, ...] = (1, 2, 3), *, terms: tuple[int, ...] = (),
              term: int = 0, vote: int = 0, commit: int = 0, pre_vote: bool = False,
              check_quorum: bool = False, election_tick: int = 10, max_election_tick: int = 0,
-             max_inflight: int = 256, max_size: int = 1 << 20, seed: int = 0) -> Raft:
+             max_inflight: int = 256, max_size: int = 1 << 20, seed: int = 0, lease_ticks: int = 0) -> Raft:
     """A peer whose log holds one entry per value in ``terms`` (indexes 1, 2, ...)."""
     st = MemoryStorage()
     st.bootstrap(ConfState(voters=voters))
@@ -20,7 +20,7 @@ def new_raft(id: int = 1, voters: tuple[int, ...] = (1, 2, 3), *, terms: tuple[i
     return Raft(Config(id=id, election_tick=election_tick, max_election_tick=max_election_tick,
                        heartbeat_tick=1,
                        rng=random.Random(seed), pre_vote=pre_vote, check_quorum=check_quorum,
-                       max_inflight_msgs=max_inflight, max_size_per_msg=max_size), st)
+                       max_inflight_msgs=max_inflight, max_size_per_msg=max_size, lease_ticks=lease_ticks), st)
 
 
 def take(r: Raft) -> list[Message]:

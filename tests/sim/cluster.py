@@ -22,8 +22,10 @@ import dataclasses
 import hashlib
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from skylock.raft import ConfState, Message, MessageType, ProposalDropped, Role
+from skylock.raft.lease import lease_ticks_for
 from skylock.raft.membership import members
 
 from .faults import Faults
@@ -95,7 +97,19 @@ def plan(seed: int, n_nodes: int | None = None, fault_ticks: int | None = None) 
     if rng.random() < 0.5:
         e = params.election_tick
         params = dataclasses.replace(params, max_election_tick=rng.randint(e + 2, 3 * e))
+    params = dataclasses.replace(params, **lease_plan(rng, params))
     return RunConfig(n_nodes, params, fault_ticks, compact_p, crash_leader_p)
+
+
+def lease_plan(rng: random.Random, params: NodeParams) -> dict[str, Any]:
+    """Half the check-quorum runs read by lease, with a clock drift bound ``d`` the lease allows
+    for, as the node derives it (``raft.max_clock_drift``), and clocks that run up to ``d/3``
+    fast or slow (two clocks then differ by less than ``d``). The other runs skew clocks freely:
+    no safety property of Raft may depend on them."""
+    if params.check_quorum and rng.random() < 0.5:
+        drift = rng.choice((0.1, 0.2, 0.3))
+        return {"lease_ticks": lease_ticks_for(params.election_tick, drift), "clock_skew": drift / 3}
+    return {"clock_skew": rng.choice((0.0, 0.0, 0.1, 0.3))}
 
 
 class Cluster:
@@ -117,7 +131,9 @@ class Cluster:
                        self.checker, self)
             for i in self.ids
         }
-        self.workload = Workload(random.Random(self.rng.getrandbits(64)))
+        # lease runs read more: a stale read needs a read to reach a deposed leader in time
+        self.workload = Workload(random.Random(self.rng.getrandbits(64)),
+                                 read_p=0.3 if config.params.lease_ticks else 0.08)
         self.faults = Faults(random.Random(self.rng.getrandbits(64)), config.fault_rate,
                              config.fault_weights)
         self.live_index: dict[bytes, int] = {}
@@ -126,7 +142,10 @@ class Cluster:
         self.max_nodes = config.n_nodes + 2
         #: removed nodes shut down by the operator once their removal is committed
         self.retired: set[int] = set()
+        clocks = random.Random(f"clocks-{seed}")  # apart, so the other draws stay what they were
+        skew = config.params.clock_skew
         for node in self.nodes.values():
+            node.clock_rate = 1.0 + clocks.uniform(-skew, skew)
             node.start()
 
     # ---- tracing -----------------------------------------------------------------
@@ -237,8 +256,11 @@ class Cluster:
         order = self.live_nodes()
         self.rng.shuffle(order)
         for node in order:
-            node.raw.tick()
-            node.drain()
+            for _ in range(node.ticks_due()):
+                if node.raw is None:
+                    break  # it crashed in its own Ready loop (crash_leader_p)
+                node.raw.tick()
+                node.drain()
         self.workload.step(self)
         if faults:
             self.faults.step(self)

@@ -3,7 +3,8 @@
 Each tick of the fault phase may start one episode: a symmetric partition, a
 one-way link cut, a lossy/duplicating/slow network, a crash (of any node or of
 a leader), a restart, a
-leadership transfer or a forced election. Episodes overlap and undo one
+leadership transfer, a forced election, or a node's clock changing speed (within the
+run's ``clock_skew``: lease-based reads are safe only while clocks drift that little). Episodes overlap and undo one
 another at random (healing the network, restarting nodes), so a run walks
 through many combinations. ``heal`` ends them all for the liveness check.
 """
@@ -16,7 +17,7 @@ from skylock.raft import ConfChange, ConfChangeRefused, ConfChangeType as CT
 from skylock.raft.membership import members
 
 ACTIONS = ("partition", "one_way", "heal_net", "lossy", "crash", "crash_leader", "restart",
-           "transfer", "campaign", "member")
+           "transfer", "campaign", "member", "skew")
 
 
 class Faults:
@@ -140,6 +141,13 @@ class Faults:
             cluster.trace(("campaign", cluster.now, node.id))
             node.raw.campaign()
             node.drain()
+
+    def _skew(self, cluster, rng) -> None:
+        node = cluster.random_live_node()
+        if node is not None:
+            skew = cluster.config.params.clock_skew
+            node.clock_rate = 1.0 + rng.uniform(-skew, skew)
+            cluster.trace(("skew", cluster.now, node.id, round(node.clock_rate, 3)))
 
     def heal(self, cluster) -> None:
         cluster.net.heal()

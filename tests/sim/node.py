@@ -34,6 +34,11 @@ class NodeParams:
     check_quorum: bool = True
     max_inflight_msgs: int = 256
     max_size_per_msg: int = 1 << 20
+    #: lease-based reads (0: every read takes a ReadIndex round)
+    lease_ticks: int = 0
+    #: each node's clock runs at a rate in [1 - skew, 1 + skew] of the world's (the skew fault
+    #: redraws it); lease runs keep it within what their lease_ticks allows for
+    clock_skew: float = 0.0
 
 
 def chain_step(chain: bytes, term: int, index: int, data: bytes) -> bytes:
@@ -61,6 +66,9 @@ class SimNode:
         self.leader = 0
         self.applied = 0
         self.chain = b""
+        #: ticks per world tick, and the fraction of a tick accumulated so far
+        self.clock_rate = 1.0
+        self._clock = 0.0
         #: ReadStates served, as (index, ctx)
         self.read_states: list[tuple[int, bytes]] = []
 
@@ -86,10 +94,17 @@ class SimNode:
                      max_election_tick=p.max_election_tick, heartbeat_tick=p.heartbeat_tick,
                      rng=random.Random(self._rng.getrandbits(64)), pre_vote=p.pre_vote,
                      check_quorum=p.check_quorum, max_inflight_msgs=p.max_inflight_msgs,
-                     max_size_per_msg=p.max_size_per_msg, applied=self.applied)
+                     max_size_per_msg=p.max_size_per_msg, applied=self.applied, lease_ticks=p.lease_ticks)
         self.raw = RawNode(cfg, self.storage)
         self.role = Role.FOLLOWER
         self.leader = 0
+
+    def ticks_due(self) -> int:
+        """How many times this node's clock ticks in this world tick (its rate may differ)."""
+        self._clock += self.clock_rate
+        due = int(self._clock)
+        self._clock -= due
+        return due
 
     def crash(self) -> None:
         """Lose everything that was not persisted."""

@@ -12,6 +12,8 @@ import dataclasses
 import pytest
 
 from skylock.raft import ConfChangeRefused
+from skylock.raft.core import Raft
+from skylock.raft.lease import ReadLease
 from skylock.raft.log import RaftLog
 
 from .cluster import Cluster, SimFailure, plan, run_seed
@@ -124,3 +126,21 @@ def test_two_uncommitted_changes_are_caught(monkeypatch: pytest.MonkeyPatch) -> 
     seed, why = _first_violation(300, _membership_config)
     print(f"two uncommitted changes caught at seed {seed}: {why}")
     assert "one change at a time" in why or "more than one voter" in why or "safety" in why
+
+
+def _lease_config(seed: int):
+    """Every run reads by lease (check-quorum on), on clocks that keep time."""
+    cfg = plan(seed)
+    e = cfg.params.election_tick
+    return dataclasses.replace(cfg, params=dataclasses.replace(
+        cfg.params, check_quorum=True, lease_ticks=e - 2, clock_skew=0.0))
+
+
+def test_a_lease_that_never_ends_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deposed leader that keeps reading by a lease no acknowledgement bounds (and, so that
+    nothing else ends its reign, never steps down for want of a quorum) serves stale reads."""
+    monkeypatch.setattr(ReadLease, "holds", lambda self: self.enabled and not self.revoked)
+    monkeypatch.setattr(Raft, "_quorum_active", lambda self: True)
+    seed, why = _first_violation(1000, _lease_config)
+    print(f"a lease without an end caught at seed {seed}: {why}")
+    assert "read index" in why
