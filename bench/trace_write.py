@@ -37,17 +37,17 @@ STAGES = [
 ]
 
 NODE = """
-import importlib, sys, time
+import importlib, sys, threading, time
 log = open(sys.argv[1], "w", buffering=1)
 for module, cls, method, label in {stages!r}:
     owner = getattr(importlib.import_module(module), cls)
     original = getattr(owner, method)
     def traced(self, *a, _original=original, _label=label, **k):
-        log.write(f"{{time.monotonic():.6f}} {{_label}}<\\n")
+        log.write(f"{{time.monotonic():.6f}} {{_label}}< {{threading.get_ident()}}\\n")
         try:
             return _original(self, *a, **k)
         finally:
-            log.write(f"{{time.monotonic():.6f}} {{_label}}>\\n")
+            log.write(f"{{time.monotonic():.6f}} {{_label}}> {{threading.get_ident()}}\\n")
     setattr(owner, method, traced)
 from skylock.cli import main
 sys.argv = ["skylock"] + sys.argv[2:]
@@ -98,14 +98,24 @@ def main() -> None:
         marks = []
         for node in (1, 2, 3):
             for line in (root / f"trace{node}.log").read_text().splitlines():
-                ts, label = line.split()
+                ts, label, thread = line.split()
                 if start - 0.0005 <= float(ts) <= end + 0.0005:
-                    marks.append((float(ts), node, label))
+                    marks.append((float(ts), node, label, thread))
     print(f"leader: node {leader}; {len(latencies)} warm-up writes: p50 {latencies[len(latencies) // 2] * 1000:.2f} ms")
     print(f"traced write: {(end - start) * 1000:.3f} ms end to end (client call to return)")
-    print("   ms  node  stage (< enter, > exit)")
-    for ts, node, label in sorted(marks):
-        print(f"{(ts - start) * 1000:7.3f}  {node}     {label}")
+    print("   ms  node  stage (< enter, > exit)  thread")
+    for ts, node, label, thread in sorted(marks):
+        print(f"{(ts - start) * 1000:7.3f}  {node}     {label:12s}  {thread[-6:]}")
+    for node in sorted({m[1] for m in marks}):
+        print(f"node {node}: {hand_offs(sorted(marks), node)} hand-offs between threads"
+              f"{' (leader)' if node == leader else ''}")
+
+
+def hand_offs(marks: list[tuple[float, int, str, str]], node: int) -> int:
+    """How many times the traced write's stages on ``node`` move to another thread: each is a
+    wake-up of a waiting thread (a queue hand-off) inside that node."""
+    threads = [thread for _, n, label, thread in marks if n == node and label.endswith("<")]
+    return sum(1 for a, b in zip(threads, threads[1:]) if a != b)
 
 
 if __name__ == "__main__":

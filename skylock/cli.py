@@ -631,9 +631,10 @@ def watch(ctx: click.Context, path: str, kind: str, from_zxid: int | None) -> No
     from skylock.errors import SkyLockError
 
     events: queue.Queue[Event] = queue.Queue()
-    client = _client(ctx)
+    client = None
     try:
         try:
+            client = _client(ctx)
             client.watch(path, events.put, kind=kind, from_zxid=from_zxid)
             click.echo(f"watching {path} ({kind}); Ctrl-C to stop", err=True)
             while True:
@@ -653,7 +654,9 @@ def watch(ctx: click.Context, path: str, kind: str, from_zxid: int | None) -> No
     except KeyboardInterrupt:
         pass
     finally:
-        client.close()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # stopping: Ctrl-C must not cut the close short
+        if client is not None:
+            client.close()
 
 
 def _print_event(ctx: click.Context, event: Any) -> None:

@@ -2,25 +2,60 @@
 
 from __future__ import annotations
 
+import os
+import random
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from skylock.config import write_config
 
 
+#: "LO-HI": pick ports in [LO, HI) only (each parallel test worker gets a range of its own, so
+#: two workers never pick the same port between choosing it and a node binding it)
+PORTS_ENV = "SKYLOCK_PORTS"
+
+
+def port_range() -> tuple[int, int] | None:
+    """The ``SKYLOCK_PORTS`` range, if set."""
+    spec = os.environ.get(PORTS_ENV, "")
+    if not spec:
+        return None
+    lo, _, hi = spec.partition("-")
+    return int(lo), int(hi)
+
+
 def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
-    """Ports the OS reports free now (held open together so they are distinct)."""
-    socks = []
+    """Ports the OS reports free now (held open together so they are distinct): any free ones,
+    or within ``SKYLOCK_PORTS`` if it is set."""
+    socks: list[socket.socket] = []
+    window = port_range()
     try:
-        for _ in range(count):
+        candidates = _shuffled(*window) if window else iter(lambda: 0, None)
+        for port in candidates:
+            if len(socks) == count:
+                break
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind((host, 0))
+            try:
+                s.bind((host, port))
+            except OSError:
+                s.close()
+                continue
             socks.append(s)
+        if len(socks) < count:
+            raise OSError(f"no {count} free ports in {os.environ.get(PORTS_ENV)}")
         return [s.getsockname()[1] for s in socks]
     finally:
         for s in socks:
             s.close()
+
+
+def _shuffled(lo: int, hi: int) -> Iterator[int]:
+    """Every port of [lo, hi) once, from a random start (so runs do not reuse the same ports)."""
+    start = random.randrange(lo, hi)
+    yield from range(start, hi)
+    yield from range(lo, start)
 
 
 def local_cluster(

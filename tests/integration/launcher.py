@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from skylock.layout import port_range
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -31,9 +33,9 @@ def free_base_port() -> int:
     ephemeral range: a port there could be taken by any outgoing connection on this machine
     between this check and the node's bind (as once happened to node 1's HTTP port)."""
     rng = random.Random()
-    top = min(ephemeral_floor(), 65536) - 300
+    lo, hi = port_range() or (10000, min(ephemeral_floor(), 65536))
     for _ in range(200):
-        base = rng.randrange(10000, top)
+        base = rng.randrange(lo, hi - 300)
         socks = []
         try:
             for port in [base + off + i for off in (0, 100, 200) for i in range(3)]:

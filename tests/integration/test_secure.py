@@ -15,7 +15,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from skylock.net.peer_codec import encode_raft
 from skylock.raft.types import Message, MessageType as MT
 from skylock.security import load_credentials
 from tests.integration.cluster import wait_until
+from tests.integration.launcher import free_base_port
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -45,22 +45,6 @@ ROOT = Path(__file__).resolve().parents[2]
 FORGED_TERM = 10**6
 
 
-def free_base_port() -> int:
-    """A base port whose client (+0..2), peer (+100..) and HTTP (+200..) ports are all free now."""
-    for base in range(21000 + os.getpid() % 5000, 60000, 7):
-        socks = []
-        try:
-            for offset in (0, 1, 2, 100, 101, 102, 200, 201, 202):
-                s = socket.socket()
-                socks.append(s)
-                s.bind(("127.0.0.1", base + offset))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no free port range")
 
 
 class StartedCluster:

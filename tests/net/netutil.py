@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable
 
+from skylock.layout import free_ports
+
 
 def free_address() -> str:
-    """A "127.0.0.1:port" that was free a moment ago (the OS rarely reuses it at once)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"127.0.0.1:{sock.getsockname()[1]}"
+    """A "127.0.0.1:port" that was free a moment ago (in this test worker's port range)."""
+    return f"127.0.0.1:{free_ports(1)[0]}"
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 10.0, *, poke: Callable[[], None] | None = None,
