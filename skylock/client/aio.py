@@ -37,6 +37,8 @@ from skylock.client.aio_connection import AsyncConnection
 from skylock.client.aio_session import SessionKeeper
 from skylock.client.aio_watch import AsyncWatch, WatchRouter
 from skylock.client.failover import IDEMPOTENT
+from skylock.client.releases import Release, Unconfirmed
+from skylock.client.retry import RetryPolicy
 from skylock.client.session import SessionState, StateListener
 from skylock.client.connection import CONNECT_TIMEOUT
 from skylock.errors import ConnectionLost, NoLeader, NoNode, SessionExpired, Timeout
@@ -59,17 +61,22 @@ class AsyncClient:
         request_timeout: float = 10.0,
         attempt_timeout: float = 2.0,
         connect_timeout: float = CONNECT_TIMEOUT,
+        retry: RetryPolicy | None = None,
     ) -> None:
         """The options of ``Client``: ``servers`` tried in order; ``request_timeout`` seconds per
         call, failovers included; ``attempt_timeout`` seconds without a reply before the server
         is pinged; ``connect_timeout`` seconds for a request to reach its server before it goes,
         unsent, to the next. Secure clusters: ``credentials`` (a file or ``Credentials``: servers,
         their CURVE keys, a token) and ``token``; with neither ``servers`` nor ``credentials`` the
-        environment is read (``from_env``)."""
+        environment is read (``from_env``). ``retry``: the ``RetryPolicy`` of every retry here (its
+        deadline, if set, replaces ``request_timeout``)."""
         endpoints = options.resolve(servers, token, credentials)
         self.servers, self.token, self.credentials = endpoints.servers, endpoints.token, endpoints.credentials
         self._endpoints = endpoints
-        self.request_timeout = request_timeout
+        policy = retry or RetryPolicy()
+        self.request_timeout = policy.deadline if policy.deadline is not None else request_timeout
+        #: the retry policy of every loop here; its deadline is a call's (``request_timeout``)
+        self.retry = policy.replace(deadline=self.request_timeout)
         self.attempt_timeout = attempt_timeout
         self.connect_timeout = connect_timeout
         self._keys = KeyPair.generate() if endpoints.credentials is not None else None
@@ -79,8 +86,7 @@ class AsyncClient:
         self._closed = False
         self._watches = WatchRouter(self)
         self._session = SessionKeeper(self)
-        #: (lock name, session id) -> lock id whose release may or may not have applied
-        self._unconfirmed_releases: dict[tuple[str, str], str] = {}
+        self._unconfirmed_releases: Unconfirmed = {}
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> "AsyncClient":
@@ -133,19 +139,16 @@ class AsyncClient:
 
     async def _failing_over(self, op: str, attempt: Attempt[T]) -> T:
         """Run ``attempt(connection, deadline)`` until it succeeds or the retry rule says stop."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.request_timeout
-        backoff = 0.02
+        attempts = self.retry.start()  # on time.monotonic, as the loop's clock
         no_leader: NoLeader | None = None  # the last NoLeader a server answered during this call
         while True:
             conn = self._connection()
             try:
-                return await attempt(conn, deadline)
+                return await attempt(conn, attempts.deadline)
             except (NoLeader, ConnectionLost, Timeout) as err:
                 no_leader = err if isinstance(err, NoLeader) else no_leader
-                verdict = retry.after_failure(
-                    err, idempotent=op in IDEMPOTENT, closed=self._closed, now=loop.time(), deadline=deadline,
-                    backoff=backoff, no_leader=no_leader, several_servers=len(self.servers) > 1)
+                verdict = attempts.after_failure(err, idempotent=op in IDEMPOTENT, closed=self._closed,
+                                                 no_leader=no_leader, several_servers=len(self.servers) > 1)
                 if verdict.drop_connection:
                     self._drop_connection(conn)
                 if verdict.action == retry.GIVE_UP:
@@ -153,8 +156,7 @@ class AsyncClient:
                     raise verdict.error from None
                 if verdict.action == retry.RETRY_NOW:
                     continue  # the next server at once: this one cost a connect timeout already
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 0.5)
+            await asyncio.sleep(attempts.take_delay())
 
     async def _attempt(self, conn: AsyncConnection, op: str, args: dict[str, Any], deadline: float) -> Any:
         """One attempt on ``conn``: ``ConnectionLost(sent=False)`` if it could not be sent,
@@ -250,24 +252,26 @@ class AsyncClient:
 
     # ---- locks ----------------------------------------------------------------------------
 
-    async def lock_acquire(self, name: str, *, owner: str = "", timeout: float = 30.0,
-                           request_id: str | None = None, session_id: str | None = None) -> dict[str, Any]:
+    async def lock_acquire(self, name: str, *, owner: str = "", timeout: float = 30.0, request_id: str | None = None,
+                           session_id: str | None = None, lock_delay: float = 0.0) -> dict[str, Any]:
         """Queue on lock ``name`` and wait until granted (``Timeout`` after ``timeout`` seconds:
         the server removes the waiter). Sent again with the same ``request_id`` after a lost
         connection or a leader change, so nothing is queued twice. Returns ``{"name",
-        "lock_id", "token", "owner", "session_id"}``, as ``Client.lock_acquire``."""
+        "lock_id", "token", "owner", "session_id"}``, as ``Client.lock_acquire`` (``lock_delay`` too)."""
         session_id = session_id or self._session.require()
         unconfirmed = self._unconfirmed_releases.get((name, session_id))
         if unconfirmed is not None:  # that release may still apply: finish it before a new grant
             await self.lock_release(name, unconfirmed, session_id=session_id)
         request_id = request_id or uuid.uuid4().hex
         loop = asyncio.get_running_loop()
-        lock_deadline = loop.time() + timeout
-        backoff = 0.02
+        attempts = self.retry.replace(deadline=max(timeout, 0.001)).start()  # the lock's wait is the budget
+        lock_deadline = attempts.deadline
         while True:
             remaining = lock_deadline - loop.time()
             args = {"name": name, "session_id": session_id, "owner": owner,
                     "timeout_ms": max(1, int(remaining * 1000)), "request_id": request_id}
+            if lock_delay > 0:
+                args["lock_delay_ms"] = int(lock_delay * 1000)
             conn = self._connection()
             try:
                 # the server holds the reply until the grant; _attempt's pings check the server meanwhile
@@ -280,10 +284,9 @@ class AsyncClient:
             except Timeout:
                 if lock_deadline - loop.time() <= min(1.0, timeout / 4):
                     raise  # the wait itself ended
-            if loop.time() + backoff >= lock_deadline:
+            if not attempts.failed():
                 raise Timeout(f"lock {name} not granted within {timeout}s", name=name)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 0.5)
+            await asyncio.sleep(attempts.take_delay())
 
     async def lock_release(self, name: str, lock_id: str, *, session_id: str | None = None) -> dict[str, Any]:
         """Release (or leave the queue of) lock ``name``; ``NotOwner`` for another session's
@@ -293,31 +296,22 @@ class AsyncClient:
         if session_id is None:
             raise SessionExpired("releasing a lock needs the owning session id")
         args = {"name": name, "session_id": session_id, "lock_id": lock_id}
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.request_timeout
-        retried = False
-        backoff = 0.02
+        release = Release(self._unconfirmed_releases, name, session_id, lock_id)
+        attempts = self.retry.start()
         while True:
             conn = self._connection()
             try:
-                result = dict(await self._attempt(conn, "lock.release", args, deadline))
-                self._unconfirmed_releases.pop((name, session_id), None)
-                return result
-            except NoNode:
-                self._unconfirmed_releases.pop((name, session_id), None)
-                if retried:
-                    return {"released": lock_id, "next_holder": None}
-                raise
+                return release.confirmed(await self._attempt(conn, "lock.release", args, attempts.deadline))
+            except NoNode as err:
+                return release.entry_gone(err)
             except ConnectionLost as err:
                 self._drop_connection(conn)
-                retried = retried or err.details.get("sent") is not False
+                release.reply_lost(err)
             except (NoLeader, Timeout):
-                retried = True
-            if loop.time() + backoff >= deadline:
-                self._unconfirmed_releases[(name, session_id)] = lock_id
-                raise ConnectionLost(f"lock {name}: release of {lock_id} unconfirmed", sent=True)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 0.5)
+                release.outcome_unknown()
+            if not attempts.failed():
+                raise release.unconfirmed()
+            await asyncio.sleep(attempts.take_delay())
 
     async def lock_info(self, name: str) -> dict[str, Any]:
         """``{"name", "holder": {entry, owner, session, token} | None, "waiters": [...]}``."""

@@ -15,7 +15,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from skylock.client.session import SessionState, StateListener
+from skylock.client.session import SessionRecord, SessionState, StateListener, heartbeat_retries
 from skylock.errors import SessionExpired, SkyLockError
 
 if TYPE_CHECKING:
@@ -24,13 +24,11 @@ if TYPE_CHECKING:
 log = logging.getLogger("skylock.client")
 
 
-class SessionKeeper:
+class SessionKeeper(SessionRecord):
     def __init__(self, client: "AsyncClient") -> None:
+        super().__init__()
         self._client = client
-        self.session_id: str | None = None
         self.ttl = 0.0
-        self.state = SessionState.CLOSED
-        self.listeners: list[StateListener] = []
         self._heartbeats: asyncio.Task[None] | None = None
 
     async def start(self, client_id: str, ttl: float) -> str:
@@ -42,29 +40,22 @@ class SessionKeeper:
         self._heartbeats = asyncio.get_running_loop().create_task(self._heartbeat_loop(self.session_id))
         return self.session_id
 
-    def require(self) -> str:
-        """The live session's id, or ``SessionExpired``."""
-        if self.session_id is None or self.state in (SessionState.EXPIRED, SessionState.CLOSED):
-            raise SessionExpired("this operation needs a live session: call start_session() first")
-        return self.session_id
-
-    def _set_state(self, state: SessionState) -> None:
-        if state == self.state:
-            return
-        self.state = state
-        for listener in list(self.listeners):
-            try:
-                listener(state)
-            except Exception:  # noqa: BLE001 - one listener must not stop the others
-                log.exception("session listener failed")
+    def _tell(self, listener: StateListener, state: SessionState) -> None:
+        """Listeners hear of a change at once, on the loop."""
+        try:
+            listener(state)
+        except Exception:  # noqa: BLE001 - one listener must not stop the others
+            log.exception("session listener failed")
 
     async def _heartbeat_loop(self, session_id: str) -> None:
         client = self._client
         loop = asyncio.get_running_loop()
         interval = self.ttl / 3
+        retries = heartbeat_retries(client.retry, interval)
+        attempts = retries.start()
         last_ok = loop.time()
         while True:
-            await asyncio.sleep(interval if self.state == SessionState.CONNECTED else 0.1)
+            await asyncio.sleep(interval if self.state == SessionState.CONNECTED else attempts.take_delay())
             conn = None
             try:
                 conn = client._connection()
@@ -72,6 +63,7 @@ class SessionKeeper:
                 await client._attempt(conn, "session.heartbeat", {"session_id": session_id},
                                       sent + min(client.attempt_timeout, interval / 2))
                 last_ok = sent
+                attempts = retries.start()
                 self._set_state(SessionState.CONNECTED)
             except SessionExpired:
                 self._set_state(SessionState.EXPIRED)

@@ -28,6 +28,7 @@ from skylock.client.connection import CONNECT_TIMEOUT, Connection
 from skylock.client.events import EventThread
 from skylock.client.failover import IDEMPOTENT, Failover, tied_to_connection
 from skylock.client.pipeline import Pipeline
+from skylock.client.releases import Release, Unconfirmed
 from skylock.client.retry import RetryPolicy
 from skylock.client.session import SessionKeeper, SessionState, StateListener
 from skylock.client.watches import Event, WatchCallback, WatchHandle, WatchManager
@@ -80,7 +81,7 @@ class Client:
         self._session = SessionKeeper(self._failover, self.events)
         self._watches = WatchManager(self._failover, self.events, lambda: self._session.session_id)
         #: (lock name, session id) -> lock id whose release may or may not have applied
-        self._unconfirmed_releases: dict[tuple[str, str], str] = {}
+        self._unconfirmed_releases: Unconfirmed = {}
         self._pipeline = Pipeline(self._failover, IDEMPOTENT)  # the *_async ops
 
     @classmethod
@@ -282,27 +283,21 @@ class Client:
         if session_id is None:
             raise SessionExpired("releasing a lock needs the owning session id")
         args = {"name": name, "session_id": session_id, "lock_id": lock_id}
+        release = Release(self._unconfirmed_releases, name, session_id, lock_id)
         attempts = self.retry.start()
-        retried = False
         while True:
             conn = self._connection()
             try:
-                result = dict(self._await(conn, "lock.release", args, attempts.deadline))
-                self._unconfirmed_releases.pop((name, session_id), None)
-                return result
-            except NoNode:
-                self._unconfirmed_releases.pop((name, session_id), None)
-                if retried:
-                    return {"released": lock_id, "next_holder": None}
-                raise
+                return release.confirmed(self._await(conn, "lock.release", args, attempts.deadline))
+            except NoNode as err:
+                return release.entry_gone(err)
             except ConnectionLost as err:
                 self._drop_connection(conn)
-                retried = retried or err.details.get("sent") is not False
+                release.reply_lost(err)
             except (NoLeader, Timeout):
-                retried = True
+                release.outcome_unknown()
             if not attempts.failed():
-                self._unconfirmed_releases[(name, session_id)] = lock_id
-                raise ConnectionLost(f"lock {name}: release of {lock_id} unconfirmed", sent=True)
+                raise release.unconfirmed()
             attempts.pause()
 
     def lock_info(self, name: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from skylock.client.events import EventThread
 from skylock.client.failover import Failover
+from skylock.client.retry import RetryPolicy
 from skylock.errors import SessionExpired, SkyLockError
 
 log = logging.getLogger("skylock.client")
@@ -34,29 +35,14 @@ class SessionState(str, Enum):
 StateListener = Callable[[SessionState], None]
 
 
-class SessionKeeper:
-    """One client's session: its id, its state, its heartbeat thread and its listeners."""
+class SessionRecord:
+    """A session's id, state and listeners: what ``Client``'s keeper (heartbeats on a thread)
+    and ``AsyncClient``'s (a task) share. Subclasses say how listeners hear of a change."""
 
-    def __init__(self, failover: Failover, events: EventThread) -> None:
-        self._failover = failover
-        self._events = events
+    def __init__(self) -> None:
         self.session_id: str | None = None
-        self._ttl = 0.0
         self.state = SessionState.CLOSED
         self.listeners: list[StateListener] = []
-        self._heartbeats: threading.Thread | None = None
-        self._stop = threading.Event()
-
-    def start(self, client_id: str, ttl: float) -> str:
-        """Open a session and keep it alive with heartbeats every TTL/3 in the background."""
-        result = self._failover.call("session.open", {"client_id": client_id, "ttl_ms": int(ttl * 1000)})
-        self.session_id = str(result["session_id"])
-        self._ttl = int(result["ttl_ms"]) / 1000.0
-        self._set_state(SessionState.CONNECTED)
-        self._stop.clear()
-        self._heartbeats = threading.Thread(target=self._heartbeat_loop, name="skylock-heartbeats", daemon=True)
-        self._heartbeats.start()
-        return self.session_id
 
     def require(self) -> str:
         """The session id, or ``SessionExpired`` when there is no live session."""
@@ -71,19 +57,53 @@ class SessionKeeper:
             pass
 
     def _set_state(self, state: SessionState) -> None:
-        """``state`` holds at once; the listeners hear of it on the event thread."""
         if state == self.state:
             return
         self.state = state
         for listener in list(self.listeners):
-            self._events.submit(listener, state)
+            self._tell(listener, state)
+
+    def _tell(self, listener: StateListener, state: SessionState) -> None:
+        raise NotImplementedError
+
+
+def heartbeat_retries(policy: RetryPolicy, interval: float) -> RetryPolicy:
+    """After a failed heartbeat: no end (the TTL decides) and at most half an interval's pause."""
+    return policy.replace(tries=None, deadline=None, max_delay=min(policy.max_delay, interval / 2))
+
+
+class SessionKeeper(SessionRecord):
+    """One client's session: its id, its state, its heartbeat thread and its listeners."""
+
+    def __init__(self, failover: Failover, events: EventThread) -> None:
+        super().__init__()
+        self._failover = failover
+        self._events = events
+        self._ttl = 0.0
+        self._heartbeats: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def start(self, client_id: str, ttl: float) -> str:
+        """Open a session and keep it alive with heartbeats every TTL/3 in the background."""
+        result = self._failover.call("session.open", {"client_id": client_id, "ttl_ms": int(ttl * 1000)})
+        self.session_id = str(result["session_id"])
+        self._ttl = int(result["ttl_ms"]) / 1000.0
+        self._set_state(SessionState.CONNECTED)
+        self._stop.clear()
+        self._heartbeats = threading.Thread(target=self._heartbeat_loop, name="skylock-heartbeats", daemon=True)
+        self._heartbeats.start()
+        return self.session_id
+
+    def _tell(self, listener: StateListener, state: SessionState) -> None:
+        """The new state holds at once; the listeners hear of it on the event thread."""
+        self._events.submit(listener, state)
 
     def _heartbeat_loop(self) -> None:
         """A heartbeat every TTL/3; after a failure, the next server after the retry policy's
         pause (at most half an interval), until the session's TTL has passed unheard."""
         failover = self._failover
         interval = self._ttl / 3
-        retries = failover.retry.replace(tries=None, deadline=None, max_delay=min(failover.retry.max_delay, interval / 2))
+        retries = heartbeat_retries(failover.retry, interval)
         attempts = retries.start()
         last_ok = time.monotonic()
         while not self._stop.wait(interval if self.state == SessionState.CONNECTED else attempts.take_delay()):
