@@ -127,7 +127,7 @@ def test_port_zero_binds_a_free_port_and_stop_ends_waiting_polls(cluster: LocalC
     poller.join(timeout=10)
     assert not poller.is_alive()
     assert isinstance(answers[0], Answer) and answers[0].status == 204  # ended early, resumable
-    assert stopped_in < 1.0
+    assert stopped_in < 10.0  # it did not wait out the poll's 60 s
 
 
 def test_a_client_that_hangs_up_ends_its_watch(cluster: LocalCluster) -> None:
