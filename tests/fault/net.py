@@ -205,19 +205,25 @@ class FilterNetwork:
         self._write()
 
 
+def member(net: NetnsNetwork, node_id: int) -> dict[str, Any]:
+    """How the cluster knows the node in namespace ``node_id``: its advertised addresses."""
+    return {"id": node_id, "peer_address": f"{net.ip_of(node_id)}:{PEER_PORT}",
+            "client_address": f"{net.ip_of(node_id)}:{CLIENT_PORT}", "http_port": HTTP_PORT}
+
+
 class NetnsCluster(LocalCluster):
     """LocalCluster whose nodes each live in their own namespace at 10.77.K.<id>."""
 
     def __init__(self, root: Path, net: NetnsNetwork, sections: dict[str, dict[str, Any]] | None = None,
-                 secure: bool = False) -> None:
+                 secure: bool = False, nodes: int | None = None) -> None:
         """``secure``: keys, certificates and the root token are made for the namespace
         addresses (each node's certificate names its 10.77.K.id), not the loopback ones
-        the base class would use; clients then use ``root/credentials.yaml``."""
-        super().__init__(root, net.size, sections)
+        the base class would use; clients then use ``root/credentials.yaml``. ``nodes``: the
+        members (the first namespaces; the others are spare machines, e.g. to join later)."""
+        nodes = nodes or net.size
+        super().__init__(root, nodes, sections)
         self.net = net
-        members = [{"id": i, "peer_address": f"{net.ip_of(i)}:{PEER_PORT}",
-                    "client_address": f"{net.ip_of(i)}:{CLIENT_PORT}", "http_port": HTTP_PORT}
-                   for i in range(1, net.size + 1)]
+        members = [member(net, i) for i in range(1, nodes + 1)]
         per_node: dict[int, dict[str, dict[str, Any]]] = {}
         if secure:
             made = prepare_secure_cluster(root, members)

@@ -1,6 +1,7 @@
 """Nodes on separate hosts: each node in its own network namespace with its own address,
 listening on 0.0.0.0 and advertising that address, and a client from outside reaching all
-of them (docs/DEPLOY.md describes the same layout on three machines).
+of them (docs/DEPLOY.md describes the same layout on three machines); then a fourth machine
+joins with ``member add`` and ``serve --join``.
 
 Where namespaces are unavailable (not root, no ``ip``), or with
 ``SKYLOCK_FAULT_MECHANISM=filter``, it falls back like the rest of this suite, and says so: all nodes on one host, listening on 127.0.0.1 and advertising the name
@@ -10,6 +11,7 @@ apart, but not that they work across machines.
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +21,9 @@ import pytest
 import yaml
 
 from skylock.config import load_config, write_config
+from skylock.layout import free_ports
 from tests.fault.conftest import MECHANISM
-from tests.fault.net import CLIENT_PORT, HTTP_PORT, PEER_PORT, NetnsCluster, NetnsNetwork
+from tests.fault.net import CLIENT_PORT, HTTP_PORT, PEER_PORT, NetnsCluster, NetnsNetwork, member
 from tests.http.rest import Rest
 from tests.integration.cluster import LocalCluster, wait_until
 
@@ -33,11 +36,17 @@ def _set_server_keys(path: Path, values: dict[str, str]) -> None:
 class HostsCluster(NetnsCluster):
     """One namespace per node at 10.77.K.<id>; each node binds 0.0.0.0 and advertises 10.77.K.<id>."""
 
+    LISTEN = {"listen_client": f"0.0.0.0:{CLIENT_PORT}", "listen_peer": f"0.0.0.0:{PEER_PORT}",
+              "listen_http": f"0.0.0.0:{HTTP_PORT}"}
+
     def __init__(self, root: Path, net: NetnsNetwork) -> None:
-        super().__init__(root, net)
+        super().__init__(root, net, nodes=net.size - 1)  # the last namespace: a machine that joins later
         for path in self.configs:
-            _set_server_keys(path, {"listen_client": f"0.0.0.0:{CLIENT_PORT}", "listen_peer": f"0.0.0.0:{PEER_PORT}",
-                                    "listen_http": f"0.0.0.0:{HTTP_PORT}"})
+            _set_server_keys(path, self.LISTEN)
+
+    def joiner(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """The spare machine: how it is advertised, and where it listens."""
+        return member(self.net, self.net.size), self.LISTEN
 
     def http(self, node_id: int) -> Rest:
         return Rest(HTTP_PORT, host=self.net.ip_of(node_id))
@@ -67,6 +76,13 @@ class LoopbackCluster(LocalCluster):
     def servers(self) -> list[str]:
         return [f"localhost:{p}" for p in self.client_ports]
 
+    def joiner(self) -> tuple[dict[str, Any], dict[str, str]]:
+        peer, client, http = free_ports(3)
+        return ({"id": 4, "peer_address": f"localhost:{peer}", "client_address": f"localhost:{client}",
+                 "http_port": http},
+                {"listen_client": f"127.0.0.1:{client}", "listen_peer": f"127.0.0.1:{peer}",
+                 "listen_http": f"127.0.0.1:{http}"})
+
     def http(self, node_id: int) -> Rest:
         return Rest(load_config(self.configs[node_id - 1]).me.http_port)
 
@@ -79,7 +95,7 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         print("without network namespaces: nodes on loopback, listening on 127.0.0.1, advertising 'localhost'")
         cluster: Any = LoopbackCluster(root)
     else:
-        net = NetnsNetwork(3)
+        net = NetnsNetwork(4)
         net.setup()
         cluster = HostsCluster(root, net)
     try:
@@ -122,3 +138,31 @@ def test_every_node_answers_http_on_its_advertised_address(hosts: Any) -> None:
         wait_until(lambda: rest.get("/health").status == 200, what=f"node {node_id} healthy over HTTP")
         answer = rest.get("/v1/nodes/hosts-1")
         assert answer.status == 200, answer
+
+
+def test_a_fourth_machine_joins_with_member_add_and_serve_join(hosts: Any) -> None:
+    """``member add`` on the cluster, then ``serve --join`` on the new machine (binding 0.0.0.0,
+    advertising its own address): it catches up, is promoted, and takes writes."""
+    writer = hosts.client()
+    writer.create("/before-the-join", b"old")
+    me, listen = hosts.joiner()
+    cfg = yaml.safe_load(hosts.configs[2].read_text())
+    cfg["cluster"] = {"node_id": 4, "members": cfg["cluster"]["members"] + [me]}
+    cfg["storage"]["data_dir"] = str(hosts.root / "node4")
+    cfg.setdefault("server", {}).update(listen)
+    path = hosts.root / "node4.yaml"
+    write_config(cfg, path)
+    hosts.configs.append(path)
+    added = writer.call("member.add", id=4, peer_address=me["peer_address"], client_address=me["client_address"],
+                        http_port=me["http_port"])
+    assert {m["id"]: m["role"] for m in added["members"]}[4] == "learner"
+    with open(hosts.root / "node4.log", "ab") as log:
+        hosts.procs[4] = subprocess.Popen([*hosts.command(4), "--join"], stdout=log, stderr=subprocess.STDOUT,
+                                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    node4 = hosts.client(me["client_address"], request_timeout=2.0, attempt_timeout=0.5)
+    wait_until(lambda: node4.get("/before-the-join", consistency="local")[0] == b"old", timeout=30,
+               what="the new machine to catch up")
+    promoted = writer.call("member.promote", id=4)
+    assert {m["id"]: m["role"] for m in promoted["members"]}[4] == "voter"
+    node4.create("/through-the-new-machine", b"new")
+    assert writer.get("/through-the-new-machine")[0] == b"new"
