@@ -63,6 +63,16 @@ def running_cluster(root: Path, **kwargs: Any) -> Iterator["LocalCluster"]:
         cluster.close()
 
 
+def _stopped(pid: int) -> bool:
+    """Every thread of ``pid`` is in the stopped state (Linux: ``T`` in /proc/PID/task/*/stat)."""
+    try:
+        states = [Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+                  for tid in os.listdir(f"/proc/{pid}/task")]
+    except (OSError, IndexError):
+        return True  # gone: stopped for good
+    return all(state in ("T", "t") for state in states)
+
+
 class LocalCluster:
     def __init__(self, root: Path, nodes: int = 3, sections: dict[str, dict[str, Any]] | None = None,
                  token: str | None = None, secure: bool = False) -> None:
@@ -123,7 +133,11 @@ class LocalCluster:
             proc.wait()
 
     def pause(self, node_id: int) -> None:
-        self.procs[node_id].send_signal(signal.SIGSTOP)
+        """SIGSTOP, and wait until every thread of the node has stopped: until then (a loaded
+        machine may not schedule it for milliseconds) a thread already running still works."""
+        proc = self.procs[node_id]
+        proc.send_signal(signal.SIGSTOP)
+        wait_until(lambda: _stopped(proc.pid), timeout=10, interval=0.005, what=f"node {node_id} to stop")
 
     def resume(self, node_id: int) -> None:
         self.procs[node_id].send_signal(signal.SIGCONT)
