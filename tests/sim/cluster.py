@@ -303,6 +303,11 @@ class Cluster:
             # a removed leader's step-down costs an election, and a two-voter cluster
             # (after removals) splits its votes more often: twice the time
             budget *= 2
+        if not params.pre_vote:
+            # every node that campaigned while cut off comes back with a higher term and, heard
+            # by the leader (check-quorum's reply to a stale term), forces one more election;
+            # with narrow timeout ranges those elections split more often: three times the time
+            budget *= 3
         # in world ticks: a clock running at 1 - skew takes that much longer for its timeouts
         budget = math.ceil(budget / (1 - params.clock_skew))
         self.workload.propose_p = 0.1
