@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from abc import ABC, abstractmethod
 from typing import Iterator
 
 from skylock.client.client import Client
@@ -26,7 +27,7 @@ from skylock.client.recipe_nodes import create_once, ensure_path
 from skylock.errors import NoNode
 
 
-class _Party:
+class _Party(ABC):
     def __init__(self, client: Client, path: str, identifier: str = "") -> None:
         self.client = client
         self.path = path
@@ -53,8 +54,9 @@ class _Party:
     def __len__(self) -> int:
         return len(self._children())
 
+    @abstractmethod
     def __iter__(self) -> Iterator[str]:
-        raise NotImplementedError
+        """Each kind says."""
 
     def _children(self) -> list[str]:
         try:
@@ -62,8 +64,9 @@ class _Party:
         except NoNode:
             return []
 
+    @abstractmethod
     def _node_name(self) -> str:
-        raise NotImplementedError
+        """Each kind says."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.path!r}, {self.identifier!r}, participating={self.participating})"

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from abc import ABC, abstractmethod
 from typing import Any, Callable
 
 from skylock.client.client import Client, Event
@@ -47,7 +48,7 @@ def _takes_event(func: Callable[..., Any], arguments: int) -> bool:
     return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in params) > arguments
 
 
-class _Watcher:
+class _Watcher(ABC):
     """One node, one function: read and arm a one-shot watch, report, and again on its event."""
 
     #: how many arguments the function gets besides the optional event
@@ -120,11 +121,13 @@ class _Watcher:
 
     # ---- per kind --------------------------------------------------------------------------
 
+    @abstractmethod
     def _read(self, watch: Callable[[Event], None] | None) -> Any:
-        raise NotImplementedError
+        """Each kind says."""
 
+    @abstractmethod
     def _arguments(self, state: Any) -> tuple[Any, ...]:
-        raise NotImplementedError
+        """Each kind says."""
 
     def _ends(self, state: Any) -> bool:
         return False
