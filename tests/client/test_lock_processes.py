@@ -50,14 +50,14 @@ def test_eight_processes_increment_a_file_counter_without_lost_updates(cluster: 
 
 
 HOLDER = """
-import sys, time
+import signal, sys
 from skylock.client import Client, Lock
 client = Client(sys.argv[1].split(","))
 client.start_session("delayed-holder", ttl=float(sys.argv[3]))
 lock = Lock(client, sys.argv[2], owner="doomed", lock_delay=float(sys.argv[4]))
 assert lock.acquire(timeout=30)
 print("held", flush=True)
-time.sleep(3600)  # until kill -9
+signal.pause()  # holds the lock until kill -9
 """
 
 

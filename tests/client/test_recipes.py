@@ -42,9 +42,12 @@ servers, log, me = sys.argv[1].split(","), Path(sys.argv[2]), sys.argv[3]
 with Client(servers) as client:
     client.start_session(me, ttl=10)
     for _ in range(3):
-        with Semaphore(client, "two-at-a-time", max_leases=2, identifier=me):
+        with Semaphore(client, "two-at-a-time", max_leases=2, identifier=me) as lease:
             start = time.monotonic()  # one clock for every process on this machine
-            time.sleep(0.25)  # hold long enough for the others to try
+            # hold until a second holder shows (or a second passes: the last ones are alone)
+            deadline = start + 1.0
+            while len(lease.lease_holders()) < 2 and time.monotonic() < deadline:
+                pass
             with log.open("a") as f:
                 f.write(json.dumps({"who": me, "start": start, "end": time.monotonic()}) + "\\n")
 """
