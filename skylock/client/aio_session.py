@@ -69,13 +69,10 @@ class SessionKeeper(SessionRecord):
                 self._set_state(SessionState.EXPIRED)
                 return
             except SkyLockError as err:
-                log.info("heartbeat failed (%s); trying the next server", err)
                 if conn is not None:
                     client._drop_connection(conn)
-                if loop.time() - last_ok >= self.ttl:
-                    self._set_state(SessionState.EXPIRED)
+                if self._heartbeat_failed(err, loop.time() - last_ok, self.ttl):
                     return
-                self._set_state(SessionState.SUSPENDED)
 
     def _stop_heartbeats(self) -> None:
         if self._heartbeats is not None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from abc import ABC, abstractmethod
 from enum import Enum
 from typing import Any, Callable
 
@@ -35,7 +36,7 @@ class SessionState(str, Enum):
 StateListener = Callable[[SessionState], None]
 
 
-class SessionRecord:
+class SessionRecord(ABC):
     """A session's id, state and listeners: what ``Client``'s keeper (heartbeats on a thread)
     and ``AsyncClient``'s (a task) share. Subclasses say how listeners hear of a change."""
 
@@ -63,8 +64,19 @@ class SessionRecord:
         for listener in list(self.listeners):
             self._tell(listener, state)
 
+    def _heartbeat_failed(self, err: SkyLockError, unheard: float, ttl: float) -> bool:
+        """After a failed heartbeat (``unheard``: seconds since the last answered one was sent):
+        ``SUSPENDED`` while the TTL may not have run out, else ``EXPIRED`` (True: stop beating)."""
+        log.info("heartbeat failed (%s); trying the next server", err)
+        if unheard >= ttl:
+            self._set_state(SessionState.EXPIRED)
+            return True
+        self._set_state(SessionState.SUSPENDED)
+        return False
+
+    @abstractmethod
     def _tell(self, listener: StateListener, state: SessionState) -> None:
-        raise NotImplementedError
+        """How a listener hears of a change (on the event thread, or on the loop)."""
 
 
 def heartbeat_retries(policy: RetryPolicy, interval: float) -> RetryPolicy:
@@ -125,13 +137,10 @@ class SessionKeeper(SessionRecord):
                 self._set_state(SessionState.EXPIRED)
                 return
             except SkyLockError as err:
-                log.info("heartbeat failed (%s); trying the next server", err)
                 if (current := failover.current) is not None:
                     failover.drop(current)
-                if time.monotonic() - last_ok >= self._ttl:
-                    self._set_state(SessionState.EXPIRED)
+                if self._heartbeat_failed(err, time.monotonic() - last_ok, self._ttl):
                     return
-                self._set_state(SessionState.SUSPENDED)
 
     def heartbeat(self, session_id: str | None = None) -> dict[str, Any]:
         """Keep a session alive once (this client's own session by default)."""
