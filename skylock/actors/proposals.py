@@ -25,7 +25,7 @@ from typing import Iterable
 
 from skylock.actors.messages import Propose, Waiter
 from skylock.raft import Entry, EntryType
-from skylock.state.envelope import decode_entry, encode_entry
+from skylock.state.envelope import encode_entry
 
 RETRY_SECONDS = 1.0
 
@@ -46,6 +46,9 @@ class ProposalTable:
         self._tags = itertools.count(random.getrandbits(62))
         #: tag -> proposal, in the order they are due for a retry
         self._table: dict[int, _Proposal] = {}
+        #: entry data -> tag: a committed entry is found by its bytes, without decoding it (the
+        #: data holds this node's id and the tag, so it names one proposal of one incarnation)
+        self._tag_of: dict[bytes, int] = {}
         #: (deadline, tag) of the waiting proposals, earliest first
         self._deadlines: list[tuple[float, int]] = []
 
@@ -57,6 +60,7 @@ class ProposalTable:
         tag = next(self._tags)
         data = encode_entry(self.node_id, tag, msg.command)
         self._table[tag] = _Proposal(data, msg.waiter, msg.deadline, msg.leader_only, now + self.retry_seconds)
+        self._tag_of[data] = tag
         if msg.deadline is not None:
             heapq.heappush(self._deadlines, (msg.deadline, tag))
         return tag, data
@@ -67,15 +71,10 @@ class ProposalTable:
         if not self._table:
             return waiters
         for entry in entries:
-            if entry.type != EntryType.NORMAL:
-                continue
-            envelope = decode_entry(entry.data)
-            if envelope is None or envelope[0] != self.node_id:
-                continue
-            proposal = self._table.get(envelope[1])
-            if proposal is None or proposal.data != entry.data:
-                continue  # a retry's second copy, or proposed by an earlier incarnation of this node
-            del self._table[envelope[1]]
+            tag = self._tag_of.get(entry.data) if entry.type == EntryType.NORMAL else None
+            if tag is None:
+                continue  # another node's, a retry's second copy, or an earlier incarnation's
+            proposal = self._pop(tag)
             if proposal.waiter is not None:
                 waiters[entry.index] = proposal.waiter
         return waiters
@@ -87,8 +86,7 @@ class ProposalTable:
         for tag in tags:
             proposal = self._table.get(tag)
             if proposal is not None and proposal.waiter is not None:
-                del self._table[tag]
-                waiters.append(proposal.waiter)
+                waiters.append(self._pop(tag).waiter)
         return waiters
 
     def due(self, now: float) -> tuple[list[bytes], list[Waiter]]:
@@ -96,7 +94,7 @@ class ProposalTable:
         expired = []
         while self._deadlines and self._deadlines[0][0] <= now:
             _, tag = heapq.heappop(self._deadlines)
-            proposal = self._table.pop(tag, None)
+            proposal = self._pop(tag) if tag in self._table else None
             if proposal is not None and proposal.waiter is not None:
                 expired.append(proposal.waiter)
         retry = []
@@ -114,4 +112,9 @@ class ProposalTable:
         """This node stopped leading: a leader's duties (``Propose.leader_only``) are dropped;
         whoever leads now does them."""
         for tag in [t for t, p in self._table.items() if p.leader_only]:
-            del self._table[tag]
+            self._pop(tag)
+
+    def _pop(self, tag: int) -> _Proposal:
+        proposal = self._table.pop(tag)
+        del self._tag_of[proposal.data]
+        return proposal

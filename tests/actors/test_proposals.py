@@ -22,7 +22,7 @@ def test_a_committed_proposal_hands_its_waiter_to_the_entry_and_is_not_retried()
     tag, data = table.add(Propose({"op": "noop"}, w, deadline=10.0), now=0.0)
     assert decode_entry(data) == (2, tag, {"op": "noop"})
     assert table.committed([entry(7, data)]) == {7: w}
-    assert len(table) == 0
+    assert len(table) == 0 and not table._tag_of  # nothing left behind to match a later entry
     assert table.due(5.0) == ([], [])
 
 
