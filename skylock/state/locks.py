@@ -5,6 +5,9 @@ ephemeral sequential node ``lock-NNNNNNNNNN``; the lowest sequence holds the
 lock and each waiter's predecessor is the next lower one (no herd). The queue
 *is* the tree, so there is no second copy of lock state to keep in step: a
 session's expiry, which deletes its ephemerals, releases its locks for free.
+The tree itself keeps an index of each lock's queue (``lock_queues``), derived
+from the nodes and never stored, so that a lock operation costs O(1) however
+long its queue is.
 The fencing token is the lock node's czxid, which grows with every grant.
 
 Everything in the tree is public (anyone can read ``/locks``), so a queued
@@ -36,11 +39,11 @@ import msgpack
 from skylock.errors import BadRequest, NoNode, NotOwner
 
 from .journal import Txn
+from .lock_queues import ENTRY, LOCKS_ROOT, LockQueues
 from .paths import split_path
 from .sessions import SessionTable
 from .tree import DataTree, Node
 
-LOCKS_ROOT = "/locks"
 LOCK_PREFIX = "lock-"
 #: The node that marks a lock as delayed (never a contender: it is not ``lock-NNNNNNNNNN``).
 DELAY_NODE = "delay"
@@ -48,7 +51,6 @@ DELAY_NODE = "delay"
 #: lock unusable for long after a crash.
 MAX_LOCK_DELAY_MS = 60_000
 _LOCK_NAME = re.compile(r"[A-Za-z0-9_.:@-]{1,128}")
-_ENTRY = re.compile(r"lock-[0-9]{10}")
 #: A lock id as handed out; the mac part is checked separately so that a bare entry name
 #: (what ``lock.info`` shows) is refused as ``NotOwner``, not as malformed.
 _LOCK_ID = re.compile(r"(lock-[0-9]{10})(?:\.([0-9a-f]*))?")
@@ -71,6 +73,11 @@ def validate_lock_id(lock_id: object) -> str:
     return match.group(1)
 
 
+def new_tree() -> DataTree:
+    """An empty data tree that keeps the lock queues this module reads."""
+    return DataTree(indexes=[LockQueues()])
+
+
 def lock_dir(name: str) -> str:
     return f"{LOCKS_ROOT}/{name}"
 
@@ -79,7 +86,7 @@ def lock_name_of(path: str) -> str | None:
     """The lock a node path belongs to, if it is a lock node or a lock's delay node."""
     parent, entry_name = split_path(path)
     grand, name = split_path(parent)
-    if grand == LOCKS_ROOT and (_ENTRY.fullmatch(entry_name) or entry_name == DELAY_NODE):
+    if grand == LOCKS_ROOT and (ENTRY.fullmatch(entry_name) or entry_name == DELAY_NODE):
         return name
     return None
 
@@ -90,22 +97,14 @@ def contenders(tree: DataTree, name: str) -> list[str]:
     Only ephemeral ``lock-NNNNNNNNNN`` children count, so stray nodes written
     there by hand can neither hold nor block a lock.
     """
-    directory = tree.node(lock_dir(name))
-    if directory is None:
-        return []
-    prefix = lock_dir(name) + "/"
-    return sorted(
-        child for child in directory.children
-        if _ENTRY.fullmatch(child) and tree.nodes[prefix + child].ephemeral_owner
-    )
+    return _queues(tree).entries(lock_dir(name))
 
 
 def holder_id(tree: DataTree, name: str) -> str | None:
     """The entry holding ``name``: the first contender, unless the lock is delayed."""
-    if delay(tree, name) is not None:
+    if _delayed(tree, name):
         return None
-    queue = contenders(tree, name)
-    return queue[0] if queue else None
+    return _queues(tree).first(lock_dir(name))
 
 
 def delay(tree: DataTree, name: str) -> dict[str, Any] | None:
@@ -201,7 +200,8 @@ def acquire(
     for path in (LOCKS_ROOT, directory):
         if tree.node(path) is None:
             tree.create(txn, path, b"")
-    mine = _session_node(tree, directory, session.public_id)
+    queues = _queues(tree)
+    mine = queues.entry_of(directory, session.public_id)
     if mine is None:
         fields: dict[str, Any] = {"owner": owner, "session": session.public_id, "request_id": request_id}
         if lock_delay_ms:
@@ -210,14 +210,12 @@ def acquire(
         path, _ = tree.create(txn, f"{directory}/{LOCK_PREFIX}", record,
                               ephemeral_owner=session.public_id, sequential=True)
         mine = split_path(path)[1]
-    queue = contenders(tree, name)
-    position = queue.index(mine)
     return {
         "lock_id": lock_id_for(session.session_id, name, mine),
         "entry": mine,
         "token": tree.nodes[f"{directory}/{mine}"].czxid,
         "holder": holder_id(tree, name) == mine,
-        "predecessor": queue[position - 1] if position else None,
+        "predecessor": queues.predecessor(directory, mine),
     }
 
 
@@ -276,12 +274,14 @@ def _new_holder(tree: DataTree, name: str) -> dict[str, Any] | None:
     return entry(tree, name, current) if current is not None else None
 
 
-def _session_node(tree: DataTree, directory: str, public_id: str) -> str | None:
-    for path in tree.ephemerals_of(public_id):
-        parent, entry_name = split_path(path)
-        if parent == directory and _ENTRY.fullmatch(entry_name):
-            return entry_name
-    return None
+def _queues(tree: DataTree) -> LockQueues:
+    return tree.index(LockQueues)
+
+
+def _delayed(tree: DataTree, name: str) -> bool:
+    """Whether ``name`` has a delay node (what ``delay`` reads, without decoding it)."""
+    node = tree.node(f"{lock_dir(name)}/{DELAY_NODE}")
+    return node is not None and not node.ephemeral_owner
 
 
 def _record(node: Node) -> dict[str, Any]:

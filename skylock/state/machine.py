@@ -21,7 +21,7 @@ from .journal import Txn, UndoLog
 from .paths import validate_path
 from .sessions import Session, SessionTable, public_id_for, validate_session_id
 from .stat import Stat
-from .tree import SEQUENCE_DIGITS, DataTree
+from .tree import SEQUENCE_DIGITS
 
 DEFAULT_MAX_DATA_SIZE = 1 << 20
 
@@ -38,7 +38,7 @@ class Applied:
 class StateMachine:
     def __init__(self, max_data_size: int = DEFAULT_MAX_DATA_SIZE) -> None:
         self.max_data_size = max_data_size
-        self._tree = DataTree()
+        self._tree = locks.new_tree()
         self._sessions = SessionTable()
         self._auth = AuthTable()
         self._undo = UndoLog()

@@ -14,6 +14,7 @@ import msgpack
 from skylock.errors import BadRequest
 
 from .auth import AuthTable
+from .locks import new_tree
 from .sessions import Session, SessionTable
 from .tree import DataTree, Node
 
@@ -42,7 +43,7 @@ def decode(data: bytes) -> tuple[DataTree, SessionTable, AuthTable, int]:
         state = msgpack.unpackb(data, raw=False)
         if state["format"] not in _READABLE:
             raise BadRequest(f"unsupported snapshot format {state['format']!r}")
-        tree = DataTree()
+        tree = new_tree()
         for path, data_, czxid, mzxid, pzxid, ctime, mtime, version, cversion, owner, seq in state["nodes"]:
             node = Node(bytes(data_), czxid, ctime, owner)
             node.mzxid, node.pzxid, node.mtime = mzxid, pzxid, mtime

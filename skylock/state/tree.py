@@ -4,12 +4,14 @@ Nodes live in one flat dict keyed by path, so any lookup is O(1) and a change
 touches only the node and its parent (apply stays O(depth), which is the cost
 of validating the path). Each node keeps its children's names; ephemeral nodes
 are also indexed by owning session so that closing a session needs no scan.
-Every mutation records its inverse in the transaction's undo log.
+Every mutation records its inverse in the transaction's undo log. Derived views
+that must stay in step with the nodes (the lock queues) are ``TreeIndex`` objects
+the tree tells of every node it adds or removes, undo and restore included.
 """
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterable, Iterator, Protocol, TypeVar
 
 from skylock.errors import BadRequest, BadVersion, NoChildrenForEphemerals, NodeExists, NoNode, NotEmpty
 
@@ -50,9 +52,24 @@ class Node:
         )
 
 
+class TreeIndex(Protocol):
+    """A view derived from the nodes, told of each node added or removed so that it never
+    needs a scan. It reads only the path and node it is told of: during a restore the rest
+    of the tree is still being linked. The root is never added or removed, nor reported."""
+
+    def added(self, path: str, node: Node) -> None: ...
+
+    def removed(self, path: str, node: Node) -> None: ...
+
+
+IndexT = TypeVar("IndexT", bound=TreeIndex)
+
+
 class DataTree:
-    def __init__(self) -> None:
+    def __init__(self, indexes: Iterable[TreeIndex] = ()) -> None:
         self.nodes: dict[str, Node] = {ROOT: Node(b"", 0, 0, "")}
+        self._indexes = tuple(indexes)
+        self._index_by_type: dict[type, TreeIndex] = {type(index): index for index in self._indexes}
         self._ephemerals: dict[str, set[str]] = {}
         #: bytes of data in all nodes, and how many nodes are ephemeral: kept as nodes change
         #: (and undone with them), so a monitor reads them without a walk over the tree
@@ -73,6 +90,10 @@ class DataTree:
     def ephemerals_of(self, session_id: str) -> list[str]:
         """Paths of the session's ephemeral nodes, sorted."""
         return sorted(self._ephemerals.get(session_id, ()))
+
+    def index(self, kind: type[IndexT]) -> IndexT:
+        """The index of type ``kind`` this tree was made with."""
+        return self._index_by_type[kind]  # type: ignore[return-value]
 
     def __iter__(self) -> Iterator[tuple[str, Node]]:
         return iter(self.nodes.items())
@@ -108,6 +129,7 @@ class DataTree:
         if ephemeral_owner:
             self._ephemerals.setdefault(ephemeral_owner, set()).add(path)
             self.ephemeral_count += 1
+        self._added(path, node)
 
         def undo() -> None:
             del self.nodes[path]
@@ -116,6 +138,7 @@ class DataTree:
             self.data_bytes -= len(data)
             if ephemeral_owner:
                 self._forget_ephemeral(ephemeral_owner, path)
+            self._removed(path, node)
 
         txn.undo.record(undo)
         txn.events.append(WatchEvent(EventType.CREATED, path, txn.zxid))
@@ -159,6 +182,7 @@ class DataTree:
         self.data_bytes -= len(node.data)
         if owner:
             self._forget_ephemeral(owner, path)
+        self._removed(path, node)
 
         def undo() -> None:
             self.nodes[path] = node
@@ -168,6 +192,7 @@ class DataTree:
             if owner:
                 self._ephemerals.setdefault(owner, set()).add(path)
                 self.ephemeral_count += 1
+            self._added(path, node)
 
         txn.undo.record(undo)
         txn.events.append(WatchEvent(EventType.DELETED, path, txn.zxid))
@@ -185,7 +210,8 @@ class DataTree:
         self.nodes[path] = node
 
     def link_restored(self) -> None:
-        """Rebuild children sets, the ephemeral index and the tallies from the flat node dict."""
+        """Rebuild children sets, the ephemeral index, the tallies and the indexes from the
+        flat node dict (in the snapshot's order, sorted by path: appends, for the lock queues)."""
         self.data_bytes = sum(len(node.data) for node in self.nodes.values())
         for path, node in self.nodes.items():
             if path == ROOT:
@@ -198,6 +224,7 @@ class DataTree:
             if node.ephemeral_owner:
                 self._ephemerals.setdefault(node.ephemeral_owner, set()).add(path)
                 self.ephemeral_count += 1
+            self._added(path, node)
 
     # ---- helpers -----------------------------------------------------------
 
@@ -206,6 +233,14 @@ class DataTree:
         if version != -1 and version != node.version:
             raise BadVersion(f"{path} is at version {node.version}, not {version}",
                              path=path, expected=version, actual=node.version)
+
+    def _added(self, path: str, node: Node) -> None:
+        for index in self._indexes:
+            index.added(path, node)
+
+    def _removed(self, path: str, node: Node) -> None:
+        for index in self._indexes:
+            index.removed(path, node)
 
     def _forget_ephemeral(self, owner: str, path: str) -> None:
         paths = self._ephemerals.get(owner)
