@@ -1,6 +1,7 @@
 """Where does one write's time go? A per-stage timeline across the three node processes.
 
     python bench/trace_write.py             # warm up, then trace one `set` sent to the leader
+    python bench/trace_write.py --writes 300  # each stage's median offset over 300 traced writes
 
 Each node runs as `skylock serve` with the stages below wrapped to log a monotonic timestamp on
 entry and exit (CLOCK_MONOTONIC is one clock for every process on the machine), so the printed
@@ -10,18 +11,21 @@ apply. This is how the figures in bench/RESULTS.md ("Where these stand") were ta
 
 from __future__ import annotations
 
-import subprocess
+import argparse
+import bisect
+import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_cluster import bench_cluster  # noqa: E402
+
 from skylock.client import Client  # noqa: E402
-from skylock.errors import SkyLockError  # noqa: E402
-from skylock.layout import free_ports, local_cluster  # noqa: E402
 
 #: (module, class, method, label) wrapped in each node process
 STAGES = [
@@ -55,53 +59,54 @@ main()
 """
 
 
+#: between traced writes: long enough for a write's tail to end, short enough that the cores
+#: do not fall idle (after 10 ms of idling, every wake-up on these VMs is slower)
+GAP = 0.003
+
+
 def main() -> None:
-    with tempfile.TemporaryDirectory(prefix="skylock-trace-") as tmp:
-        root = Path(tmp)
-        ports = free_ports(9)
-        configs = local_cluster(3, root, client_ports=ports[:3], peer_ports=ports[3:6], http_ports=ports[6:])
-        script = NODE.format(stages=STAGES)
-        procs = [
-            subprocess.Popen([sys.executable, "-c", script, str(root / f"trace{i + 1}.log"), "serve", "--config",
-                              str(cfg), "--log-level", "warning"])
-            for i, cfg in enumerate(configs)
-        ]
-        try:
-            servers = [f"127.0.0.1:{p}" for p in ports[:3]]
-            with Client(servers) as probe:
-                deadline = time.monotonic() + 30
-                while True:
-                    try:
-                        leader = int(probe.leader()["leader_id"])
-                        break
-                    except SkyLockError:
-                        if time.monotonic() > deadline:
-                            raise
-                        time.sleep(0.1)
-            with Client([servers[leader - 1]]) as client:
-                client.create("/trace", b"0")
-                latencies = []
-                for _ in range(300):
-                    t0 = time.perf_counter()
-                    client.set("/trace", b"x" * 100)
-                    latencies.append(time.perf_counter() - t0)
-                latencies.sort()
-                time.sleep(0.05)  # let the previous write's tail (followers applying it) finish
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--writes", type=int, default=1,
+                        help="trace this many back-to-back writes and print each stage's median offset")
+    args = parser.parse_args()
+    script = NODE.format(stages=STAGES)
+
+    def traced_node(node: int, config: Path, root: Path) -> list[str]:
+        return [sys.executable, "-c", script, str(root / f"trace{node}.log"), "serve", "--config", str(config),
+                "--log-level", "warning"]
+
+    with bench_cluster(traced_node) as cluster:
+        leader = cluster.leader
+        with Client([cluster.servers[leader - 1]]) as client:
+            client.create("/trace", b"0")
+            latencies = []
+            for _ in range(300):
+                t0 = time.perf_counter()
+                client.set("/trace", b"x" * 100)
+                latencies.append(time.perf_counter() - t0)
+            latencies.sort()
+            windows = []
+            for _ in range(args.writes):
+                time.sleep(GAP)  # the previous write's tail (its second ack, followers' apply) ends first
                 start = time.monotonic()
                 client.set("/trace", b"y" * 100)
-                end = time.monotonic()
-        finally:
-            for p in procs:
-                p.terminate()
-            for p in procs:
-                p.wait()
-        marks = []
-        for node in (1, 2, 3):
-            for line in (root / f"trace{node}.log").read_text().splitlines():
-                ts, label, thread = line.split()
-                if start - 0.0005 <= float(ts) <= end + 0.0005:
-                    marks.append((float(ts), node, label, thread))
+                windows.append((start, time.monotonic()))
+        for p in cluster.procs:
+            p.terminate()
+        for p in cluster.procs:
+            p.wait()  # every node's trace is complete before it is read
+        logs = {node: (cluster.root / f"trace{node}.log").read_text().splitlines() for node in (1, 2, 3)}
     print(f"leader: node {leader}; {len(latencies)} warm-up writes: p50 {latencies[len(latencies) // 2] * 1000:.2f} ms")
+    if args.writes > 1:
+        print_medians(logs, windows, leader)
+        return
+    start, end = windows[0]
+    marks = []
+    for node, lines in logs.items():
+        for line in lines:
+            ts, label, thread = line.split()
+            if start - 0.0005 <= float(ts) <= end + 0.0005:
+                marks.append((float(ts), node, label, thread))
     print(f"traced write: {(end - start) * 1000:.3f} ms end to end (client call to return)")
     print("   ms  node  stage (< enter, > exit)  thread")
     for ts, node, label, thread in sorted(marks):
@@ -109,6 +114,26 @@ def main() -> None:
     for node in sorted({m[1] for m in marks}):
         print(f"node {node}: {hand_offs(sorted(marks), node)} hand-offs between threads"
               f"{' (leader)' if node == leader else ''}")
+
+
+def print_medians(logs: dict[int, list[str]], windows: list[tuple[float, float]], leader: int) -> None:
+    """Each stage's median offset from its write's start, over the traced writes (a stage's
+    first mark inside a write's window counts)."""
+    starts = [start for start, _ in windows]
+    offsets: dict[tuple[int, str], dict[int, float]] = {}
+    for node, lines in logs.items():
+        for line in lines:
+            ts_text, label, _ = line.split()
+            ts = float(ts_text)
+            i = bisect.bisect_right(starts, ts) - 1
+            if i >= 0 and ts <= windows[i][1]:
+                offsets.setdefault((node, label), {}).setdefault(i, ts - windows[i][0])
+    total = statistics.median(end - start for start, end in windows)
+    print(f"median end to end {total * 1000:.3f} ms over {len(windows)} traced writes, {GAP * 1000:.0f} ms apart")
+    rows = sorted((statistics.median(by_write.values()), node, label, len(by_write))
+                  for (node, label), by_write in offsets.items())
+    for median, node, label, seen in rows:
+        print(f"{median * 1000:7.3f} ms  node {node}{'*' if node == leader else ' '}  {label:12s} (in {seen} writes)")
 
 
 def hand_offs(marks: list[tuple[float, int, str, str]], node: int) -> int:
