@@ -21,9 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-sys.path.insert(0, str(ROOT / "bench"))
-
-from bench_cluster import bench_cluster  # noqa: E402
+from bench.bench_cluster import bench_cluster  # noqa: E402
 
 from skylock.client import Client  # noqa: E402
 
