@@ -31,6 +31,11 @@ from pathlib import Path
 import pykka
 import zmq
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.cpu_per_op import totals  # noqa: E402
+from skylock.layout import free_ports  # noqa: E402
+
 VALUE = b"x" * 100
 WRITES = 3000
 
@@ -237,22 +242,28 @@ def leader_threads(client_port: int, follower_ports: list[int], data: Path) -> N
 # ---------------------------------------------------------------- driver
 
 
-def run(shape: str, ports: list[int], data: Path) -> list[float]:
+def run(shape: str, ports: list[int], data: Path) -> tuple[list[float], dict[str, tuple[float, float]]]:
+    """The sorted latencies, and per node (leader, follower) its CPU microseconds and context
+    switches per write over the measured writes."""
     follower, leader = (follower_one, leader_one) if shape == "one" else (follower_threads, leader_threads)
-    procs = [mp.Process(target=follower, args=(ports[1], data)), mp.Process(target=follower, args=(ports[2], data)),
-             mp.Process(target=leader, args=(ports[0], ports[1:], data))]
+    procs = [mp.Process(target=leader, args=(ports[0], ports[1:], data)),
+             mp.Process(target=follower, args=(ports[1], data)), mp.Process(target=follower, args=(ports[2], data))]
     for p in procs:
         p.start()
     ctx = zmq.Context()
     client = ctx.socket(zmq.DEALER)
     client.connect(f"tcp://127.0.0.1:{ports[0]}")
     latencies = []
+    before: list[tuple[float, int]] = []
     for i in range(300 + WRITES):
+        if i == 300:
+            before = [totals(p.pid) for p in procs]  # type: ignore[arg-type]
         start = time.perf_counter()
         client.send(VALUE)
         client.recv()
         if i >= 300:
             latencies.append(time.perf_counter() - start)
+    after = [totals(p.pid) for p in procs]  # type: ignore[arg-type]
     client.send(b"stop")
     for p in procs:
         p.join(timeout=10)
@@ -260,18 +271,18 @@ def run(shape: str, ports: list[int], data: Path) -> list[float]:
             p.kill()
     client.close(linger=0)
     ctx.term()
-    return sorted(latencies)
+    cost = {role: ((after[i][0] - before[i][0]) / WRITES * 1e6, (after[i][1] - before[i][1]) / WRITES)
+            for i, role in ((0, "leader"), (1, "follower"))}
+    return sorted(latencies), cost
 
 
 def main() -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from skylock.layout import free_ports
-
     for shape in ("threads", "one", "threads", "one"):
-        with tempfile.TemporaryDirectory(prefix="skylock-floor-", dir=os.environ.get("FLOOR_DIR")) as tmp:
-            lat = run(shape, free_ports(3), Path(tmp))
+        with tempfile.TemporaryDirectory(prefix="skylock-floor-") as tmp:
+            lat, cost = run(shape, free_ports(3), Path(tmp))
         print(f"{shape:8s} p50 {lat[len(lat) // 2] * 1000:.3f} ms  p90 {lat[int(len(lat) * 0.9)] * 1000:.3f} ms"
-              f"  ({WRITES} writes)")
+              f"  ({WRITES} writes); per write: " + ", ".join(
+                  f"{role} {cpu:.0f} us cpu, {switches:.1f} cs" for role, (cpu, switches) in cost.items()))
 
 
 if __name__ == "__main__":
