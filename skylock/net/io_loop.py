@@ -243,6 +243,9 @@ class IOLoop(Generic[K]):
             log.exception("%s: delivering %d frame(s) to %r failed", self.name, len(frames), key)
 
     def _read(self, sock: zmq.Socket, on_message: Callable[[list], None], copy: bool) -> None:
+        """Read what ``sock`` holds (it polled readable), up to the budget. Between two
+        messages it asks the socket whether another is there rather than reading on until
+        ``Again``: an exception per wake-up costs more than the question."""
         for _ in range(RECV_BUDGET):
             try:
                 message = sock.recv_multipart(zmq.NOBLOCK, copy=copy)
@@ -252,6 +255,8 @@ class IOLoop(Generic[K]):
                 on_message(message)
             except Exception:
                 log.exception("%s: handler failed on a %d-frame message", self.name, len(message))
+            if not sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                return
 
 
 class IOThread(IOLoop[K]):

@@ -441,6 +441,8 @@ class Raft:
         if pr.is_paused():
             return False
         log = self.log
+        if not send_if_empty and pr.next > log.last_index():
+            return False  # nothing new for it: the common case after an ack
         prev = pr.next - 1
         try:
             prev_term = log.term(prev)

@@ -135,7 +135,11 @@ TERMED_TYPES = frozenset({
 })
 _MESSAGE_TYPES = frozenset(int(t) for t in MessageType)
 _ENTRY_TYPES = frozenset(int(t) for t in EntryType)
+#: wire number -> enum member: a dict lookup instead of a call to the enum, on every message
+_MESSAGE_TYPE_OF = {int(t): t for t in MessageType}
+_ENTRY_TYPE_OF = {int(t): t for t in EntryType}
 _MESSAGE_FIELDS = 12
+_NUMBER_FIELDS = ("to", "frm", "term", "log_term", "index", "commit", "reject_hint")
 
 
 class MalformedMessage(ValueError):
@@ -172,20 +176,33 @@ def _bool(name: str, v: Any) -> bool:
 
 
 def _message_type(v: Any) -> MessageType:
-    if not _is_int(v) or v not in _MESSAGE_TYPES:
+    found = _MESSAGE_TYPE_OF.get(v) if _is_int(v) else None
+    if found is None:
         raise MalformedMessage(f"unknown message type {v!r}")
-    return MessageType(v)
+    return found
 
 
 def numbers_in_range(m: Message) -> bool:
     """True when every term, index and id of ``m`` fits int64 (what the WAL may persist)."""
-    nums = [m.to, m.frm, m.term, m.log_term, m.index, m.commit, m.reject_hint]
+    if not _all_u63((m.to, m.frm, m.term, m.log_term, m.index, m.commit, m.reject_hint)):
+        return False
     for e in m.entries:
-        nums += (e.term, e.index)
+        if not (0 <= e.term < INT64_LIMIT and 0 <= e.index < INT64_LIMIT):
+            return False
     if m.snapshot is not None:
         conf = m.snapshot.meta.conf
-        nums += (m.snapshot.meta.index, m.snapshot.meta.term, *conf.voters, *conf.learners)
-    return all(in_int64_range(n) for n in nums)
+        return all(in_int64_range(n) for n in (m.snapshot.meta.index, m.snapshot.meta.term,
+                                                *conf.voters, *conf.learners))
+    return True
+
+
+def _all_u63(values: tuple[Any, ...]) -> bool:
+    """True when every value is an ``int`` (not a bool) in 0..2**63-1: one pass over a
+    message's numbers (the per-field checks then name the culprit)."""
+    for v in values:
+        if type(v) is not int or not 0 <= v < INT64_LIMIT:
+            return False
+    return True
 
 
 def check_wire_message(m: Message, *, max_entries: int) -> None:
@@ -261,10 +278,12 @@ def entry_from_wire(w: list[Any]) -> Entry:
     if not isinstance(w, (list, tuple)) or len(w) != 4:
         raise MalformedMessage("an entry is [term, index, type, data]")
     term, index, etype, data = w
-    if not _is_int(etype) or etype not in _ENTRY_TYPES:
+    entry_type = _ENTRY_TYPE_OF.get(etype) if _is_int(etype) else None
+    if entry_type is None:
         raise MalformedMessage(f"unknown entry type {etype!r}")
-    return Entry(_u63("entry.term", term), _u63("entry.index", index), EntryType(etype),
-                 _bytes("entry.data", data))
+    if not _all_u63((term, index)):
+        _u63("entry.term", term), _u63("entry.index", index)  # raises, naming the field
+    return Entry(term, index, entry_type, _bytes("entry.data", data))
 
 
 def snapshot_meta_to_wire(m: SnapshotMeta) -> list[Any]:
@@ -346,11 +365,14 @@ def message_from_wire(w: list[Any]) -> Message:
         snapshot = Snapshot(snapshot_meta_from_wire(snap[0]), _bytes("snapshot.data", snap[1]))
     if not isinstance(entries, (list, tuple)):
         raise MalformedMessage(f"entries must be a list, got {type(entries).__name__}")
+    numbers = (to, frm, term, log_term, index, commit, reject_hint)
+    if not _all_u63(numbers):
+        for name, value in zip(_NUMBER_FIELDS, numbers):
+            _u63(name, value)  # raises, naming the first bad field
     return Message(
-        _message_type(mtype), _u63("to", to), _u63("frm", frm), _u63("term", term),
-        _u63("log_term", log_term), _u63("index", index),
-        tuple(entry_from_wire(e) for e in entries), _u63("commit", commit), _bool("reject", reject),
-        _u63("reject_hint", reject_hint), snapshot, _bytes("context", context),
+        _message_type(mtype), to, frm, term, log_term, index,
+        tuple([entry_from_wire(e) for e in entries]), commit, _bool("reject", reject),
+        reject_hint, snapshot, _bytes("context", context),
     )
 
 
