@@ -111,7 +111,8 @@ class Message:
 INT64_LIMIT = 1 << 63
 #: a cluster has a handful of voters; this only bounds what a frame may make us allocate
 MAX_VOTERS = 1024
-#: ReadIndex and heartbeat contexts are 8 bytes, a transfer campaign's is b"transfer"
+#: ReadIndex and heartbeat contexts are 8 bytes, a transfer campaign's is b"transfer", a commit
+#: notice's b"commit"
 MAX_CONTEXT = 64
 #: a member's context in a configuration (its addresses): small
 MAX_MEMBER_CONTEXT = 4096

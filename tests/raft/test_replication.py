@@ -6,6 +6,7 @@ import pytest
 
 from skylock.raft import (Config, ConfState, Entry, HardState, MemoryStorage, Message,
                           MessageType as MT, ProgressState, RawNode, Role, StateLost)
+from skylock.raft.core import COMMIT_NOTICE
 from tests.raft.helpers import entries_of, make_leader, new_raft, persist, take
 
 
@@ -231,3 +232,30 @@ def test_restart_with_commit_beyond_the_stored_log_reports_state_lost() -> None:
     st.set_hard_state(HardState(1, 1, 5))  # a WAL that lost its tail but kept the hard state
     with pytest.raises(StateLost):
         RawNode(Config(id=1, rng=random.Random(0)), st)
+
+
+# ---- commit notices: an append that only carries the commit index --------------------------
+
+
+def test_leader_marks_a_commit_as_a_notice_only_for_a_follower_known_to_hold_everything() -> None:
+    r = make_leader(new_raft())
+    take(r)
+    r.step(Message(MT.PROP, frm=1, entries=(Entry(0, 0, data=b"x"),)))  # index 2, in flight to both
+    take(r)
+    persist(r)
+    r.step(Message(MT.APP_RESP, to=1, frm=2, term=1, index=2))  # commits index 2
+    sent = {m.to: m for m in take(r) if m.type == MT.APP}
+    assert sent[2].context == COMMIT_NOTICE and not sent[2].entries and sent[2].commit == 2
+    # node 3 has not acknowledged index 2 yet: what it gets is not a notice, it must answer
+    assert 3 not in sent or sent[3].context == b""
+
+
+def test_follower_leaves_an_accepted_notice_unanswered_and_answers_a_rejected_one() -> None:
+    r = new_raft(terms=(1, 1), term=1)
+    notice = Message(MT.APP, to=1, frm=2, term=1, log_term=1, index=2, commit=2, context=COMMIT_NOTICE)
+    r.step(notice)
+    assert r.log.committed == 2 and take(r) == []
+    r = new_raft(terms=(1,), term=1)  # lost the entry the leader thinks it holds
+    r.step(notice)
+    (m,) = take(r)
+    assert (m.type, m.reject) == (MT.APP_RESP, True)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from skylock.raft import ConfState, Message, MessageType, ProposalDropped, Role
+from skylock.raft.core import COMMIT_NOTICE
 from skylock.raft.lease import lease_ticks_for
 from skylock.raft.membership import members
 
@@ -221,6 +222,8 @@ class Cluster:
                     m.commit, m.reject))
         if m.type == MessageType.APP_RESP and not m.reject:
             self.checker.on_ack(m.to, m.term, m.frm, m.index)
+        elif m.type == MessageType.APP and m.context == COMMIT_NOTICE:
+            self.checker.on_commit_notice(m.frm, m.term, m.to, m.index)
         try:
             dst.raw.step(m)
         except ProposalDropped:

@@ -71,6 +71,16 @@ class Checker:
         if index > seen.get(frm, 0):
             seen[frm] = index
 
+    def on_commit_notice(self, leader: int, term: int, follower: int, index: int) -> None:
+        """A commit notice (an append its follower accepts without answering) is sent only to
+        a follower whose ack up to its index reached that leader in that term: otherwise the
+        leader would be waiting for an answer that never comes."""
+        acked = self.acks.get((leader, term), {}).get(follower, 0)
+        if acked < index:
+            raise InvariantViolation(
+                f"commit notice: leader {leader} of term {term} sent node {follower} a notice at "
+                f"index {index}, but only acks up to {acked} from it were delivered")
+
     def on_leader_commit(self, node_id: int, term: int, disk, new: int) -> None:
         """Counted from the acks delivered, independently of the core's progress."""
         voters = disk.latest_conf().voters

@@ -11,8 +11,9 @@ import dataclasses
 
 import pytest
 
-from skylock.raft import ConfChangeRefused
-from skylock.raft.core import Raft
+from skylock.raft import ConfChangeRefused, MessageType
+from skylock.raft.core import COMMIT_NOTICE, Raft
+from skylock.raft.progress import ProgressState
 from skylock.raft.lease import ReadLease
 from skylock.raft.log import RaftLog
 
@@ -144,3 +145,25 @@ def test_a_lease_that_never_ends_is_caught(monkeypatch: pytest.MonkeyPatch) -> N
     seed, why = _first_violation(1000, _lease_config)
     print(f"a lease without an end caught at seed {seed}: {why}")
     assert "read index" in why
+
+
+def _notice_whenever_replicating(self: Raft, to: int, send_if_empty: bool = True) -> bool:
+    """send_append that marks every empty append to a replicating follower a commit notice,
+    even with entries still in flight (the follower then holds less than the leader thinks)."""
+    pr = self.prs[to]
+    sent = real_send_append(self, to, send_if_empty)
+    if sent and self.msgs and self.msgs[-1].type == MessageType.APP and not self.msgs[-1].entries \
+            and pr.state == ProgressState.REPLICATE:
+        self.msgs[-1] = dataclasses.replace(self.msgs[-1], context=COMMIT_NOTICE)
+    return sent
+
+
+real_send_append = Raft.send_append
+
+
+def test_a_commit_notice_to_a_follower_not_known_to_hold_it_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Raft, "send_append", _notice_whenever_replicating)
+    seed, why = _first_violation(300)
+    print(f"a notice ahead of the acks caught at seed {seed}: {why}")
+    assert "commit notice" in why
+
