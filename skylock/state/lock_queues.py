@@ -43,8 +43,10 @@ class LockQueues:
     # ---- kept in step by the tree (a ``TreeIndex``) ------------------------------
 
     def added(self, path: str, node: Node) -> None:
+        if not node.ephemeral_owner:
+            return  # most nodes: no split, no pattern match
         directory, name = split_path(path)
-        if not _contends(directory, name, node):
+        if not _contends(directory, name):
             return
         queue = self._queues.setdefault(directory, OrderedDict())
         later = _names_after(queue, name)
@@ -54,8 +56,10 @@ class LockQueues:
         self._owned.setdefault((directory, node.ephemeral_owner), set()).add(name)
 
     def removed(self, path: str, node: Node) -> None:
+        if not node.ephemeral_owner:
+            return  # most nodes: no split, no pattern match
         directory, name = split_path(path)
-        if not _contends(directory, name, node):
+        if not _contends(directory, name):
             return
         queue = self._queues[directory]
         del queue[name]
@@ -93,10 +97,9 @@ class LockQueues:
         return min(owned) if owned else None
 
 
-def _contends(directory: str, name: str, node: Node) -> bool:
-    """Whether the node is a lock entry: ephemeral ``lock-NNNNNNNNNN`` directly under ``/locks/{name}``."""
-    return bool(node.ephemeral_owner) and ENTRY.fullmatch(name) is not None \
-        and split_path(directory)[0] == LOCKS_ROOT
+def _contends(directory: str, name: str) -> bool:
+    """Whether an ephemeral node is a lock entry: ``lock-NNNNNNNNNN`` directly under ``/locks/{name}``."""
+    return ENTRY.fullmatch(name) is not None and split_path(directory)[0] == LOCKS_ROOT
 
 
 def _names_after(queue: OrderedDict[str, None], name: str) -> list[str]:

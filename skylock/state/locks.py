@@ -102,7 +102,7 @@ def contenders(tree: DataTree, name: str) -> list[str]:
 
 def holder_id(tree: DataTree, name: str) -> str | None:
     """The entry holding ``name``: the first contender, unless the lock is delayed."""
-    if _delayed(tree, name):
+    if _delay_node(tree, name) is not None:
         return None
     return _queues(tree).first(lock_dir(name))
 
@@ -111,8 +111,8 @@ def delay(tree: DataTree, name: str) -> dict[str, Any] | None:
     """The lock's pending delay ``{"lock_delay_ms", "entry", "since"}``, or None. ``since``
     (the zxid that started it) names this delay, so that ending it twice, or a later delay
     by mistake, is impossible."""
-    node = tree.node(f"{lock_dir(name)}/{DELAY_NODE}")
-    if node is None or node.ephemeral_owner:
+    node = _delay_node(tree, name)
+    if node is None:
         return None
     record = _record(node)
     return {"lock_delay_ms": int(record.get("lock_delay_ms", 0)), "entry": str(record.get("entry", "")),
@@ -278,10 +278,10 @@ def _queues(tree: DataTree) -> LockQueues:
     return tree.index(LockQueues)
 
 
-def _delayed(tree: DataTree, name: str) -> bool:
-    """Whether ``name`` has a delay node (what ``delay`` reads, without decoding it)."""
+def _delay_node(tree: DataTree, name: str) -> Node | None:
+    """The node that marks ``name`` delayed, if any (a hand-written ephemeral one does not)."""
     node = tree.node(f"{lock_dir(name)}/{DELAY_NODE}")
-    return node is not None and not node.ephemeral_owner
+    return node if node is not None and not node.ephemeral_owner else None
 
 
 def _record(node: Node) -> dict[str, Any]:
