@@ -28,6 +28,14 @@ class BenchCluster:
     def pids(self) -> dict[int, int]:
         return {i + 1: p.pid for i, p in enumerate(self.procs)}
 
+    def stop(self) -> None:
+        """Stop every node and wait for it (so what it wrote is complete); again is a no-op."""
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs:
+            p.wait()
+
 
 @contextmanager
 def bench_cluster(command: Callable[[int, Path, Path], list[str]]) -> Iterator[BenchCluster]:
@@ -36,15 +44,14 @@ def bench_cluster(command: Callable[[int, Path, Path], list[str]]) -> Iterator[B
         root = Path(tmp)
         ports = free_ports(9)
         configs = local_cluster(3, root, client_ports=ports[:3], peer_ports=ports[3:6], http_ports=ports[6:])
-        procs = [subprocess.Popen(command(i + 1, cfg, root)) for i, cfg in enumerate(configs)]
+        servers = [f"127.0.0.1:{p}" for p in ports[:3]]
+        cluster = BenchCluster(root, servers, [subprocess.Popen(command(i + 1, cfg, root))
+                                               for i, cfg in enumerate(configs)], leader=0)
         try:
-            servers = [f"127.0.0.1:{p}" for p in ports[:3]]
-            yield BenchCluster(root, servers, procs, wait_for_leader(servers))
+            cluster.leader = wait_for_leader(servers)
+            yield cluster
         finally:
-            for p in procs:
-                p.terminate()
-            for p in procs:
-                p.wait()
+            cluster.stop()
 
 
 def wait_for_leader(servers: list[str], timeout: float = 30.0) -> int:

@@ -65,7 +65,7 @@ GAP = 0.003
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--writes", type=int, default=1,
-                        help="trace this many back-to-back writes and print each stage's median offset")
+                        help="trace this many writes, GAP apart, and print each stage's median offset")
     args = parser.parse_args()
     script = NODE.format(stages=STAGES)
 
@@ -89,10 +89,7 @@ def main() -> None:
                 start = time.monotonic()
                 client.set("/trace", b"y" * 100)
                 windows.append((start, time.monotonic()))
-        for p in cluster.procs:
-            p.terminate()
-        for p in cluster.procs:
-            p.wait()  # every node's trace is complete before it is read
+        cluster.stop()  # every node's trace is complete before it is read
         logs = {node: (cluster.root / f"trace{node}.log").read_text().splitlines() for node in (1, 2, 3)}
     print(f"leader: node {leader}; {len(latencies)} warm-up writes: p50 {latencies[len(latencies) // 2] * 1000:.2f} ms")
     if args.writes > 1:

@@ -134,8 +134,6 @@ TERMED_TYPES = frozenset({
     MessageType.APP, MessageType.VOTE, MessageType.PRE_VOTE, MessageType.SNAP,
     MessageType.HEARTBEAT, MessageType.TIMEOUT_NOW,
 })
-_MESSAGE_TYPES = frozenset(int(t) for t in MessageType)
-_ENTRY_TYPES = frozenset(int(t) for t in EntryType)
 #: wire number -> enum member: a dict lookup instead of a call to the enum, on every message
 _MESSAGE_TYPE_OF = {int(t): t for t in MessageType}
 _ENTRY_TYPE_OF = {int(t): t for t in EntryType}
