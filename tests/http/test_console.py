@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -72,9 +72,25 @@ def console(cluster: LocalCluster) -> str:
 
 def shown(driver: WebDriver, what: str, condition: Callable[[WebDriver], Any]) -> Any:
     """Wait for ``condition``; the panels re-render as they refresh, so an element found a
-    moment ago may be gone: that counts as not yet."""
+    moment ago may be gone: that counts as not yet. A timeout says what the page showed."""
     wait = WebDriverWait(driver, SHOWN_WITHIN, poll_frequency=0.1, ignored_exceptions=[StaleElementReferenceException])
-    return wait.until(condition, f"the page to show {what}")
+    try:
+        return wait.until(condition, f"the page to show {what}")
+    except TimeoutException as exc:
+        raise AssertionError(f"the page did not show {what} within {SHOWN_WITHIN:g}s; it showed {page_state(driver)}") from exc
+
+
+def page_state(driver: WebDriver) -> dict[str, str]:
+    """The page's status lines and every alert it shows, with the page's own request log."""
+    return dict(driver.execute_script("""
+        const state = {url: location.href};
+        for (const el of document.querySelectorAll('.alert:not([hidden]), .status-dot')) {
+          state['#' + el.id] = el.innerText;
+        }
+        state.requests = performance.getEntriesByType('resource').slice(-12)
+          .map((r) => `${r.name.replace(location.origin, '')} ${Math.round(r.duration)}ms`).join(' | ');
+        return state;
+    """))
 
 
 def text(driver: WebDriver, css: str) -> str:
@@ -232,8 +248,7 @@ def test_events_panel_shows_an_event_after_a_write(
     open_tab(browser, console, "events")
     path = browser.find_element(By.ID, "watch-path")
     path.clear()
-    path.send_keys("/console-events")
-    browser.find_element(By.ID, "watch-toggle").click()
+    path.send_keys("/console-events\n")  # Enter submits the form: no click on a page still laying out
     shown(browser, "the watch running", lambda d: "Watching /console-events" in text(d, "#watch-status"))
     assert api.put("/v1/nodes/console-events/e1", {"data": "x"}).status == 201
     shown(browser, "the created event", lambda d: d.find_elements(
