@@ -2,8 +2,8 @@
 
 ZeroMQ sockets are not thread-safe, so every socket of a transport lives in one
 thread. Other threads never touch them: they append frames to a per-destination
-outbox and, at most once per batch, poke an inproc PAIR socket that the owner
-polls together with its readable sockets. Each wake-up drains the whole outbox.
+outbox and, at most once per batch, signal a wake-up descriptor (``skylock.net.wakeup``)
+that the owner polls together with its readable sockets. Each wake-up drains the whole outbox.
 The owner is an I/O thread of the transport's own (``IOThread``: the client server,
 the client's connections), or the actor that is the transport's only user, serving
 the sockets between its messages (the peer transport, hosted by RaftNode), so that
@@ -12,7 +12,6 @@ what it sends and receives needs no hand-off to another thread.
 
 from __future__ import annotations
 
-import itertools
 from abc import ABC, abstractmethod
 import logging
 import threading
@@ -21,14 +20,14 @@ from typing import Any, Generic, TypeVar
 
 import zmq
 
+from skylock.net.wakeup import Wakeup
+
 log = logging.getLogger(__name__)
 
 K = TypeVar("K", bound=Hashable)
 
 #: messages read from one socket before the thread looks at the others again (fairness)
 RECV_BUDGET = 1000
-
-_wake_ids = itertools.count()
 
 
 class IOLoop(Generic[K]):
@@ -76,8 +75,8 @@ class IOLoop(Generic[K]):
         self._outbox: dict[K, list[bytes]] = {}
         self._outbox_bytes: dict[K, int] = {}
         self._wake_pending = False
-        self._wake_tx: zmq.Socket | None = None
-        self._wake_rx: zmq.Socket | None = None
+        #: set while the loop is open; signalled under ``_lock`` only, so never after close
+        self._wakeup: Wakeup | None = None
         self._poller: zmq.Poller | None = None
         self._owner: int | None = None
         #: setup ran: a direct post can be sent at once
@@ -156,31 +155,24 @@ class IOLoop(Generic[K]):
         return fits
 
     def _poke_locked(self) -> None:
-        """Wake the owner (caller holds the lock, which also serialises the socket)."""
-        if self._wake_tx is None:
+        """Wake the owner (caller holds the lock, so ``close`` cannot run meanwhile)."""
+        if self._wakeup is None:
             return  # not open yet (the first loop step drains) or already closed
         self._wake_pending = True
-        try:
-            self._wake_tx.send(b"", zmq.NOBLOCK)
-        except zmq.Again:
-            pass  # a wake-up is already queued; it will do
+        self._wakeup.signal()
 
     # ------------------------------------------------------------------ owner thread
 
     def open(self) -> None:
-        """Make the calling thread the owner and open the wake-up pipe (setup comes apart)."""
-        endpoint = f"inproc://skylock-wake-{id(self)}-{next(_wake_ids)}"
+        """Make the calling thread the owner and open the wake-up descriptor (setup comes apart)."""
         self._owner = threading.get_ident()
-        self._wake_rx = self.socket(zmq.PAIR)
-        self._wake_rx.bind(endpoint)
-        wake_tx = self.socket(zmq.PAIR)
-        wake_tx.connect(endpoint)
+        wakeup = Wakeup()
         self._poller = zmq.Poller()
-        self._poller.register(self._wake_rx, zmq.POLLIN)
+        self._poller.register(wakeup.fileno, zmq.POLLIN)
         for sock in self._readers:
             self._poller.register(sock, zmq.POLLIN)
         with self._lock:
-            self._wake_tx = wake_tx
+            self._wakeup = wakeup
             if self._outbox or self._stopping:
                 self._poke_locked()  # posted before the loop was open
 
@@ -192,14 +184,10 @@ class IOLoop(Generic[K]):
     def poll_once(self, timeout_ms: int | None) -> bool:
         """Wait up to ``timeout_ms`` (None: until something happens), read what arrived and send
         what was posted. False once the loop is asked to stop."""
-        assert self._poller is not None and self._wake_rx is not None, f"{self.name} is not open"
+        assert self._poller is not None and self._wakeup is not None, f"{self.name} is not open"
         events = dict(self._poller.poll(timeout_ms))
-        if self._wake_rx in events:
-            while True:
-                try:
-                    self._wake_rx.recv(zmq.NOBLOCK)
-                except zmq.Again:
-                    break
+        if self._wakeup.fileno in events:
+            self._wakeup.drain()
         for sock, (on_message, copy) in list(self._readers.items()):
             if sock in events:
                 self._read(sock, on_message, copy)
@@ -226,8 +214,10 @@ class IOLoop(Generic[K]):
     def close(self) -> None:
         """On the owner thread: close every socket (linger 0); queued frames are lost."""
         with self._lock:
-            self._wake_tx = None
+            wakeup, self._wakeup = self._wakeup, None
             self._stopping = True
+        if wakeup is not None:
+            wakeup.close()
         for sock in self._sockets:
             sock.close(linger=0)
         self._sockets.clear()
