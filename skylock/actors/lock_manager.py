@@ -133,18 +133,14 @@ class LockManager(NodeActor):
     # ---- changes of the applied lock queues ----------------------------------------------------
 
     def _on_locks_changed(self, msg: LocksChanged) -> None:
-        for name, info in msg.locks.items():
-            self._track_delay(name, info.get("delay"))
-            holder = info["holder"]["entry"] if info["holder"] else None
-            queued = {w["entry"] for w in info["waiters"]}
-            if holder:
-                queued.add(holder)
+        for name, change in msg.locks.items():
+            self._track_delay(name, change.delay)
             waiting = self._waiting.get(name, {})
             for entry in list(waiting):
-                if entry == holder:
+                if entry == change.holder:
                     for waiter in waiting.pop(entry):
                         self._grant(waiter.request, waiter.lock_id, waiter.token)
-                elif entry not in queued:
+                elif change.gone(entry):
                     for waiter in waiting.pop(entry):
                         self.outbox.error(waiter.request.reply, SessionExpired(
                             f"the request for lock {name} was removed (its session ended)",

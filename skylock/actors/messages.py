@@ -340,10 +340,28 @@ class LockEnqueued:
 
 
 @dataclass(frozen=True, slots=True)
-class LocksChanged:
-    """The applied queues of these locks changed: name -> ``lock_info``."""
+class LockChange:
+    """One lock as an apply left it, in O(1) of its queue's length: the entry holding it (None
+    while free or delayed), its pending delay, how many entries are queued, and the entries that
+    left the queue in that apply. After a snapshot restore, entries may vanish without an event:
+    ``queue`` then names every entry still queued, and any other is gone."""
 
-    locks: dict[str, dict[str, Any]]
+    holder: str | None
+    delay: dict[str, Any] | None
+    queued: int
+    left: frozenset[str] = frozenset()
+    queue: frozenset[str] | None = None
+
+    def gone(self, entry: str) -> bool:
+        """Did ``entry`` leave the queue?"""
+        return entry in self.left or (self.queue is not None and entry not in self.queue)
+
+
+@dataclass(frozen=True, slots=True)
+class LocksChanged:
+    """The applied queues of these locks changed (told by the Store after each apply)."""
+
+    locks: dict[str, LockChange]
 
 
 @dataclass(frozen=True, slots=True)

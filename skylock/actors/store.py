@@ -37,6 +37,7 @@ from skylock.actors.messages import (
     Heartbeat,
     HistoryReset,
     LocalRead,
+    LockChange,
     LocksChanged,
     PublishEvents,
     Query,
@@ -54,7 +55,7 @@ from skylock.state import EventType, StateMachine, commands, validate_path
 from skylock.state.applied_tags import AppliedTags
 from skylock.state.auth import AuthView
 from skylock.state.envelope import decode_entry, decode_snapshot, encode_snapshot
-from skylock.state.locks import LOCKS_ROOT, lock_name_of
+from skylock.state.locks import DELAY_NODE, LOCKS_ROOT, changed_by
 
 #: Local reads a node answers only once it has caught up with a leader since it started
 #: (a watch registers where the node is and says at which zxid, so it needs no leader).
@@ -79,6 +80,10 @@ class Store(NodeActor):
         self.metrics = metrics or NodeMetrics(node_id)
         #: each lock's queue length (holder included) as last reported, for the lock counts
         self._lock_queues: dict[str, int] = {}
+        #: locks with a wait handed to this node's LockManager since their queue was last
+        #: empty: only their changes (and any lock's delay) concern it, so an uncontended
+        #: lock's acquire and release do not wake it
+        self._waits_here: set[str] = set()
         self.machine = machine
         self.applied_index = applied_index
         #: the term of the entry at applied_index (a backup's Raft snapshot needs it)
@@ -156,6 +161,8 @@ class Store(NodeActor):
                 if ev.type == EventType.SESSION_CLOSED and ev.session_id:
                     closed.append(ev.session_id)  # a public id: the SessionManager maps it back
             if waiter is not None:
+                if command.get("op") == "lock.acquire" and applied.error is None and not applied.result.get("holder"):
+                    self._waits_here.add(command["name"])  # its answer hands the wait to the LockManager
                 self._answer(waiter, applied)
         assert self.watches is not None and self.sessions is not None
         if events:
@@ -163,7 +170,7 @@ class Store(NodeActor):
         if opened or closed:
             self.sessions.tell(SessionsChanged(opened=opened, closed=tuple(closed), public=public))
             self.session_count.value = self.machine.session_count()
-        self._report_locks({n for ev in events if (n := lock_name_of(ev.path)) is not None})
+        self._report_locks(changed_by(events))
         self._publish_tallies()
         self._serve_parked()
         self._maybe_snapshot()
@@ -215,18 +222,28 @@ class Store(NodeActor):
         self.publish_auth(self.machine.auth_view())
         for name in list(self._lock_queues):  # locks the snapshot no longer has
             self._count_lock_queue(name, 0)
-        self._report_locks(set(self.machine.children(LOCKS_ROOT)[0]) if self.machine.exists(LOCKS_ROOT) else set())
+        self._report_locks({name: set() for name in self.machine.children(LOCKS_ROOT)[0]}
+                           if self.machine.exists(LOCKS_ROOT) else {}, restored=True)
         self._publish_tallies()
         self._serve_parked()
 
-    def _report_locks(self, names: set[str]) -> None:
-        """Tell the LockManager the new queue of every lock whose queue changed."""
-        if names:
+    def _report_locks(self, exits: dict[str, set[str]], restored: bool = False) -> None:
+        """Count each lock in ``exits`` (name -> the entries that left its queue) and tell the
+        LockManager how the ones that concern it stand now: O(1) per lock however long its
+        queue, except after a ``restored`` snapshot, whose vanished entries no event names
+        (the whole queue is sent instead)."""
+        changes = {}
+        for name, left in exits.items():
+            holder, delay, queued = self.machine.lock_standing(name)
+            self._count_lock_queue(name, queued)
+            if restored or name in self._waits_here or delay is not None or DELAY_NODE in left:
+                queue = frozenset(self.machine.lock_entries(name)) if restored else None
+                changes[name] = LockChange(holder, delay, queued, frozenset(left), queue)
+            if not queued:
+                self._waits_here.discard(name)  # every wait on it has ended with this change
+        if changes:
             assert self.locks is not None
-            infos = {name: self.machine.lock_info(name) for name in names}
-            self.locks.tell(LocksChanged(infos))
-            for name, info in infos.items():
-                self._count_lock_queue(name, len(info["waiters"]) + (1 if info["holder"] else 0))
+            self.locks.tell(LocksChanged(changes))
 
     def _count_lock_queue(self, name: str, queued: int) -> None:
         """Move the lock counts by the change of one lock's queue (its holder included)."""

@@ -78,6 +78,10 @@ class LockQueues:
         queue = self._queues.get(directory)
         return next(iter(queue)) if queue else None
 
+    def count(self, directory: str) -> int:
+        """How many entries are queued in ``directory`` (the holder among them)."""
+        return len(self._queues.get(directory, ()))
+
     def entries(self, directory: str) -> list[str]:
         """Every entry queued in ``directory``, lowest first."""
         return list(self._queues.get(directory, ()))

@@ -32,12 +32,14 @@ from __future__ import annotations
 import hmac
 import re
 from hashlib import sha256
+from collections.abc import Iterable
 from typing import Any
 
 import msgpack
 
 from skylock.errors import BadRequest, NoNode, NotOwner
 
+from .events import EventType, WatchEvent
 from .journal import Txn
 from .lock_queues import ENTRY, LOCKS_ROOT, LockQueues
 from .paths import split_path
@@ -89,6 +91,19 @@ def lock_name_of(path: str) -> str | None:
     if grand == LOCKS_ROOT and (ENTRY.fullmatch(entry_name) or entry_name == DELAY_NODE):
         return name
     return None
+
+
+def changed_by(events: Iterable[WatchEvent]) -> dict[str, set[str]]:
+    """The locks ``events`` touched, each with the entries they deleted from its queue."""
+    changed: dict[str, set[str]] = {}
+    for ev in events:
+        name = lock_name_of(ev.path)
+        if name is None:
+            continue
+        left = changed.setdefault(name, set())
+        if ev.type == EventType.DELETED:
+            left.add(split_path(ev.path)[1])
+    return changed
 
 
 def contenders(tree: DataTree, name: str) -> list[str]:
@@ -169,6 +184,12 @@ def info(tree: DataTree, name: str) -> dict[str, Any]:
     if pending is not None:
         result["delay"] = pending  # only while delayed: nobody holds the lock until it ends
     return result
+
+
+def standing(tree: DataTree, name: str) -> tuple[str | None, dict[str, Any] | None, int]:
+    """``(holder entry, pending delay, entries queued)`` of a lock, in O(1) of its queue: what
+    the node's LockManager needs after every change, where ``info`` lists the whole queue."""
+    return holder_id(tree, name), delay(tree, name), _queues(tree).count(lock_dir(name))
 
 
 def held_by(tree: DataTree, public_id: str) -> list[dict[str, Any]]:

@@ -257,6 +257,14 @@ class StateMachine:
     def lock_info(self, name: str) -> dict[str, Any]:
         return locks.info(self._tree, name)
 
+    def lock_entries(self, name: str) -> list[str]:
+        """Every entry queued on ``name``, lowest first."""
+        return locks.contenders(self._tree, name)
+
+    def lock_standing(self, name: str) -> tuple[str | None, dict[str, Any] | None, int]:
+        """``locks.standing``: holder entry, pending delay and queue length, each O(1)."""
+        return locks.standing(self._tree, name)
+
     def auth_view(self) -> AuthView:
         """An immutable copy of the users, roles and grants, safe to hand to another thread."""
         return self._auth.view()

@@ -10,7 +10,7 @@ import time
 import pykka
 
 from skylock.actors.lock_manager import LockManager
-from skylock.actors.messages import CheckLocks, LeadershipChanged, LocksChanged, Propose
+from skylock.actors.messages import CheckLocks, LeadershipChanged, LockChange, LocksChanged, Propose
 
 
 class _Outbox:
@@ -22,8 +22,8 @@ class _Outbox:
 
 
 def _delayed(since: int, delay_ms: int) -> LocksChanged:
-    return LocksChanged({"db": {"name": "db", "holder": None, "waiters": [],
-                                "delay": {"lock_delay_ms": delay_ms, "entry": "lock-0000000001", "since": since}}})
+    delay = {"lock_delay_ms": delay_ms, "entry": "lock-0000000001", "since": since}
+    return LocksChanged({"db": LockChange(holder=None, delay=delay, queued=0, left=frozenset({"lock-0000000001"}))})
 
 
 def test_only_the_leader_ends_a_delay_and_a_new_leader_waits_it_whole() -> None:
@@ -57,7 +57,7 @@ def test_only_the_leader_ends_a_delay_and_a_new_leader_waits_it_whole() -> None:
         manager.ask(LeadershipChanged(2, 3, False))
         manager.ask(CheckLocks(time.monotonic() + 3600))
         assert len(proposals()) == 1  # no longer leader: no retry from here
-        manager.ask(LocksChanged({"db": {"name": "db", "holder": None, "waiters": []}}))  # ended
+        manager.ask(LocksChanged({"db": LockChange(holder=None, delay=None, queued=0)}))  # ended
         manager.ask(LeadershipChanged(1, 4, True))
         manager.ask(CheckLocks(time.monotonic() + 3600))
         assert len(proposals()) == 1  # an ended delay is forgotten

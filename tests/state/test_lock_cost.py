@@ -33,7 +33,8 @@ def queued_behind(waiters: int) -> tuple[Driver, dict[str, dict[str, Any]]]:
 def lock_ops(d: Driver, entries: dict[str, dict[str, Any]]) -> list[Callable[[], dict[str, Any]]]:
     """Every lock operation but ``lock.info`` (which lists the queue), in an order that
     makes each do its real work: enqueue, retry, fence check, release by a waiter, expiry
-    of the holder (a delay), the delay's end (a grant), release by the holder (a grant)."""
+    of the holder (a delay), the delay's end (a grant), release by the holder (a grant); then
+    the lock's standing, which the Store reads after every apply that touches the lock."""
     def release(sid: str) -> dict[str, Any]:
         return d.ok(commands.lock_release("db", session_id=sid, lock_id=entries[sid]["lock_id"]))
 
@@ -53,6 +54,7 @@ def lock_ops(d: Driver, entries: dict[str, dict[str, Any]]) -> list[Callable[[],
         lambda: d.ok(commands.expire_session(["h"])),
         end_delay,
         lambda: release("g"),
+        lambda: {"standing": d.sm.lock_standing("db")},  # what the Store reads after each of them
     ]
 
 
@@ -99,5 +101,6 @@ def test_lock_operations_cost_the_same_with_10_or_10000_waiters(monkeypatch):
         assert results[4]["lock_grants"] == []  # delayed: nobody holds it yet
         assert results[5]["next_holder"]["session"] == d.public("g")
         assert results[6]["next_holder"]["entry"] == "lock-0000000002"  # w's first entry
+        assert results[7]["standing"] == ("lock-0000000002", None, waiters)
     assert all(costs[10]), costs
     assert costs[10] == costs[10_000]
