@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import hmac
 import re
-from hashlib import sha256
 from collections.abc import Iterable
+from hashlib import sha256
 from typing import Any
 
 import msgpack
@@ -187,8 +187,8 @@ def info(tree: DataTree, name: str) -> dict[str, Any]:
 
 
 def standing(tree: DataTree, name: str) -> tuple[str | None, dict[str, Any] | None, int]:
-    """``(holder entry, pending delay, entries queued)`` of a lock, in O(1) of its queue: what
-    the node's LockManager needs after every change, where ``info`` lists the whole queue."""
+    """``(holder entry, pending delay, entries queued)`` of a lock, in O(1) of its queue: enough
+    to follow a lock after each change, where ``info`` lists the whole queue."""
     return holder_id(tree, name), delay(tree, name), _queues(tree).count(lock_dir(name))
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from skylock.actors.lock_manager import LockManager
 from skylock.actors.messages import LockChange, LockEnqueued, LocksChanged, WaitForLock
+from skylock.errors import SessionExpired
 from skylock.state import StateMachine, commands
 from skylock.state.events import EventType, WatchEvent
 from skylock.state.locks import changed_by
@@ -48,7 +49,7 @@ def test_a_waiter_is_granted_when_its_entry_holds_and_failed_when_it_leaves() ->
         manager.ask(LocksChanged({"db": LockChange("lock-0000000002", None, 2,
                                                    left=frozenset({"lock-0000000001", "lock-0000000003"}))}))
         assert outbox.answers["a"][0] == "ok" and outbox.answers["a"][1]["lock_id"] == "lock-0000000002.mac"
-        assert outbox.answers["b"][0] == "error" and type(outbox.answers["b"][1]).__name__ == "SessionExpired"
+        assert outbox.answers["b"][0] == "error" and isinstance(outbox.answers["b"][1], SessionExpired)
         assert "c" not in outbox.answers  # still queued
         manager.ask(LocksChanged({"db": LockChange("lock-0000000002", None, 1, queue=frozenset({"lock-0000000002"}))}))
         assert outbox.answers["c"][0] == "error"  # a restored snapshot no longer has it

@@ -32,13 +32,13 @@ class Recorder(pykka.ThreadingActor):
         return None
 
 
-class Cluster:
+class FedStore:
     """A Store fed committed entries one at a time, as RaftNode would, with this node's waiters."""
 
     def __init__(self) -> None:
-        self.store = Store.start(1, StateMachine(), 0, Outbox(lambda conn, frames: None), 10**9, 10**12)
+        self.actor = Store.start(1, StateMachine(), 0, Outbox(lambda conn, frames: None), 10**9, 10**12)
         self.others = [Recorder.start() for _ in range(4)]  # raft, watches, sessions, locks
-        self.store.proxy().connect(*self.others).get()
+        self.actor.proxy().connect(*self.others).get()
         self.index = itertools.count(1)
         self.results: dict[int, Any] = {}
         self.mutex = threading.Lock()
@@ -51,7 +51,7 @@ class Cluster:
                 self.results[index] = error or result
 
         entry = Entry(term=1, index=index, data=encode_entry(1, index, command))
-        self.store.ask(ApplyEntries((entry,), {index: Waiter(f"reply-{index}", command["op"], on_result)}))
+        self.actor.ask(ApplyEntries((entry,), {index: Waiter(f"reply-{index}", command["op"], on_result)}))
         with self.mutex:
             return self.results[index]
 
@@ -59,43 +59,43 @@ class Cluster:
         return [m.locks for m in self.others[3].ask("got") if isinstance(m, LocksChanged)]
 
     def stop(self) -> None:
-        self.store.stop()
+        self.actor.stop()
         for other in self.others:
             other.stop()
 
 
-def acquire(cluster: Cluster, name: str, session: str, **kwargs: Any) -> dict[str, Any]:
-    return cluster.apply(commands.lock_acquire(name, session_id=session, owner=session, request_id=name,
-                                               now_ms=0, **kwargs))
+def acquire(store: FedStore, name: str, session: str, **kwargs: Any) -> dict[str, Any]:
+    return store.apply(commands.lock_acquire(name, session_id=session, owner=session, request_id=name,
+                                             now_ms=0, **kwargs))
 
 
 def test_only_waits_and_delays_are_reported_to_the_lock_manager() -> None:
-    cluster = Cluster()
+    store = FedStore()
     try:
         for session in ("s1", "s2", "s3"):
-            cluster.apply(commands.open_session(session, "client", 30_000, now_ms=0))
-        held = acquire(cluster, "free", "s1")
-        cluster.apply(commands.lock_release("free", session_id="s1", lock_id=held["lock_id"]))
-        assert cluster.lock_reports() == []  # uncontended: the LockManager is not woken
+            store.apply(commands.open_session(session, "client", 30_000, now_ms=0))
+        held = acquire(store, "free", "s1")
+        store.apply(commands.lock_release("free", session_id="s1", lock_id=held["lock_id"]))
+        assert store.lock_reports() == []  # uncontended: the LockManager is not woken
 
-        first = acquire(cluster, "busy", "s1")
-        second = acquire(cluster, "busy", "s2")  # waits: handed to the LockManager
+        first = acquire(store, "busy", "s1")
+        second = acquire(store, "busy", "s2")  # waits: handed to the LockManager
         assert not second["holder"]
-        cluster.apply(commands.lock_release("busy", session_id="s1", lock_id=first["lock_id"]))
-        granted = cluster.lock_reports()[-1]["busy"]
+        store.apply(commands.lock_release("busy", session_id="s1", lock_id=first["lock_id"]))
+        granted = store.lock_reports()[-1]["busy"]
         assert granted.holder == second["entry"] and granted.left == {first["entry"]} and granted.queued == 1
-        cluster.apply(commands.lock_release("busy", session_id="s2", lock_id=second["lock_id"]))
-        assert cluster.lock_reports()[-1]["busy"] == LockChange(None, None, 0, frozenset({second["entry"]}))
-        reports = len(cluster.lock_reports())
-        again = acquire(cluster, "busy", "s1")  # its queue emptied: uncontended again
-        cluster.apply(commands.lock_release("busy", session_id="s1", lock_id=again["lock_id"]))
-        assert len(cluster.lock_reports()) == reports
+        store.apply(commands.lock_release("busy", session_id="s2", lock_id=second["lock_id"]))
+        assert store.lock_reports()[-1]["busy"] == LockChange(None, None, 0, frozenset({second["entry"]}))
+        reports = len(store.lock_reports())
+        again = acquire(store, "busy", "s1")  # its queue emptied: uncontended again
+        store.apply(commands.lock_release("busy", session_id="s1", lock_id=again["lock_id"]))
+        assert len(store.lock_reports()) == reports
 
-        acquire(cluster, "delayed", "s3", lock_delay_ms=5000)
-        cluster.apply(commands.expire_session(["s3"]))  # the holder's session expires: a delay starts
-        delayed = cluster.lock_reports()[-1]["delayed"]
+        acquire(store, "delayed", "s3", lock_delay_ms=5000)
+        store.apply(commands.expire_session(["s3"]))  # the holder's session expires: a delay starts
+        delayed = store.lock_reports()[-1]["delayed"]
         assert delayed.holder is None and delayed.delay is not None and delayed.queued == 0
-        cluster.apply(commands.lock_delay_end("delayed", since=delayed.delay["since"]))
-        assert cluster.lock_reports()[-1]["delayed"] == LockChange(None, None, 0, frozenset({"delay"}))
+        store.apply(commands.lock_delay_end("delayed", since=delayed.delay["since"]))
+        assert store.lock_reports()[-1]["delayed"] == LockChange(None, None, 0, frozenset({"delay"}))
     finally:
-        cluster.stop()
+        store.stop()
