@@ -6,6 +6,10 @@ never chosen by another in the second before its node binds it. The ranges share
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 
 from skylock.layout import PORTS_ENV
 
@@ -15,3 +19,24 @@ if _worker.startswith("gw") and PORTS_ENV not in os.environ:
     _size = 20000 // _count
     _lo = 11000 + int(_worker[2:]) * _size
     os.environ[PORTS_ENV] = f"{_lo}-{_lo + _size}"
+
+
+#: lines of each node's log a failed test's report shows
+LOG_TAIL = 60
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A test that fails while a cluster runs gets the tail of each node's log in its report:
+    on CI that is all there is to read afterwards."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    for name, value in getattr(item, "funcargs", {}).items():
+        root = getattr(value, "root", None)
+        if not isinstance(root, Path) or not hasattr(value, "configs"):
+            continue  # not a running cluster
+        for log in sorted(root.glob("node*.log")):
+            tail = log.read_text(errors="replace").splitlines()[-LOG_TAIL:]
+            report.sections.append((f"{name}: {log.name}, last {len(tail)} lines", "\n".join(tail)))
