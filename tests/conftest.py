@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from skylock.layout import PORTS_ENV
+from tests.integration.cluster import LocalCluster
 
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "")
 if _worker.startswith("gw") and PORTS_ENV not in os.environ:
@@ -34,9 +34,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.when != "call" or not report.failed:
         return
     for name, value in getattr(item, "funcargs", {}).items():
-        root = getattr(value, "root", None)
-        if not isinstance(root, Path) or not hasattr(value, "configs"):
-            continue  # not a running cluster
-        for log in sorted(root.glob("node*.log")):
+        if not isinstance(value, LocalCluster):
+            continue
+        for log in sorted(value.root.glob("node*.log")):
             tail = log.read_text(errors="replace").splitlines()[-LOG_TAIL:]
             report.sections.append((f"{name}: {log.name}, last {len(tail)} lines", "\n".join(tail)))

@@ -62,6 +62,12 @@ def grant(request: WaitForLock, lock_id: str, token: int) -> dict[str, Any]:
             "owner": request.owner, "session_id": request.session_id}
 
 
+def acquire_waits(result: dict[str, Any] | None, error: SkyLockError | None) -> bool:
+    """Does an applied acquire become a wait at its node's LockManager (it neither failed nor
+    got the lock)? The one rule for ``propose_acquire``'s answer and the Store's lock reports."""
+    return error is None and not (result is not None and result.get("holder"))
+
+
 def propose_acquire(request: WaitForLock, *, raft: pykka.ActorRef[Any], locks: pykka.ActorRef[Any],
                     outbox: Outbox, deadline: float) -> None:
     """Enqueue ``request`` through the log, from the gateway: an acquire that gets the lock at
@@ -72,10 +78,11 @@ def propose_acquire(request: WaitForLock, *, raft: pykka.ActorRef[Any], locks: p
     def applied(result: dict[str, Any] | None, error: SkyLockError | None) -> None:
         if error is not None:
             outbox.error(request.reply, error)
-        elif result is not None and result.get("holder"):
-            outbox.ok(request.reply, grant(request, str(result["lock_id"]), int(result["token"])))
-        else:
+        elif acquire_waits(result, error):
             locks.tell(LockEnqueued(request, result, error))
+        else:
+            assert result is not None
+            outbox.ok(request.reply, grant(request, str(result["lock_id"]), int(result["token"])))
 
     command = commands.lock_acquire(request.name, session_id=request.session_id, owner=request.owner,
                                     request_id=request.request_id, now_ms=int(time.time() * 1000),

@@ -29,6 +29,7 @@ import pykka
 from skylock.actors.base import NodeActor
 from skylock.actors.exports import SnapshotExports
 from skylock.actors.gauge import Gauge
+from skylock.actors.lock_manager import acquire_waits
 from skylock.actors.node_metrics import NodeMetrics
 from skylock.actors.messages import (
     AddWatch,
@@ -161,7 +162,7 @@ class Store(NodeActor):
                 if ev.type == EventType.SESSION_CLOSED and ev.session_id:
                     closed.append(ev.session_id)  # a public id: the SessionManager maps it back
             if waiter is not None:
-                if command.get("op") == "lock.acquire" and applied.error is None and not applied.result.get("holder"):
+                if command.get("op") == "lock.acquire" and acquire_waits(applied.result, applied.error):
                     self._waits_here.add(command["name"])  # its answer hands the wait to the LockManager
                 self._answer(waiter, applied)
         assert self.watches is not None and self.sessions is not None

@@ -43,11 +43,9 @@ class LockQueues:
     # ---- kept in step by the tree (a ``TreeIndex``) ------------------------------
 
     def added(self, path: str, node: Node) -> None:
-        if not node.ephemeral_owner:
-            return  # most nodes: no split, no pattern match
-        directory, name = split_path(path)
-        if not _contends(directory, name):
+        if (place := _entry_place(path, node)) is None:
             return
+        directory, name = place
         queue = self._queues.setdefault(directory, OrderedDict())
         later = _names_after(queue, name)
         queue[name] = None
@@ -56,11 +54,9 @@ class LockQueues:
         self._owned.setdefault((directory, node.ephemeral_owner), set()).add(name)
 
     def removed(self, path: str, node: Node) -> None:
-        if not node.ephemeral_owner:
-            return  # most nodes: no split, no pattern match
-        directory, name = split_path(path)
-        if not _contends(directory, name):
+        if (place := _entry_place(path, node)) is None:
             return
+        directory, name = place
         queue = self._queues[directory]
         del queue[name]
         if not queue:
@@ -101,9 +97,16 @@ class LockQueues:
         return min(owned) if owned else None
 
 
-def _contends(directory: str, name: str) -> bool:
-    """Whether an ephemeral node is a lock entry: ``lock-NNNNNNNNNN`` directly under ``/locks/{name}``."""
-    return ENTRY.fullmatch(name) is not None and split_path(directory)[0] == LOCKS_ROOT
+def _entry_place(path: str, node: Node) -> tuple[str, str] | None:
+    """``(lock directory, entry name)`` when the node is a lock entry: an ephemeral
+    ``lock-NNNNNNNNNN`` directly under ``/locks/{name}``. Most nodes are not ephemeral, and
+    pay for no split and no pattern match."""
+    if not node.ephemeral_owner:
+        return None
+    directory, name = split_path(path)
+    if ENTRY.fullmatch(name) is None or split_path(directory)[0] != LOCKS_ROOT:
+        return None
+    return directory, name
 
 
 def _names_after(queue: OrderedDict[str, None], name: str) -> list[str]:
