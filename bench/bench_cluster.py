@@ -23,6 +23,8 @@ class BenchCluster:
     servers: list[str]
     procs: list[subprocess.Popen]
     leader: int
+    #: each node's HTTP port (its ``/metrics``), node 1 first
+    http_ports: list[int]
 
     @property
     def pids(self) -> dict[int, int]:
@@ -46,7 +48,7 @@ def bench_cluster(command: Callable[[int, Path, Path], list[str]]) -> Iterator[B
         configs = local_cluster(3, root, client_ports=ports[:3], peer_ports=ports[3:6], http_ports=ports[6:])
         servers = [f"127.0.0.1:{p}" for p in ports[:3]]
         cluster = BenchCluster(root, servers, [subprocess.Popen(command(i + 1, cfg, root))
-                                               for i, cfg in enumerate(configs)], leader=0)
+                                               for i, cfg in enumerate(configs)], leader=0, http_ports=ports[6:])
         try:
             cluster.leader = wait_for_leader(servers)
             yield cluster
