@@ -15,10 +15,11 @@ peers are read and stepped, and this node's are sent, without a hand-off to anot
 thread. The pending proposals are this actor's too (``ProposalTable``): it retries and
 times them out on its tick, and hands each committed one's waiter to the Store.
 
-Two duties beyond the Ready loop: after start it does one ReadIndex round of its own and
-tells the Store ``CaughtUp`` once it has applied that far, so local reads are never served
-from a state that no leader has vouched for; and on ``StateLost`` (this node lost log
-entries it had acknowledged) it stops doing anything and calls ``on_fatal`` once.
+Two duties beyond the Ready loop: after start it does one ReadIndex round of its own (as soon
+as it knows a leader) and tells the Store ``CaughtUp`` once it has applied that far, so local
+reads are never served from a state that no leader has vouched for; and on ``StateLost``
+(this node lost log entries it had acknowledged) it stops doing anything and calls
+``on_fatal`` once.
 """
 
 from __future__ import annotations
@@ -413,6 +414,8 @@ class RaftNode(NodeActor):
         self.node.advance(rd)
         self.desk.sync()
         self._check_caught_up()
+        if not self._caught_up:
+            self._maybe_sync(time.monotonic())  # a leader just learnt of is asked now, not at a tick
 
     def _apply(self, rd: Ready) -> None:
         assert self.store is not None
@@ -462,6 +465,7 @@ class RaftNode(NodeActor):
         changed = leader != self._leader or role != self._role
         if leader and leader != self._leader:
             self.metrics.leader_changes.value += 1
+            self._sync_ctx = None  # a read the old leader held is lost: ask the new one now
         if role != Role.LEADER:
             self.proposals.not_leading()
         self._leader, self._role, self._term = leader, role, term

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from skylock.client import Client
-from skylock.errors import SkyLockError
+from skylock.errors import NoLeader, SkyLockError
 from skylock.layout import free_ports, local_cluster
 
 T = TypeVar("T")
@@ -58,6 +58,7 @@ def running_cluster(root: Path, **kwargs: Any) -> Iterator["LocalCluster"]:
     cluster.start()
     try:
         cluster.leader()
+        cluster.serving_local_reads()
         yield cluster
     finally:
         cluster.close()
@@ -181,6 +182,20 @@ class LocalCluster:
             return leaders.pop() if len(leaders) == 1 and leaders <= set(ids) else 0
 
         return wait_until(agreed, timeout=timeout, what="one agreed leader")
+
+    def serving_local_reads(self, timeout: float = 15.0) -> None:
+        """Wait until every live node has caught up with the leader once since it started
+        (before that its local reads answer NoLeader, by design)."""
+
+        def all_serving() -> bool:
+            for nid in sorted(self.procs):
+                try:
+                    self.node_client(nid).exists("/", consistency="local")
+                except NoLeader:
+                    return False
+            return True
+
+        wait_until(all_serving, timeout=timeout, what="every node to serve local reads")
 
     def state_hashes(self) -> dict[int, tuple[int, str]]:
         """Each live node's (applied zxid, state hash), read locally."""
