@@ -199,7 +199,7 @@ class Node:
                                           max_backlog_bytes=cfg.server.max_backlog_bytes,
                                           max_connections=cfg.server.max_connections,
                                           connection_idle=cfg.server.watch_idle_timeout,
-                                          curve=self.curve.keys if self.curve else None)
+                                          curve=self.curve.keys if self.curve else None, hosted=True)
         self.open_sessions = Gauge()
         #: the figures /metrics reports that no actor is asked for (each has one writer)
         self.metrics = NodeMetrics(self.node_id)
@@ -239,7 +239,7 @@ class Node:
         self.store = Store.start(
             self.node_id, machine, 0, self.outbox, cfg.storage.snapshot_entries,
             cfg.storage.snapshot_bytes, self.open_sessions,
-            publish_auth=access.publish, metrics=self.metrics,
+            publish_auth=access.publish, metrics=self.metrics, client_io=self.client_server.loop,
         )
         sv = cfg.server
         limits = WatchLimits(sv.max_watches_per_connection, sv.max_watches, sv.watch_idle_timeout)
@@ -266,7 +266,7 @@ class Node:
         if self.curve is not None:  # before any CURVE socket binds: it vets every handshake
             self._authenticator = start_authenticator(self._context, self.curve.members)
         self.raft.proxy().open_peer_sockets().get()  # the peer transport lives on RaftNode's thread
-        self.client_server.start()
+        self.store.proxy().open_client_socket().get()  # the client server lives on the Store's thread
         # the REST API is a client of this node, so it opens after the client server
         listen_host, listen_port = split_address(cfg.listen_http)
         self.http = HttpGateway(self.node_id, local_address(self.client_server.address), listen_port,

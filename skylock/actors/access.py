@@ -3,7 +3,7 @@
 The replicated auth table belongs to the Store (it changes only by applying the log).
 After every change the Store *publishes* an immutable ``AuthView`` here with
 ``publish``: one reference swap, safe from any thread. Everything else in this class
-(the token cache) belongs to the client server's I/O thread, which alone calls
+(the token cache) belongs to the thread that serves the client socket, which alone calls
 ``check``, so a request is authorized with no hand-off and no lock:
 
 - the token is hashed (sha256) and looked up in the view, or compared with the root

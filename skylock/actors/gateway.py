@@ -1,6 +1,6 @@
 """The gateway: where every client request enters a node and which actor it goes to.
 
-Called on the client server's I/O thread with each raw frame. It parses and
+Called with each raw frame on the thread that serves the client socket (the Store's). It parses and
 validates the request (bad input is answered here and never reaches the log),
 then tells exactly one actor:
 

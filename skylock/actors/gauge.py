@@ -1,8 +1,8 @@
 """A number one actor publishes and any thread may read.
 
-Some limits are checked where a request enters (the gateway, on the client
-server's I/O thread) against a figure another actor owns, such as the number of
-open sessions. Asking that actor would block the I/O thread; a gauge lets its
+Some limits are checked where a request enters (the gateway, on the thread that
+serves the client socket) against a figure another actor owns, such as the number of
+open sessions. Asking that actor would block that thread; a gauge lets its
 owner publish the figure instead. One writer only; reading an int is atomic, and
 a reader may see a value a moment old, which a limit tolerates.
 """

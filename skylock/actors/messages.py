@@ -302,7 +302,7 @@ class ConnectionOverflowed:
 
 @dataclass(frozen=True, slots=True)
 class ConnectionsSeen:
-    """These connections sent something lately (reported by the client server's I/O thread)."""
+    """These connections sent something lately (reported by the client server)."""
 
     conn_ids: frozenset[bytes]
 

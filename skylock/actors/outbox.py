@@ -1,6 +1,7 @@
 """The one way actors answer clients: encode a reply or event and hand it to the
-client server's I/O thread (actors never touch a socket). Being the one way, it is
-also where a request's latency ends: each reply to a measured request is observed."""
+client server (sent at once on the thread that serves its socket, the Store's; queued
+for that thread from any other). Being the one way, it is also where a request's
+latency ends: each reply to a measured request is observed."""
 
 from __future__ import annotations
 

@@ -1,10 +1,15 @@
 """The client-facing ROUTER socket.
 
 Clients connect with a DEALER and send single-frame messages, so the ROUTER sees
-``[conn_id, frame]``. Requests go to ``on_request(conn_id, frame)`` (on the I/O
-thread: hand off quickly); replies and pushed watch events come back through
-``send(conn_id, frame)`` from any thread. Frames to a connection that has gone
-away are dropped (counted), never blocking.
+``[conn_id, frame]``. Requests go to ``on_request(conn_id, frame)`` (on the
+socket's thread: hand off quickly); replies and pushed watch events come back
+through ``send(conn_id, frame)`` from any thread. Frames to a connection that has
+gone away are dropped (counted), never blocking.
+
+The socket's thread is an I/O thread of its own, or (``hosted``) the node's Store
+actor: a request for a local read is then served, and the answer to a write applied
+on this node sent, on the thread that received it, with no hand-off (the "I/O
+thread" below is whichever it is).
 
 What one connection can make the node hold is bounded (DESIGN section 7a):
 
@@ -150,9 +155,11 @@ class ClientServer(IOService[bytes]):
         max_connections: int = 0,
         connection_idle: float = 30.0,
         curve: KeyPair | None = None,
+        hosted: bool = False,
     ) -> None:
         """``curve``: the node's key pair in secure mode; the socket is then a CURVE server
-        that takes any client key (the token in each frame identifies the caller)."""
+        that takes any client key (the token in each frame identifies the caller);
+        ``hosted``: the socket is served by the actor that opens ``loop`` (the Store)."""
         super().__init__(
             f"client-io-{bind}",
             ("received", "sent", "dropped_malformed", "dropped_unreachable", "overflows", "dropped_backlog",
@@ -160,6 +167,7 @@ class ClientServer(IOService[bytes]):
             context=context,
             queue_limit=QUEUE_LIMIT,
             queue_bytes=max_backlog_bytes,
+            hosted=hosted,
         )
         self._bind = bind
         self._on_request = on_request
