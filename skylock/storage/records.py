@@ -146,7 +146,9 @@ def find_valid_after(buf: bytes, start: int, hint: int | None = None) -> int | N
 
 
 def scan(buf: bytes) -> Scan:
-    """Split ``buf`` into records; stop at the first short or CRC-failing one.
+    """Split ``buf`` into records; stop at the first short or CRC-failing one, or where
+    nothing but zeros follows (the space a segment writer fills ahead of its records: no
+    record starts with a zero header, whose type byte is never 0).
 
     Payloads are views into ``buf``, not copies: recovery then holds a segment's bytes once
     (plus the entries decoded from it), not twice."""
@@ -154,6 +156,8 @@ def scan(buf: bytes) -> Scan:
     off, n = 0, len(buf)
     mv = memoryview(buf)
     while off < n:
+        if not any(mv[off:off + HEADER.size]) and buf.count(0, off) == n - off:
+            return Scan(records, off)
         if n - off < HEADER.size:
             return Scan(records, off, "short record header", find_valid_after(buf, off + 1))
         length, crc, rtype = HEADER.unpack_from(buf, off)

@@ -36,14 +36,16 @@ class WAL:
     """An open write-ahead log directory. Not thread-safe: one owner (the RaftNode actor)."""
 
     def __init__(self, directory: Path, segment_size: int, fsync: bool, lock_fd: int,
-                 segments: list[SegmentInfo], builder: LogBuilder) -> None:
+                 segments: list[SegmentInfo], builder: LogBuilder, records_end: int | None = None) -> None:
+        """``records_end``: where the last segment's records end (recovery found it; the
+        zeros after it are room for appends); None for a segment just created."""
         self._dir = directory
         self._segment_size = segment_size
         self._fsync = fsync
         self._lock_fd = lock_fd
         self._segments = segments
         self._log = builder
-        self._writer = SegmentWriter(segments[-1], fsync)
+        self._writer = SegmentWriter(segments[-1], fsync, size=records_end, limit=segment_size)
         self._header_end = 0  # size of the current segment's header records, when we wrote them
 
     # ---- opening -------------------------------------------------------------
@@ -68,8 +70,8 @@ class WAL:
                 wal._header_end = wal._writer.size
                 log.info("created WAL in %s", directory)
             else:
-                builder, torn_at = _replay(segments)
-                wal = cls(directory, segment_size, fsync, lock_fd, segments, builder)
+                builder, records_end, torn_at = _replay(segments)
+                wal = cls(directory, segment_size, fsync, lock_fd, segments, builder, records_end)
                 if torn_at is not None:
                     wal._truncate_torn_tail(torn_at)
         except BaseException:
@@ -84,7 +86,7 @@ class WAL:
 
     def _truncate_torn_tail(self, torn: tuple[int, str]) -> None:
         offset, problem = torn
-        cut = self._writer.size - offset
+        cut = self._writer.file_size - offset
         log.warning("WAL torn tail in %s at offset %d (%s): truncating %d bytes",
                     self._writer.info.path, offset, problem, cut)
         self._writer.truncate(offset)
@@ -137,7 +139,7 @@ class WAL:
         info = create_segment(self._dir, old.seq + 1, self._log.next_index, _header(self._log), self._fsync)
         self._writer.close()
         self._segments.append(info)
-        self._writer = SegmentWriter(info, self._fsync)
+        self._writer = SegmentWriter(info, self._fsync, limit=self._segment_size)
         self._header_end = self._writer.size
 
     # ---- compaction ----------------------------------------------------------
@@ -193,15 +195,17 @@ def _lock(directory: Path) -> int:
     return fd
 
 
-def _replay(segments: list[SegmentInfo]) -> tuple[LogBuilder, tuple[int, str] | None]:
-    """Rebuild the log from every segment; returns the torn tail (offset, why) of the
-    last segment if it has one, and raises CorruptLogError for any other damage."""
+def _replay(segments: list[SegmentInfo]) -> tuple[LogBuilder, int, tuple[int, str] | None]:
+    """Rebuild the log from every segment; returns where the last segment's records end
+    and its torn tail (offset, why) if it has one, and raises CorruptLogError for any
+    other damage."""
     for a, b in zip(segments, segments[1:]):
         if b.seq != a.seq + 1:
             raise CorruptLogError(f"segment sequence jumps from {a.seq} to {b.seq}: "
                                   f"segment(s) {a.seq + 1}..{b.seq - 1} missing", b.path, 0)
     builder = LogBuilder(segments[0].first_index, keep_entries=True)
     torn: tuple[int, str] | None = None
+    records_end = 0
     for k, seg in enumerate(segments):
         last = k == len(segments) - 1
         if k and seg.first_index != builder.next_index:
@@ -209,6 +213,7 @@ def _replay(segments: list[SegmentInfo]) -> tuple[LogBuilder, tuple[int, str] | 
                                   f"ends at {builder.next_index - 1}", seg.path, 0)
         buf = seg.path.read_bytes()
         scan = records.scan(buf)
+        records_end = scan.valid_end
         if scan.problem:
             if not last:
                 raise CorruptLogError(f"{scan.problem} in a segment that is not the last",
@@ -234,4 +239,4 @@ def _replay(segments: list[SegmentInfo]) -> tuple[LogBuilder, tuple[int, str] | 
         base = builder.snapshot_meta.index if builder.snapshot_meta else 0
         raise CorruptLogError(f"log resumes at index {builder.offset} but the newest snapshot covers "
                               f"only up to {base}: earlier segments are missing", segments[0].path, 0)
-    return builder, torn
+    return builder, records_end, torn

@@ -26,6 +26,11 @@ def record_offsets(path: Path) -> list[int]:
     return [off for off, _, _ in scan(path.read_bytes()).records]
 
 
+def records_end(path: Path) -> int:
+    """Where a segment's records end (the zeros written ahead of them follow)."""
+    return scan(path.read_bytes()).valid_end
+
+
 def flip(path: Path, offset: int) -> None:
     buf = bytearray(path.read_bytes())
     buf[offset] ^= 0x5A
@@ -50,13 +55,26 @@ def test_torn_last_record_is_truncated_with_a_warning(wal_dir, caplog, cut):
     assert seg.stat().st_size == last
 
 
+def test_zeros_after_the_last_record_are_room_for_appends_not_damage(wal_dir, caplog):
+    seg = write_log(wal_dir)[-1]
+    end = records_end(seg)
+    assert seg.stat().st_size > end and not any(seg.read_bytes()[end:])  # written ahead by the writer
+    with caplog.at_level(logging.WARNING, logger="skylock.storage"):
+        wal, rec = WAL.open(wal_dir)
+    assert [e.index for e in rec.entries] == list(range(1, 21)) and caplog.text == ""
+    wal.save(HardState(1, 1, 20), ents(21, 21))  # lands right after the records, in the zeros
+    wal.close()
+    assert record_offsets(seg)[-1] == end and open_entries(wal_dir) == list(range(1, 22))
+
+
 def test_garbage_after_the_last_record_is_truncated(wal_dir):
     seg = write_log(wal_dir)[-1]
-    size = seg.stat().st_size
-    with open(seg, "ab") as f:
-        f.write(b"\x00" * 300)
+    end = records_end(seg)
+    with open(seg, "r+b") as f:
+        f.seek(end)
+        f.write(b"\x07" * 300)
     assert open_entries(wal_dir) == list(range(1, 21))
-    assert seg.stat().st_size == size
+    assert seg.stat().st_size == end
 
 
 @pytest.mark.parametrize("where", ["length", "crc", "type", "payload"])
@@ -92,7 +110,7 @@ def test_damage_in_a_middle_segment_refuses(wal_dir):
 def test_torn_middle_segment_refuses(wal_dir):
     segs = write_log(wal_dir, n=40, segment_size=400)
     with open(segs[1], "r+b") as f:
-        f.truncate(segs[1].stat().st_size - 3)
+        f.truncate(records_end(segs[1]) - 3)
     with pytest.raises(CorruptLogError, match="not the last"):
         WAL.open(wal_dir)
 
@@ -116,7 +134,7 @@ def test_segment_whose_first_index_does_not_follow_refuses(wal_dir):
 def test_recovery_after_truncation_appends_correctly(wal_dir):
     seg = write_log(wal_dir)[-1]
     with open(seg, "r+b") as f:
-        f.truncate(seg.stat().st_size - 2)
+        f.truncate(records_end(seg) - 2)
     wal, rec = WAL.open(wal_dir)
     assert rec.entries[-1].index == 19
     wal.save(HardState(2, 0, 19), ents(20, 25, term=2))
@@ -141,8 +159,9 @@ def test_record_with_valid_crc_but_malformed_payload_refuses(wal_dir):
     from skylock.storage.records import RecordType, frame
 
     seg = write_log(wal_dir)[-1]
-    end = seg.stat().st_size
-    with open(seg, "ab") as f:
+    end = records_end(seg)
+    with open(seg, "r+b") as f:
+        f.seek(end)
         f.write(frame(RecordType.ENTRIES, b"\xc1"))  # 0xc1 is never valid msgpack
     with pytest.raises(CorruptLogError) as err:
         WAL.open(wal_dir)

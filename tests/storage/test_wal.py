@@ -210,3 +210,14 @@ def test_missing_first_segment_is_refused(wal_dir):
     first.unlink()  # no snapshot covers its entries
     with pytest.raises(CorruptLogError, match="earlier segments are missing"):
         WAL.open(wal_dir)
+
+
+def test_appends_overwrite_zeros_written_ahead_so_the_file_does_not_grow_per_save(wal_dir):
+    """An fdatasync after an append that grew the file also commits its size (slower)."""
+    with WAL.open(wal_dir)[0] as wal:
+        wal.save(HardState(1, 0, 0), ents(1, 1))
+        size = wal.segments[0].stat().st_size
+        for i in range(2, 50):
+            wal.save(HardState(1, 0, i - 1), ents(i, i))
+        assert wal.segments[0].stat().st_size == size
+    assert reopen(wal_dir).entries == ents(1, 49)
