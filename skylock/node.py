@@ -336,7 +336,7 @@ class Node:
                 if next_tick < now:  # we fell behind (paused): do not burst ticks
                     next_tick = now + tick
             if now >= next_check:
-                self.sessions.tell(CheckSessions(now))
+                self.sessions.tell(CheckSessions(now, self.client_server.loop.heard_until(now)))
                 self.locks.tell(CheckLocks(now))
                 next_check = now + check
             if now >= next_sweep:

@@ -244,9 +244,14 @@ class LeadershipChanged:
 
 @dataclass(frozen=True, slots=True)
 class CheckSessions:
-    """Periodic deadline check (``session.check_interval``)."""
+    """Periodic deadline check (``session.check_interval``). ``heard_until``: the client
+    frames that reached this node before it have been read and handed on (the heartbeats
+    among them are ahead of this message); None: all of them. A node whose client socket
+    went unread for long (a snapshot of a large tree on the Store's thread, which reads
+    it) expires nothing meanwhile, since heartbeats may wait there unread."""
 
     now: float
+    heard_until: float | None = None
 
 
 # ---- to WatchHub ---------------------------------------------------------------------------

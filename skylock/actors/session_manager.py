@@ -79,6 +79,9 @@ class SessionManager(NodeActor):
         self.outbox = outbox
         self.send_to_peer = send_to_peer
         self.ack_wait = max(MIN_ACK_WAIT, ACK_WAIT_CHECKS * check_interval)
+        self.check_interval = check_interval
+        #: leader: since when this node has not read its client socket, while that lasts
+        self._deaf_since: float | None = None
         self._unsent: list[_Waiting] = []  # follower: heartbeats for the next batch
         self._batches: dict[int, _Batch] = {}  # follower: sent, not acknowledged yet
         self._batch_ids = itertools.count(1)
@@ -213,6 +216,7 @@ class SessionManager(NodeActor):
             now = time.monotonic()
             self._deadline = {s: now + ttl for s, ttl in self._ttl.items()}
             self._expiring.clear()
+            self._deaf_since = None
             self.log.info("node=%s term=%s leader: restarted %d session deadlines", self.node_id, msg.term, len(self._ttl))
 
     def _forward(self, now: float) -> None:
@@ -229,10 +233,31 @@ class SessionManager(NodeActor):
         self._touched.clear()
         self._unsent = []
 
+    def _listening(self, now: float, heard_until: float | None) -> bool:
+        """False while this node has not read its client socket for a check interval (its
+        Store busy with something long, such as a snapshot of a large tree): heartbeats may
+        wait there unread, so nothing expires. When it reads again, every deadline moves on
+        by the time it was deaf, as if the sessions' clock had stopped: the followers, which
+        snapshot at the same index, were most likely deaf as long."""
+        lag = 0.0 if heard_until is None else now - heard_until
+        if lag > self.check_interval:
+            if self._deaf_since is None:
+                self._deaf_since = heard_until
+            return False
+        if self._deaf_since is not None:
+            deaf, self._deaf_since = now - self._deaf_since, None
+            for session_id in self._deadline:
+                self._deadline[session_id] += deaf
+            self.log.warning("node=%s read no client frames for %.1f s: session deadlines moved on by as much",
+                             self.node_id, deaf)
+        return True
+
     def _on_check(self, msg: CheckSessions) -> None:
         now = msg.now
         if not self._is_leader:
             self._forward(now)
+            return
+        if not self._listening(now, msg.heard_until):
             return
         expired = [
             s for s, deadline in self._deadline.items()

@@ -15,6 +15,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 import logging
 import threading
+import time
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any, Generic, TypeVar
 
@@ -85,6 +86,9 @@ class IOLoop(Generic[K]):
         self._sockets: list[zmq.Socket] = []
         self._readers: dict[zmq.Socket, tuple[Callable[[list], None], bool]] = {}
         self.dropped_full = 0
+        #: None while the owner waits in ``poll``; otherwise when it last came out of it:
+        #: frames that arrived since may not have been read (see ``heard_until``)
+        self._busy_since: float | None = None
 
     # ------------------------------------------------------------------ for setup()
 
@@ -134,6 +138,14 @@ class IOLoop(Generic[K]):
                 if not self._wake_pending:
                     self._poke_locked()
             return dropped
+
+    def heard_until(self, now: float) -> float:
+        """Any thread: a time before which the frames that reached the sockets have been
+        read and handed to the readers: ``now`` while the owner waits in ``poll`` (it reads
+        what arrives at once), else when it last left ``poll`` (it is doing other work: an
+        actor hosting the loop handles its messages between polls)."""
+        busy_since = self._busy_since  # one read: the owner sets it in one step
+        return now if busy_since is None else min(now, busy_since)
 
     def wake(self) -> None:
         """Make the owner's current or next ``poll_once`` return (no-op on the owner thread)."""
@@ -185,7 +197,9 @@ class IOLoop(Generic[K]):
         """Wait up to ``timeout_ms`` (None: until something happens), read what arrived and send
         what was posted. False once the loop is asked to stop."""
         assert self._poller is not None and self._wakeup is not None, f"{self.name} is not open"
+        self._busy_since = None
         events = dict(self._poller.poll(timeout_ms))
+        self._busy_since = time.monotonic()
         if self._wakeup.fileno in events:
             self._wakeup.drain()
         for sock, (on_message, copy) in list(self._readers.items()):
