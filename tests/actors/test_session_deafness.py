@@ -8,42 +8,14 @@ from __future__ import annotations
 import threading
 import time
 
-import pykka
-
-from skylock.actors.messages import CheckSessions, LeadershipChanged, Propose, SessionsChanged
-from skylock.actors.session_manager import SessionManager
+from skylock.actors.messages import CheckSessions, SessionsChanged
 from skylock.net.io_loop import IOLoop
+from tests.actors.session_harness import leading_session_manager
 from tests.net.netutil import wait_until
 
 
-class _Outbox:
-    def ok(self, reply, result):  # noqa: ANN001 - test double
-        pass
-
-    def error(self, reply, err):  # noqa: ANN001
-        pass
-
-
 def test_no_session_expires_while_the_client_socket_goes_unread() -> None:
-    proposed: list[dict] = []
-    lock = threading.Lock()
-
-    class Raft(pykka.ThreadingActor):  # stands in for RaftNode: records proposals
-        def on_receive(self, message):  # noqa: ANN001
-            if isinstance(message, Propose):
-                with lock:
-                    proposed.append(message.command)
-
-    def expiries() -> list[list[str]]:
-        raft.ask("flush")  # proposals told before this are handled by the stand-in now
-        with lock:
-            return [sorted(p["session_ids"]) for p in proposed]
-
-    raft = Raft.start()
-    manager = SessionManager.start(1, _Outbox(), lambda to, payload: None, 0.05)
-    try:
-        manager.proxy().connect(raft).get()
-        manager.ask(LeadershipChanged(1, 1, True))
+    with leading_session_manager(check_interval=0.05) as (manager, expiries):
         t0 = time.monotonic()
         manager.ask(SessionsChanged(opened={"secret-a": 1000}, public={"secret-a": "pa"}))  # deadline ~t0 + 1
         # deaf from t0 + 0.5 on: the deadline passes at t0 + 1 with the socket unread
@@ -56,9 +28,6 @@ def test_no_session_expires_while_the_client_socket_goes_unread() -> None:
         assert expiries() == []
         manager.ask(CheckSessions(t0 + 5.2))
         assert expiries() == [["secret-a"]]
-    finally:
-        manager.stop()
-        raft.stop()
 
 
 def test_heard_until_is_now_while_polling_and_the_last_poll_while_busy() -> None:
