@@ -12,6 +12,7 @@ from skylock.actors.outbox import Outbox
 from skylock.actors.store import Store
 from skylock.net.client_server import ClientServer
 from skylock.state import StateMachine
+from tests.net.netutil import wait_until
 
 
 def test_requests_enter_and_answers_leave_on_the_stores_thread() -> None:
@@ -34,7 +35,9 @@ def test_requests_enter_and_answers_leave_on_the_stores_thread() -> None:
         assert dealer.poll(10_000), "no answer within 10 s"
         assert dealer.recv() == b"answer to ping"
         assert len(entered) == 1 and entered[0].name.startswith("Store-")  # pykka names actor threads
-        assert server.stats()["received"] == 1 and server.stats()["sent"] == 1
+        # counted just after the send, on the Store's thread: the answer may arrive first
+        wait_until(lambda: server.stats()["sent"] == 1, what="the answer counted as sent")
+        assert server.stats()["received"] == 1
         assert not any(t.name.startswith("client-io") for t in threading.enumerate())
     finally:
         store.stop()
