@@ -22,8 +22,9 @@ class Outbox:
         self._send = send
         self._metrics = metrics
 
-    def ok(self, reply: ReplyTo, result: Any) -> None:
-        self._send(reply.conn_id, codec.encode_reply(reply.request_id, result))
+    def ok(self, reply: ReplyTo, result: Any, *, zxid: int | None = None) -> None:
+        """``zxid``: the write's entry, for an answer to one (reads carry theirs in the result)."""
+        self._send(reply.conn_id, codec.encode_reply(reply.request_id, result, zxid))
         self._measure(reply)
 
     def error(self, reply: ReplyTo, err: SkyLockError) -> None:

@@ -42,6 +42,7 @@ from skylock.actors.messages import (
     CaughtUp,
     Heartbeat,
     HistoryReset,
+    LinearizableRead,
     LocalRead,
     LockChange,
     LocksChanged,
@@ -189,7 +190,7 @@ class Store(NodeActor):
             if waiter is not None:
                 if command.get("op") == "lock.acquire" and acquire_waits(applied.result, applied.error):
                     self._waits_here.add(command["name"])  # its answer hands the wait to the LockManager
-                self._answer(waiter, applied)
+                self._answer(waiter, applied, entry.index)
         assert self.watches is not None and self.sessions is not None
         if events:
             self.watches.tell(PublishEvents(tuple(events)))
@@ -203,13 +204,15 @@ class Store(NodeActor):
         if self.exports:
             self.exports.sweep(time.monotonic())
 
-    def _answer(self, waiter: Waiter, applied: Any) -> None:
+    def _answer(self, waiter: Waiter, applied: Any, zxid: int) -> None:
+        """A write's answer says at which zxid it applied, so that its client's local reads
+        never go back past it (``min_zxid``)."""
         if waiter.on_result is not None:
             waiter.on_result(applied.result, applied.error)
         elif applied.error is not None:
             self.outbox.error(waiter.reply, applied.error)
         else:
-            self.outbox.ok(waiter.reply, applied.result or {})
+            self.outbox.ok(waiter.reply, applied.result or {}, zxid=zxid)
 
     def _unknown_result(self, waiter: Waiter | None, why: str) -> None:
         """The write applied, but not here and now: its result is not known to this node."""
@@ -301,6 +304,12 @@ class Store(NodeActor):
         if not self._caught_up and msg.query.op in NEEDS_CATCH_UP:
             self.outbox.error(msg.query.reply, NoLeader(
                 f"node {self.node_id} has not caught up with a leader since it started"))
+            return
+        if msg.query.args.get("min_zxid", 0) > self.applied_index:
+            # the client has seen a newer state than this node's: it must not go back in time,
+            # and a linearizable read is served at or after every zxid it can have seen
+            assert self.raft is not None
+            self.raft.tell(LinearizableRead(msg.query))
             return
         self._serve(msg.query)
 

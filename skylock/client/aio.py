@@ -40,6 +40,7 @@ from skylock.client.failover import IDEMPOTENT
 from skylock.client.releases import Release, Unconfirmed
 from skylock.client.retry import RetryPolicy
 from skylock.client.session import SessionState, StateListener
+from skylock.client.zxid_floor import ZxidFloor
 from skylock.client.connection import CONNECT_TIMEOUT
 from skylock.errors import ConnectionLost, NoLeader, NoNode, SessionExpired, Timeout
 from skylock.net.curve import KeyPair
@@ -83,6 +84,8 @@ class AsyncClient:
         self._context = zmq.asyncio.Context()
         self._next_server = 0
         self._conn: AsyncConnection | None = None
+        #: the newest state this client has seen, shared by its connections
+        self._floor = ZxidFloor()
         self._closed = False
         self._watches = WatchRouter(self)
         self._session = SessionKeeper(self)
@@ -119,7 +122,7 @@ class AsyncClient:
             self._conn = AsyncConnection(address, self._context, self._watches.on_event, self._on_lost,
                                          connect_timeout=self.connect_timeout,
                                          server_key=self._endpoints.server_key(address), keys=self._keys,
-                                         token=self.token)
+                                         token=self.token, floor=self._floor)
         return self._conn
 
     def _drop_connection(self, conn: AsyncConnection) -> None:

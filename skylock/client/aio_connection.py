@@ -31,6 +31,7 @@ import zmq.asyncio
 from zmq.utils.monitor import parse_monitor_message
 
 from skylock.client.connection import KEEPALIVE_INTERVAL, connect_dealer, parse_message
+from skylock.client.zxid_floor import ZxidFloor
 from skylock.errors import ConnectionLost, SkyLockError
 from skylock.net import codec
 from skylock.net.curve import KeyPair
@@ -46,9 +47,12 @@ _MONITORED = zmq.EVENT_CONNECTED | zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DIS
 class AsyncConnection:
     def __init__(self, address: str, context: zmq.asyncio.Context, on_event: EventHandler,
                  on_lost: Callable[["AsyncConnection"], None], *, connect_timeout: float,
-                 server_key: bytes | None, keys: KeyPair | None, token: str | None) -> None:
-        """Call on the running loop: the connection's tasks start at once."""
+                 server_key: bytes | None, keys: KeyPair | None, token: str | None,
+                 floor: ZxidFloor | None = None) -> None:
+        """Call on the running loop: the connection's tasks start at once. ``floor``: the
+        client's newest state seen (``skylock/client/zxid_floor.py``)."""
         self.address = address
+        self.floor = floor or ZxidFloor()
         self.connect_timeout = connect_timeout
         self.token = token
         self._on_event = on_event
@@ -76,7 +80,7 @@ class AsyncConnection:
         done waiting). ``ConnectionLost(sent=False)`` when the connection is closed, known to be
         down, or does not reach the server within ``connect_timeout`` (default: the connection's)."""
         request_id = next(self._ids)
-        frame = codec.encode_request(request_id, op, args, token=self.token)
+        frame = codec.encode_request(request_id, op, self.floor.stamp(op, args), token=self.token)
         give_up = self._loop.time() + (self.connect_timeout if connect_timeout is None else connect_timeout)
         while True:
             if self._closed or self._connected is False:
@@ -159,6 +163,7 @@ class AsyncConnection:
             except zmq.ZMQError:
                 return  # closed
             msg = parse_message(frames, self.address)
+            self.floor.saw(msg)
             if isinstance(msg, codec.PushedEvent):
                 try:
                     self._on_event(self, msg.watch_id, msg.event)

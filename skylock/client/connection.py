@@ -44,6 +44,7 @@ from typing import Any, Callable
 import zmq
 from zmq.utils.monitor import parse_monitor_message
 
+from skylock.client.zxid_floor import ZxidFloor
 from skylock.errors import BadRequest, ConnectionLost
 from skylock.net import codec
 from skylock.net.address import tcp_endpoint
@@ -100,8 +101,12 @@ class Connection:
         server_key: bytes | None = None,
         keys: KeyPair | None = None,
         token: str | None = None,
+        floor: ZxidFloor | None = None,
     ) -> None:
+        """``floor``: the client's newest state seen, stamped on its local reads and raised
+        by every answer (``skylock/client/zxid_floor.py``); shared by its connections."""
         self.address = address
+        self.floor = floor or ZxidFloor()
         self.connect_timeout = connect_timeout
         self._server_key = server_key
         self._keys = (keys or KeyPair.generate()) if server_key is not None else None
@@ -220,7 +225,8 @@ class Connection:
             self._waiting[request_id] = future
             self._not_sent.add(request_id)
         future.add_done_callback(lambda _f: self._forget(request_id))
-        frame = codec.encode_request(request_id, op, args, token=token if token is not None else self.token)
+        frame = codec.encode_request(request_id, op, self.floor.stamp(op, args),
+                                     token=token if token is not None else self.token)
         self._io.post(request_id, (frame,))
         return future
 
@@ -364,7 +370,9 @@ class Connection:
             future.set_result(msg.result)
 
     def _parse(self, frames: list[bytes]) -> codec.Reply | codec.PushedEvent | None:
-        return parse_message(frames, self.address)
+        msg = parse_message(frames, self.address)
+        self.floor.saw(msg)
+        return msg
 
 
 def parse_message(frames: list[bytes], address: str) -> codec.Reply | codec.PushedEvent | None:
@@ -414,7 +422,8 @@ class SyncRequest:
         sock = self._sock
         assert sock is not None
         try:
-            sock.send(codec.encode_request(request_id, op, args, token=self._conn.token), zmq.NOBLOCK)
+            frame = codec.encode_request(request_id, op, self._conn.floor.stamp(op, args), token=self._conn.token)
+            sock.send(frame, zmq.NOBLOCK)
         except zmq.ZMQError as exc:  # Again (queue full) or the context is terminating: not sent
             sock.close(linger=0)  # not back to the pool: cancel counts it out
             if request_id == self.id:

@@ -32,6 +32,7 @@ import zmq
 from skylock.client import members
 from skylock.client.connection import Connection, SyncRequest
 from skylock.client.retry import GIVE_UP, RETRY_NOW, RetryPolicy
+from skylock.client.zxid_floor import ZxidFloor
 from skylock.errors import ConnectionLost, NoLeader, SkyLockError, Timeout
 from skylock.net import codec
 from skylock.net.curve import KeyPair
@@ -88,6 +89,8 @@ class Failover:
         self.observer: ConnectionObserver | None = None
         #: a new connection: look the members up after its first successful call (members.learn)
         self.learn_members = False
+        #: the newest state this client has seen, shared by its connections
+        self.floor = ZxidFloor()
 
     # ---- connections --------------------------------------------------------------------
 
@@ -101,7 +104,7 @@ class Failover:
                 self._next_server += 1
                 self.current = Connection(
                     address, self._on_event, on_lost=self._on_lost, context=self._context,
-                    connect_timeout=self.connect_timeout, keys=self._keys, token=self.token,
+                    connect_timeout=self.connect_timeout, keys=self._keys, token=self.token, floor=self.floor,
                     server_key=self.credentials.server_keys[address] if self.credentials else None)
                 self.learn_members = True  # the servers given are a seed
                 if self.observer is not None:

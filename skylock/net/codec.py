@@ -144,6 +144,9 @@ class OpSpec:
 
 _NONE = type(None)
 _CONSISTENCY = ArgSpec("consistency", (str,), "linearizable", ("linearizable", "local"))
+#: a local read is served from a state at least this far on (the zxid of the newest answer the
+#: client has seen): a node behind it answers as a linearizable read instead
+_MIN_ZXID = ArgSpec("min_zxid", (int,), 0, minimum=0)
 #: a watch set by a read ends with this session (it is told once when the session closes)
 _WATCH_SESSION = ArgSpec("session_id", (str, type(None)), None)
 _PERMISSION = ArgSpec("permission", (str,), _REQUIRED, ("read", "write", "lock", "admin"))
@@ -188,12 +191,12 @@ OPS: dict[str, OpSpec] = dict(
         _read("session.heartbeat", ArgSpec("session_id", (str,)), route="session"),
         _op("session.close", ArgSpec("session_id", (str,))),
         # every open session by its public id, with its ephemerals and lock entries (never a secret)
-        _read("session.list", _CONSISTENCY),
+        _read("session.list", _CONSISTENCY, _MIN_ZXID),
         _op("create", *_CREATE_ARGS),
-        _read("get", _path(), ArgSpec("watch", (bool,), False), _CONSISTENCY, _WATCH_SESSION),
+        _read("get", _path(), ArgSpec("watch", (bool,), False), _CONSISTENCY, _WATCH_SESSION, _MIN_ZXID),
         _op("set", _path(), ArgSpec("data", (bytes,)), _version()),
         _op("delete", _path(), _version()),
-        _read("exists", _path(), ArgSpec("watch", (bool,), False), _CONSISTENCY, _WATCH_SESSION),
+        _read("exists", _path(), ArgSpec("watch", (bool,), False), _CONSISTENCY, _WATCH_SESSION, _MIN_ZXID),
         _read(
             "children",
             _path(),
@@ -201,6 +204,7 @@ OPS: dict[str, OpSpec] = dict(
             ArgSpec("stat", (bool,), False),
             _CONSISTENCY,
             _WATCH_SESSION,
+            _MIN_ZXID,
         ),
         _op("multi", ArgSpec("ops", (list,))),
         # registered where the node is now (the reply says at which zxid): no ReadIndex round
@@ -413,8 +417,11 @@ def encode_request(id: int, op: str, args: dict[str, Any], token: str | None = N
     return encode(frame)
 
 
-def encode_reply(id: int, result: Any) -> bytes:
-    return encode({"v": PROTOCOL_VERSION, "id": id, "ok": result})
+def encode_reply(id: int, result: Any, zxid: int | None = None) -> bytes:
+    """``zxid``: the entry a write applied as (its client's reads use it as ``min_zxid``)."""
+    if zxid is None:
+        return encode({"v": PROTOCOL_VERSION, "id": id, "ok": result})
+    return encode({"v": PROTOCOL_VERSION, "id": id, "ok": result, "zxid": zxid})
 
 
 def encode_error(id: int | None, err: SkyLockError) -> bytes:
@@ -440,6 +447,8 @@ class Reply:
     id: int | None
     result: Any
     error: SkyLockError | None
+    #: the state the answer reflects, when it says: a write's entry, or a read's ``zxid``
+    zxid: int = 0
 
 
 @dataclass(frozen=True)
@@ -470,7 +479,9 @@ def parse_server_frame(frame: bytes) -> Reply | PushedEvent:
             raise BadRequest("reply 'err' must be a map")
         return Reply(req_id, None, error_from_wire({str(k): v for k, v in wire.items()}))
     if "ok" in msg:
-        return Reply(req_id, msg["ok"], None)
+        result = msg["ok"]
+        zxid = msg.get("zxid", result.get("zxid") if isinstance(result, dict) else None)
+        return Reply(req_id, result, None, zxid if _is_int(zxid) and zxid > 0 else 0)
     raise BadRequest("server frame is neither a reply ('ok'/'err') nor an event ('watch')")
 
 
