@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import msgpack
@@ -117,6 +118,12 @@ class ArgSpec:
     def type_names(self) -> str:
         return " or ".join("None" if t is type(None) else t.__name__ for t in self.types)
 
+    @cached_property
+    def exact_types(self) -> frozenset[type]:
+        """A value of exactly one of these types needs no further type check (``bool`` is
+        not ``int`` here, as ``_is_int`` has it): every argument of every request is checked."""
+        return frozenset(self.types)
+
 
 #: Where a node sends a request (``Gateway`` has one handler per route):
 #: ``node``: answered by the gateway itself; ``write``: proposed through the log, answered when
@@ -140,6 +147,11 @@ class OpSpec:
 
     def arg_names(self) -> list[str]:
         return [a.name for a in self.args]
+
+    @cached_property
+    def known(self) -> frozenset[str]:
+        """The argument names, as a set: every request's arguments are checked against it."""
+        return frozenset(a.name for a in self.args)
 
 
 _NONE = type(None)
@@ -284,7 +296,8 @@ def _check_arg(where: str, spec: ArgSpec, value: Any, req_id: int) -> Any:
     (``where`` is the op as quoted in messages, e.g. ``'multi': ops[0] 'create'``)."""
     if bytes in spec.types and isinstance(value, str):
         value = value.encode("utf-8")
-    ok = any((_is_int(value) if t is int else isinstance(value, t)) for t in spec.types)
+    ok = type(value) in spec.exact_types or any((_is_int(value) if t is int else isinstance(value, t))
+                                                for t in spec.types)
     if not ok:
         raise BadRequest(
             f"op {where}: argument {spec.name!r} must be {spec.type_names()}, got {type(value).__name__}",
@@ -323,7 +336,7 @@ def _check_multi_ops(where: str, ops: list[Any], req_id: int) -> list[dict[str, 
 def _check_args(spec: OpSpec, args: dict[Any, Any], req_id: int, *, where: str = "",
                 **details: Any) -> dict[str, Any]:
     where = where or repr(spec.name)
-    known = set(spec.arg_names())
+    known = spec.known
     extra = [k for k in args if k not in known]
     if extra:
         names = ", ".join(repr(k) for k in extra)
