@@ -69,6 +69,9 @@ HEARTBEAT_IVL_MS = 10_000
 HEARTBEAT_TIMEOUT_MS = 30_000
 #: room above twice ``server.max_request_size`` for a frame's envelope (see ``frame_limit``)
 ENVELOPE_HEADROOM = 64 << 10
+#: a reply's two parts are sent with plain-int flags: ``send_multipart`` and pyzmq's enum
+#: flags cost more than the sends themselves (2.2 us against 0.9 per reply)
+_NOBLOCK, _NOBLOCK_MORE = int(zmq.NOBLOCK), int(zmq.NOBLOCK | zmq.SNDMORE)
 
 
 def frame_limit(max_request_size: int) -> int:
@@ -162,7 +165,7 @@ class ClientServer(IOService[bytes]):
         ``hosted``: the socket is served by the actor that opens ``loop`` (the Store)."""
         super().__init__(
             f"client-io-{bind}",
-            ("received", "sent", "dropped_malformed", "dropped_unreachable", "overflows", "dropped_backlog",
+            ("dropped_malformed", "dropped_unreachable", "overflows", "dropped_backlog",
              "refused_connections"),
             context=context,
             queue_limit=QUEUE_LIMIT,
@@ -252,7 +255,8 @@ class ClientServer(IOService[bytes]):
         done = sent = size = 0
         for frame in frames:
             try:
-                router.send_multipart((conn_id, frame), zmq.NOBLOCK)
+                router.send(conn_id, _NOBLOCK_MORE)  # a peer gone or full fails here, before the frame
+                router.send(frame, _NOBLOCK)
                 sent += 1
                 size += len(frame)
             except zmq.Again:
@@ -262,7 +266,7 @@ class ClientServer(IOService[bytes]):
                 log.debug("reply to connection %r dropped: %s", conn_id[:16], exc)
             done += 1
         if sent:
-            self._count("sent", sent)
+            self.sent += sent
             self.bytes_sent += size
         return done
 
@@ -317,7 +321,7 @@ class ClientServer(IOService[bytes]):
             self._count("dropped_malformed")
             log.warning("dropped a client message of %d frames (want [conn_id, frame])", len(frames))
             return
-        self._count("received")
+        self.received += 1
         self.bytes_received += len(frames[1])
         if not self._connections.admit(frames[0], time.monotonic()):
             self._refuse_connection(frames[0], frames[1])
@@ -332,6 +336,7 @@ class ClientServer(IOService[bytes]):
                             "(server.max_connections); try another node or later", limit="server.max_connections")
         try:
             assert self._router is not None
-            self._router.send_multipart((conn_id, codec.encode_error(codec.peek_id(frame), err)), zmq.NOBLOCK)
+            self._router.send(conn_id, _NOBLOCK_MORE)
+            self._router.send(codec.encode_error(codec.peek_id(frame), err), _NOBLOCK)
         except zmq.ZMQError:
             pass  # its queue is full or it is gone: the refusal is only a courtesy

@@ -30,6 +30,10 @@ K = TypeVar("K", bound=Hashable)
 #: messages read from one socket before the thread looks at the others again (fairness)
 RECV_BUDGET = 1000
 
+#: pyzmq's constants are enum members, and every operation on them (``events & POLLIN``)
+#: builds a new one in Python; the loop reads every message with these plain ints instead
+_NOBLOCK, _EVENTS, _POLLIN, _RCVMORE = int(zmq.NOBLOCK), int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.RCVMORE)
+
 
 class IOLoop(Generic[K]):
     """A group of sockets and the loop step that serves them, on one owner thread.
@@ -252,14 +256,16 @@ class IOLoop(Generic[K]):
         ``Again``: an exception per wake-up costs more than the question."""
         for _ in range(RECV_BUDGET):
             try:
-                message = sock.recv_multipart(zmq.NOBLOCK, copy=copy)
+                message = [sock.recv(_NOBLOCK, copy=copy)]
             except zmq.Again:
                 return
+            while sock.getsockopt(_RCVMORE):  # the rest of a multipart message is there already
+                message.append(sock.recv(_NOBLOCK, copy=copy))
             try:
                 on_message(message)
             except Exception:
                 log.exception("%s: handler failed on a %d-frame message", self.name, len(message))
-            if not sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+            if not sock.getsockopt(_EVENTS) & _POLLIN:
                 return
 
 
@@ -333,8 +339,11 @@ class IOService(ABC, Generic[K]):
         self._address: str | None = None
         self._counts_lock = threading.Lock()
         self._counts = dict.fromkeys(counters, 0)
-        #: payload bytes read and written: the I/O thread's alone (plain ints, no lock; a
-        #: reader from another thread sees a value a moment old)
+        #: messages and payload bytes read and written: the I/O thread's alone (plain ints, no
+        #: lock, as they change with every message; a reader from another thread sees a value a
+        #: moment old)
+        self.received = 0
+        self.sent = 0
         self.bytes_received = 0
         self.bytes_sent = 0
         self._hosted = hosted
@@ -370,7 +379,8 @@ class IOService(ABC, Generic[K]):
     def stats(self) -> dict[str, int]:
         with self._counts_lock:
             counts = {**self._counts, "dropped_queue_full": self._io.dropped_full}
-        return {**counts, "bytes_received": self.bytes_received, "bytes_sent": self.bytes_sent}
+        return {**counts, "received": self.received, "sent": self.sent,
+                "bytes_received": self.bytes_received, "bytes_sent": self.bytes_sent}
 
     def _count(self, name: str, n: int = 1) -> None:
         with self._counts_lock:

@@ -117,7 +117,7 @@ class PeerTransport(IOService[int]):
         that a Raft message is stepped and answered without a hand-off to another thread)."""
         super().__init__(
             f"peer-io-{node_id}",
-            ("sent", "received", "dropped_unreachable", "dropped_filtered", "dropped_malformed",
+            ("dropped_unreachable", "dropped_filtered", "dropped_malformed",
              "dropped_stranger", "dropped_impostor", "dropped_invalid"),
             context=context,
             queue_limit=queue_limit,
@@ -241,7 +241,7 @@ class PeerTransport(IOService[int]):
                 break
             sent += 1
             self.bytes_sent += len(payload)
-        self._count("sent", sent)
+        self.sent += sent
 
     def _on_message(self, frames: list[bytes]) -> None:
         """Open mode: the routing id is all there is to go by."""
@@ -279,7 +279,7 @@ class PeerTransport(IOService[int]):
         except BadRequest as exc:
             self._drop("dropped_invalid", f"from node {from_id}: {exc.message}")
             return
-        self._count("received")
+        self.received += 1
 
     def _member_of(self, identity: bytes) -> int | None:
         """The member a routing id names (``b"2"`` or ``b"2/<tag>"``), None for anything else."""
