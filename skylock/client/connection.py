@@ -49,7 +49,7 @@ from skylock.errors import BadRequest, ConnectionLost
 from skylock.net import codec
 from skylock.net.address import tcp_endpoint
 from skylock.net.curve import KeyPair, connect_curve
-from skylock.net.io_loop import IOThread
+from skylock.net.io_loop import NOBLOCK, IOThread, recv_message
 
 log = logging.getLogger("skylock.client")
 
@@ -467,9 +467,9 @@ class SyncRequest:
             remaining = deadline - time.monotonic()
             try:
                 if remaining >= SYNC_POLL_SLICE:
-                    frames = sock.recv_multipart()  # RCVTIMEO ends it after one slice
+                    frames = recv_message(sock)  # RCVTIMEO ends it after one slice
                 elif sock.poll(max(0, math.ceil(remaining * 1000))):
-                    frames = sock.recv_multipart(zmq.NOBLOCK)
+                    frames = recv_message(sock, NOBLOCK)
                 else:
                     raise FutureTimeout(f"no reply from {conn.address} within {timeout}s")
             except zmq.Again:

@@ -45,7 +45,7 @@ from skylock.errors import LimitExceeded
 from skylock.net import codec
 from skylock.net.address import bound_address, tcp_endpoint
 from skylock.net.curve import CLIENT_DOMAIN, KeyPair, serve_curve
-from skylock.net.io_loop import IOService, IOThread
+from skylock.net.io_loop import NOBLOCK, IOService, IOThread
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ HEARTBEAT_TIMEOUT_MS = 30_000
 ENVELOPE_HEADROOM = 64 << 10
 #: a reply's two parts are sent with plain-int flags: ``send_multipart`` and pyzmq's enum
 #: flags cost more than the sends themselves (2.2 us against 0.9 per reply)
-_NOBLOCK, _NOBLOCK_MORE = int(zmq.NOBLOCK), int(zmq.NOBLOCK | zmq.SNDMORE)
+_NOBLOCK_MORE = int(zmq.NOBLOCK | zmq.SNDMORE)
 
 
 def frame_limit(max_request_size: int) -> int:
@@ -256,7 +256,7 @@ class ClientServer(IOService[bytes]):
         for frame in frames:
             try:
                 router.send(conn_id, _NOBLOCK_MORE)  # a peer gone or full fails here, before the frame
-                router.send(frame, _NOBLOCK)
+                router.send(frame, NOBLOCK)
                 sent += 1
                 size += len(frame)
             except zmq.Again:
@@ -337,6 +337,6 @@ class ClientServer(IOService[bytes]):
         try:
             assert self._router is not None
             self._router.send(conn_id, _NOBLOCK_MORE)
-            self._router.send(codec.encode_error(codec.peek_id(frame), err), _NOBLOCK)
+            self._router.send(codec.encode_error(codec.peek_id(frame), err), NOBLOCK)
         except zmq.ZMQError:
             pass  # its queue is full or it is gone: the refusal is only a courtesy

@@ -32,7 +32,17 @@ RECV_BUDGET = 1000
 
 #: pyzmq's constants are enum members, and every operation on them (``events & POLLIN``)
 #: builds a new one in Python; the loop reads every message with these plain ints instead
-_NOBLOCK, _EVENTS, _POLLIN, _RCVMORE = int(zmq.NOBLOCK), int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.RCVMORE)
+NOBLOCK = int(zmq.NOBLOCK)
+_EVENTS, _POLLIN, _RCVMORE = int(zmq.EVENTS), int(zmq.POLLIN), int(zmq.RCVMORE)
+
+
+def recv_message(sock: zmq.Socket, flags: int = 0, *, copy: bool = True) -> list[Any]:
+    """One whole multipart message, as ``recv_multipart`` (flags apply to its first part;
+    the rest is there already), at a sixth of its cost: plain-int flags and options."""
+    message = [sock.recv(flags, copy=copy)]
+    while sock.getsockopt(_RCVMORE):
+        message.append(sock.recv(NOBLOCK, copy=copy))
+    return message
 
 
 class IOLoop(Generic[K]):
@@ -256,11 +266,9 @@ class IOLoop(Generic[K]):
         ``Again``: an exception per wake-up costs more than the question."""
         for _ in range(RECV_BUDGET):
             try:
-                message = [sock.recv(_NOBLOCK, copy=copy)]
+                message = recv_message(sock, NOBLOCK, copy=copy)
             except zmq.Again:
                 return
-            while sock.getsockopt(_RCVMORE):  # the rest of a multipart message is there already
-                message.append(sock.recv(_NOBLOCK, copy=copy))
             try:
                 on_message(message)
             except Exception:
