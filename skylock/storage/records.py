@@ -156,8 +156,8 @@ def scan(buf: bytes) -> Scan:
     off, n = 0, len(buf)
     mv = memoryview(buf)
     while off < n:
-        if not any(mv[off:off + HEADER.size]) and buf.count(0, off) == n - off:
-            return Scan(records, off)
+        if (off + 8 >= n or buf[off + 8] == 0) and buf.count(0, off) == n - off:
+            return Scan(records, off)  # only zeros from here (a record's type byte, at 8, never is)
         if n - off < HEADER.size:
             return Scan(records, off, "short record header", find_valid_after(buf, off + 1))
         length, crc, rtype = HEADER.unpack_from(buf, off)
