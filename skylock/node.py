@@ -265,8 +265,8 @@ class Node:
         )
         if self.curve is not None:  # before any CURVE socket binds: it vets every handshake
             self._authenticator = start_authenticator(self._context, self.curve.members)
-        self.raft.proxy().open_peer_sockets().get()  # the peer transport lives on RaftNode's thread
-        self.store.proxy().open_client_socket().get()  # the client server lives on the Store's thread
+        self.raft.proxy().open_sockets().get()  # the peer transport lives on RaftNode's thread
+        self.store.proxy().open_sockets().get()  # the client server lives on the Store's thread
         # the REST API is a client of this node, so it opens after the client server
         listen_host, listen_port = split_address(cfg.listen_http)
         self.http = HttpGateway(self.node_id, local_address(self.client_server.address), listen_port,

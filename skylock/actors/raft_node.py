@@ -10,7 +10,7 @@ so the Store applies while this thread sends and writes the commit index. Inputs
 batched: proposals and reads that arrive together become one log append and one
 ReadIndex round, and one fsync covers them all (group commit).
 
-The peer transport lives on this actor's thread (``SocketInbox``): Raft messages from
+The peer transport lives on this actor's thread (``SocketHost``): Raft messages from
 peers are read and stepped, and this node's are sent, without a hand-off to another
 thread. The pending proposals are this actor's too (``ProposalTable``): it retries and
 times them out on its tick, and hands each committed one's waiter to the Store.
@@ -33,7 +33,6 @@ from typing import Any, Callable
 import pykka
 
 from skylock.actors import peer_protocol
-from skylock.actors.base import NodeActor
 from skylock.actors.cluster_status import with_lag
 from skylock.actors.node_metrics import NodeMetrics
 from skylock.actors.member_desk import MemberDesk, SetPeers
@@ -59,7 +58,7 @@ from skylock.actors.messages import (
 from skylock.actors.outbox import Outbox
 from skylock.actors.gauge import Gauge
 from skylock.actors.proposals import ProposalTable
-from skylock.actors.socket_inbox import SocketInbox
+from skylock.actors.socket_inbox import SocketHost
 from skylock.actors.raft_view import RaftViewBoard
 from skylock.errors import NoLeader, NotLeader, Timeout
 from skylock.net.io_loop import IOLoop
@@ -109,7 +108,7 @@ class _WaitingReads:
     deadline: float
 
 
-class RaftNode(NodeActor):
+class RaftNode(SocketHost):
     def __init__(
         self,
         node_id: int,
@@ -133,13 +132,12 @@ class RaftNode(NodeActor):
         tick_interval: float = 0.05,
     ) -> None:
         """``proposals_waiting`` is where this actor publishes the size of its proposal table;
-        ``peer_io`` is the peer transport's loop, served on this actor's thread (``SocketInbox``);
+        ``peer_io`` is the peer transport's loop, served on this actor's thread (``SocketHost``);
         ``metrics``: the node's figures; this actor writes its Raft and WAL ones; ``view``: where
         term, role and leader are published for other threads (the logs); ``set_peers`` hears the
         peers to connect to whenever the configuration changes; ``tick_interval``: the ticker's
         period, to notice when ticks stopped coming (a pause) and the read lease may be stale."""
-        self._peer_io = peer_io or IOLoop(f"raft-{node_id}", lambda io: None, lambda key, frames: None)
-        super().__init__(node_id)  # creates the inbox: see _create_actor_inbox
+        super().__init__(node_id, peer_io)
         self.metrics = metrics or NodeMetrics(node_id)
         self.node = raw_node
         self.storage = storage
@@ -212,19 +210,9 @@ class RaftNode(NodeActor):
         self.desk.sync()
         self._schedule_flush()
 
-    def _create_actor_inbox(self) -> SocketInbox:  # type: ignore[override]  # pykka calls it on self
-        return SocketInbox(self._peer_io)
-
-    def open_peer_sockets(self) -> None:
-        """Bind and connect the hosted peer transport on this thread (a proxy call, so that a
-        bind error reaches the node starting us)."""
-        assert isinstance(self.actor_inbox, SocketInbox)
-        self.actor_inbox.setup()
-
     def on_stop(self) -> None:
         self.wal.close()
-        assert isinstance(self.actor_inbox, SocketInbox)
-        self.actor_inbox.close()
+        super().on_stop()
 
     # ---- inputs -------------------------------------------------------------------
 

@@ -8,6 +8,9 @@ together with its messages: a received Raft message is told to the actor from th
 same thread (no wake-up), and what RaftNode sends leaves at once (``IOLoop(direct=True)``).
 Other threads' messages wake the poll through the loop's wake-up pipe.
 
+The Store hosts the client server the same way, so a request enters on its thread.
+``SocketHost`` is what such an actor is: hosting is decided once, here, for both.
+
 One owner still: the sockets are opened, served and closed by the actor's thread only.
 """
 
@@ -17,6 +20,7 @@ import threading
 from collections import deque
 from typing import Any
 
+from skylock.actors.base import NodeActor
 from skylock.net.io_loop import IOLoop
 
 #: messages taken from the queue before the sockets are looked at again, so a steady
@@ -68,3 +72,30 @@ class SocketInbox:
     def close(self) -> None:
         if self._owner == threading.get_ident():
             self.loop.close()
+
+
+class SocketHost(NodeActor):
+    """A node actor serving a transport's sockets on its own thread, between its messages.
+
+    ``hosted_io`` is the transport's loop; None gives the actor pykka's plain inbox (an
+    actor started without a transport, as in tests of its other duties).
+    """
+
+    def __init__(self, node_id: int, hosted_io: IOLoop[Any] | None) -> None:
+        self._hosted_io = hosted_io  # before the base creates the inbox
+        super().__init__(node_id)
+
+    def _create_actor_inbox(self) -> Any:  # pykka calls it on self
+        if self._hosted_io is None:
+            return super()._create_actor_inbox()
+        return SocketInbox(self._hosted_io)
+
+    def open_sockets(self) -> None:
+        """Bind and connect the hosted transport on this thread (a proxy call, so that a
+        bind error reaches the node starting the actor)."""
+        if isinstance(self.actor_inbox, SocketInbox):
+            self.actor_inbox.setup()
+
+    def on_stop(self) -> None:
+        if isinstance(self.actor_inbox, SocketInbox):
+            self.actor_inbox.close()

@@ -17,7 +17,7 @@ And it takes backups: ``snapshot.begin`` arrives here after a ReadIndex on the l
 the state at that point is held in ``exports`` for the client to read in chunks.
 
 In a node it serves the client socket between its messages (``client_io``, hosted by
-``SocketInbox`` as RaftNode hosts the peer sockets): every request enters on this
+``SocketHost`` as RaftNode hosts the peer sockets): every request enters on this
 thread, so a local read is answered, and the answer to a write applied here leaves,
 with no thread hand-off. That took a hop off every read and write (bench/RESULTS.md).
 """
@@ -31,7 +31,6 @@ from typing import Any, Callable
 
 import pykka
 
-from skylock.actors.base import NodeActor
 from skylock.actors.exports import SnapshotExports
 from skylock.actors.gauge import Gauge
 from skylock.actors.lock_manager import acquire_waits
@@ -56,7 +55,7 @@ from skylock.actors.messages import (
     Waiter,
 )
 from skylock.actors.outbox import Outbox
-from skylock.actors.socket_inbox import SocketInbox
+from skylock.actors.socket_inbox import SocketHost
 from skylock.errors import BadRequest, NoLeader, SessionExpired, SkyLockError, Timeout
 from skylock.net.io_loop import IOLoop
 from skylock.raft import EntryType
@@ -71,7 +70,7 @@ from skylock.state.locks import DELAY_NODE, LOCKS_ROOT, changed_by
 NEEDS_CATCH_UP = frozenset({"get", "exists", "children", "lock.info", "session.list"})
 
 
-class Store(NodeActor):
+class Store(SocketHost):
     def __init__(
         self,
         node_id: int,
@@ -86,9 +85,8 @@ class Store(NodeActor):
         client_io: IOLoop[Any] | None = None,
     ) -> None:
         """``metrics``: the node's figures; this actor writes the tree's tallies and the lock counts.
-        ``client_io``: the client server's loop, served on this actor's thread (``SocketInbox``)."""
-        self._client_io = client_io
-        super().__init__(node_id)  # creates the inbox: see _create_actor_inbox
+        ``client_io``: the client server's loop, served on this actor's thread (``SocketHost``)."""
+        super().__init__(node_id, client_io)
         self.metrics = metrics or NodeMetrics(node_id)
         #: each lock's queue length (holder included) as last reported, for the lock counts
         self._lock_queues: dict[str, int] = {}
@@ -127,21 +125,6 @@ class Store(NodeActor):
             LocalRead: self._on_local_read,
             CaughtUp: self._on_caught_up,
         }
-
-    def _create_actor_inbox(self) -> Any:  # pykka calls it on self
-        if self._client_io is None:
-            return super()._create_actor_inbox()
-        return SocketInbox(self._client_io)
-
-    def open_client_socket(self) -> None:
-        """Bind the hosted client server on this thread (a proxy call, so that a bind error
-        reaches the node starting us)."""
-        assert isinstance(self.actor_inbox, SocketInbox)
-        self.actor_inbox.setup()
-
-    def on_stop(self) -> None:
-        if isinstance(self.actor_inbox, SocketInbox):
-            self.actor_inbox.close()
 
     def connect(
         self, raft: pykka.ActorRef[Any], watches: pykka.ActorRef[Any], sessions: pykka.ActorRef[Any],

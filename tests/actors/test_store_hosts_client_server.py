@@ -29,7 +29,7 @@ def test_requests_enter_and_answers_leave_on_the_stores_thread() -> None:
     dealer = ctx.socket(zmq.DEALER)
     dealer.setsockopt(zmq.LINGER, 0)
     try:
-        store.proxy().open_client_socket().get()
+        store.proxy().open_sockets().get()
         dealer.connect(f"tcp://{server.address}")
         dealer.send(b"ping")
         assert dealer.poll(10_000), "no answer within 10 s"
