@@ -16,7 +16,7 @@ from typing import Any
 from skylock.net import codec
 
 #: the reads that take ``min_zxid`` (the op table says which)
-FLOORED = frozenset(op for op, spec in codec.OPS.items() if "min_zxid" in spec.arg_names())
+FLOORED = frozenset(op for op, spec in codec.OPS.items() if "min_zxid" in spec.known)
 
 
 class ZxidFloor:
