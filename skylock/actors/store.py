@@ -398,7 +398,8 @@ class Store(SocketHost):
                 # the hub knows the session by the public id its session_closed event carries
                 session_id=self.machine.public_id(q.args.get("session_id") or ""),
                 from_zxid=from_zxid,
-                current_zxid=self.applied_index,
+                # never before a state the client has seen (on a node still behind it)
+                current_zxid=max(self.applied_index, q.args.get("min_zxid") or 0),
                 reply=q.reply,
                 result=result,
             )

@@ -37,12 +37,13 @@ from skylock.client.aio_connection import AsyncConnection
 from skylock.client.aio_session import SessionKeeper
 from skylock.client.aio_watch import AsyncWatch, WatchRouter
 from skylock.client.failover import IDEMPOTENT
+from skylock.client.leader_route import LEADER_OPS, LOOKUP_TIMEOUT, LeaderRoute, leader_address
 from skylock.client.releases import Release, Unconfirmed
 from skylock.client.retry import RetryPolicy
 from skylock.client.session import SessionState, StateListener
 from skylock.client.zxid_floor import ZxidFloor
 from skylock.client.connection import CONNECT_TIMEOUT
-from skylock.errors import ConnectionLost, NoLeader, NoNode, SessionExpired, Timeout
+from skylock.errors import ConnectionLost, NoLeader, NoNode, SessionExpired, SkyLockError, Timeout
 from skylock.net.curve import KeyPair
 from skylock.security import Credentials
 
@@ -63,6 +64,7 @@ class AsyncClient:
         attempt_timeout: float = 2.0,
         connect_timeout: float = CONNECT_TIMEOUT,
         retry: RetryPolicy | None = None,
+        writes_to_leader: bool = True,
     ) -> None:
         """The options of ``Client``: ``servers`` tried in order; ``request_timeout`` seconds per
         call, failovers included; ``attempt_timeout`` seconds without a reply before the server
@@ -70,7 +72,8 @@ class AsyncClient:
         unsent, to the next. Secure clusters: ``credentials`` (a file or ``Credentials``: servers,
         their CURVE keys, a token) and ``token``; with neither ``servers`` nor ``credentials`` the
         environment is read (``from_env``). ``retry``: the ``RetryPolicy`` of every retry here (its
-        deadline, if set, replaces ``request_timeout``)."""
+        deadline, if set, replaces ``request_timeout``). ``writes_to_leader``: writes and lock
+        operations go straight to the leader on a connection of their own (leader_route.py)."""
         endpoints = options.resolve(servers, token, credentials)
         self.servers, self.token, self.credentials = endpoints.servers, endpoints.token, endpoints.credentials
         self._endpoints = endpoints
@@ -86,6 +89,10 @@ class AsyncClient:
         self._conn: AsyncConnection | None = None
         #: the newest state this client has seen, shared by its connections
         self._floor = ZxidFloor()
+        self.writes_to_leader = writes_to_leader
+        self._route = LeaderRoute()
+        #: where writes go: ``_conn`` itself when its server leads, else a connection of its own
+        self._leader: AsyncConnection | None = None
         self._closed = False
         self._watches = WatchRouter(self)
         self._session = SessionKeeper(self)
@@ -119,21 +126,72 @@ class AsyncClient:
         if self._conn is None:
             address = self.servers[self._next_server % len(self.servers)]
             self._next_server += 1
-            self._conn = AsyncConnection(address, self._context, self._watches.on_event, self._on_lost,
-                                         connect_timeout=self.connect_timeout,
-                                         server_key=self._endpoints.server_key(address), keys=self._keys,
-                                         token=self.token, floor=self._floor)
+            self._conn = self._open(address)
         return self._conn
 
+    def _open(self, address: str) -> AsyncConnection:
+        return AsyncConnection(address, self._context, self._watches.on_event, self._on_lost,
+                               connect_timeout=self.connect_timeout, server_key=self._endpoints.server_key(address),
+                               keys=self._keys, token=self.token, floor=self._floor)
+
+    async def _connection_for(self, op: str) -> AsyncConnection:
+        """Where ``op`` goes: a write to the leader's connection when the leader is known (looked
+        up on the current connection first when due), anything else to the current connection.
+        ``ConnectionLost(sent=False)`` when that lookup finds the current server gone."""
+        home = self._connection()
+        if op not in LEADER_OPS or not self.writes_to_leader:
+            return home
+        if not self._route.due():
+            return self._leader or home
+        self._route.begin()
+        try:
+            request_id, reply = await home.send("cluster.leader", {}, LOOKUP_TIMEOUT)
+            try:
+                address = leader_address(await asyncio.wait_for(asyncio.shield(reply), LOOKUP_TIMEOUT))
+            finally:
+                home.forget(request_id)
+        except (SkyLockError, TimeoutError) as err:
+            self._route.failed()
+            if isinstance(err, ConnectionLost):
+                raise ConnectionLost(f"{home.address} went away before {op} was sent", sent=False) from None
+            return self._leader or home
+        return self._route_to(address, home)
+
+    def _route_to(self, address: str | None, home: AsyncConnection) -> AsyncConnection:
+        """Writes go to ``address`` from now on (None: home); the old route's own connection closes."""
+        if address is not None and self.credentials is not None and address not in self.credentials.server_keys:
+            address = None  # never to a server whose key the client cannot check
+        self._route.found(address)
+        if self._leader is not None and self._leader.address != address:
+            stale, self._leader = self._leader, None
+            if stale is not self._conn:
+                stale.close()
+        if address is not None and self._leader is None and not self._closed:
+            self._leader = home if address == home.address else self._open(address)
+        return self._leader or home
+
+    def _leader_refused(self, conn: AsyncConnection) -> None:
+        """``conn`` answered ``NoLeader``: if it was the route to the leader, writes go home."""
+        if conn is self._leader:
+            self._leader = None
+            self._route.forget()
+            if conn is not self._conn:
+                conn.close()
+
     def _drop_connection(self, conn: AsyncConnection) -> None:
+        if self._leader is conn:
+            self._leader = None
+            self._route.forget()
         if self._conn is conn:
             self._conn = None
         conn.close()
 
     def _on_lost(self, conn: AsyncConnection) -> None:
-        """The server went away: its watches with it, so move them now, not at the next call."""
+        """The server went away: its watches with it, so move them now, not at the next call
+        (the leader's own connection carries no watch)."""
+        home = conn is self._conn
         self._drop_connection(conn)
-        if not self._closed:
+        if home and not self._closed:
             self._watches.on_lost(conn)
 
     async def call(self, op: str, **args: Any) -> Any:
@@ -147,9 +205,12 @@ class AsyncClient:
         while True:
             conn = self._connection()
             try:
+                conn = await self._connection_for(op)
                 return await attempt(conn, attempts.deadline)
             except (NoLeader, ConnectionLost, Timeout) as err:
-                no_leader = err if isinstance(err, NoLeader) else no_leader
+                if isinstance(err, NoLeader):
+                    no_leader = err
+                    self._leader_refused(conn)
                 verdict = attempts.after_failure(err, idempotent=op in IDEMPOTENT, closed=self._closed,
                                                  no_leader=no_leader, several_servers=len(self.servers) > 1)
                 if verdict.drop_connection:
@@ -277,11 +338,12 @@ class AsyncClient:
                 args["lock_delay_ms"] = int(lock_delay * 1000)
             conn = self._connection()
             try:
+                conn = await self._connection_for("lock.acquire")
                 # the server holds the reply until the grant; _attempt's pings check the server meanwhile
                 return dict(await self._attempt(conn, "lock.acquire", args,
                                                 loop.time() + max(remaining, 0.0) + _LOCK_REPLY_MARGIN))
             except NoLeader:
-                pass
+                self._leader_refused(conn)
             except ConnectionLost:
                 self._drop_connection(conn)
             except Timeout:
@@ -304,13 +366,16 @@ class AsyncClient:
         while True:
             conn = self._connection()
             try:
+                conn = await self._connection_for("lock.release")
                 return release.confirmed(await self._attempt(conn, "lock.release", args, attempts.deadline))
             except NoNode as err:
                 return release.entry_gone(err)
             except ConnectionLost as err:
                 self._drop_connection(conn)
                 release.reply_lost(err)
-            except (NoLeader, Timeout):
+            except (NoLeader, Timeout) as err:
+                if isinstance(err, NoLeader):
+                    self._leader_refused(conn)
                 release.outcome_unknown()
             if not attempts.failed():
                 raise release.unconfirmed()
@@ -329,6 +394,8 @@ class AsyncClient:
         await self._session.close()
         self._closed = True
         self._watches.close()
+        if self._leader is not None:
+            self._drop_connection(self._leader)
         if self._conn is not None:
             self._drop_connection(self._conn)
         self._context.destroy(linger=0)

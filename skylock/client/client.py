@@ -53,6 +53,7 @@ class Client:
         attempt_timeout: float = 2.0,
         connect_timeout: float = CONNECT_TIMEOUT,
         retry: RetryPolicy | None = None,
+        writes_to_leader: bool = True,
     ) -> None:
         """``servers``: "host:port" addresses, tried in order. ``request_timeout``: seconds
         one call may take in all, failovers included. ``attempt_timeout``: seconds without
@@ -60,6 +61,9 @@ class Client:
         seconds a request waits for its server to be connected before it goes, unsent,
         to the next one. ``retry``: how every retry loop of the client paces its tries
         (``RetryPolicy``); its ``deadline``, when set, replaces ``request_timeout``.
+        ``writes_to_leader``: send writes and lock operations straight to the leader, on a
+        second connection, instead of through the server this client talks to (which
+        forwards them); see skylock/client/leader_route.py.
 
         Secure clusters: ``credentials`` (a credentials file or ``Credentials``) gives the
         servers (unless ``servers`` does), each server's CURVE public key and a token;
@@ -75,7 +79,8 @@ class Client:
         self.attempt_timeout = attempt_timeout
         self.connect_timeout = connect_timeout
         self._failover = Failover(self.servers, credentials=credentials, token=self.token, retry=self.retry,
-                                  attempt_timeout=attempt_timeout, connect_timeout=connect_timeout)
+                                  attempt_timeout=attempt_timeout, connect_timeout=connect_timeout,
+                                  writes_to_leader=writes_to_leader)
         #: where watch callbacks and state listeners run, one at a time, in order
         self.events = EventThread()
         self._session = SessionKeeper(self._failover, self.events)
@@ -255,12 +260,13 @@ class Client:
                 args["lock_delay_ms"] = int(lock_delay * 1000)
             conn = self._connection()
             try:
+                conn = self._failover.connection_for("lock.acquire")
                 # The server legitimately holds the reply until the grant; liveness while
                 # waiting is checked by _await's pings and the connection's drop detection.
                 return dict(self._await(conn, "lock.acquire", args,
                                         time.monotonic() + max(remaining, 0.0) + self.LOCK_REPLY_MARGIN))
             except NoLeader:
-                pass
+                self._failover.leader_refused(conn)
             except ConnectionLost:
                 self._drop_connection(conn)
             except Timeout:
@@ -288,13 +294,16 @@ class Client:
         while True:
             conn = self._connection()
             try:
+                conn = self._failover.connection_for("lock.release")
                 return release.confirmed(self._await(conn, "lock.release", args, attempts.deadline))
             except NoNode as err:
                 return release.entry_gone(err)
             except ConnectionLost as err:
                 self._drop_connection(conn)
                 release.reply_lost(err)
-            except (NoLeader, Timeout):
+            except (NoLeader, Timeout) as err:
+                if isinstance(err, NoLeader):
+                    self._failover.leader_refused(conn)
                 release.outcome_unknown()
             if not attempts.failed():
                 raise release.unconfirmed()

@@ -15,8 +15,14 @@ raises ``Timeout``: in both cases the caller decides, because the write may have
 applied. When the deadline passes after servers answered ``NoLeader`` and nothing since
 could have applied, the caller gets that ``NoLeader``.
 
+Writes and lock operations go to the leader on a connection of their own, when the
+client knows the leader (skylock/client/leader_route.py); everything else, and every write
+while the leader is unknown, goes to the current ("home") connection, whose server forwards
+writes to the leader.
+
 Threads: any thread may call; a connection's owner (the watch manager) hears of new,
-lost and pushed-to connections through a ``ConnectionObserver``.
+lost and pushed-to connections through a ``ConnectionObserver``. The leader's connection
+never carries a watch.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import zmq
 
 from skylock.client import members
 from skylock.client.connection import Connection, SyncRequest
+from skylock.client.leader_route import LEADER_OPS, LOOKUP_TIMEOUT, LeaderRoute, leader_address
 from skylock.client.retry import GIVE_UP, RETRY_NOW, RetryPolicy
 from skylock.client.zxid_floor import ZxidFloor
 from skylock.errors import ConnectionLost, NoLeader, SkyLockError, Timeout
@@ -67,7 +74,8 @@ class Failover:
     """The client's connections, one at a time, and the retried request."""
 
     def __init__(self, servers: list[str], *, credentials: Credentials | None, token: str | None,
-                 retry: RetryPolicy, attempt_timeout: float, connect_timeout: float) -> None:
+                 retry: RetryPolicy, attempt_timeout: float, connect_timeout: float,
+                 writes_to_leader: bool = True) -> None:
         if credentials is not None and (unknown := [s for s in servers if s not in credentials.server_keys]):
             # never fall back to plaintext (and send the token in clear) for a server without a key
             raise ValueError(f"the credentials have no CURVE public key for server(s) {', '.join(unknown)}")
@@ -91,6 +99,11 @@ class Failover:
         self.learn_members = False
         #: the newest state this client has seen, shared by its connections
         self.floor = ZxidFloor()
+        #: send writes to the leader (``LEADER_OPS``), on ``leader``
+        self.writes_to_leader = writes_to_leader
+        self._route = LeaderRoute()
+        #: the leader's connection: ``current`` itself when home leads, else one of its own
+        self.leader: Connection | None = None
 
     # ---- connections --------------------------------------------------------------------
 
@@ -102,21 +115,79 @@ class Failover:
             if self.current is None:
                 address = self.servers[self._next_server % len(self.servers)]
                 self._next_server += 1
-                self.current = Connection(
-                    address, self._on_event, on_lost=self._on_lost, context=self._context,
-                    connect_timeout=self.connect_timeout, keys=self._keys, token=self.token, floor=self.floor,
-                    server_key=self.credentials.server_keys[address] if self.credentials else None)
+                self.current = self._open(address)
                 self.learn_members = True  # the servers given are a seed
                 if self.observer is not None:
                     self.observer.on_connected(self.current)
             return self.current
 
+    def connection_for(self, op: str) -> Connection:
+        """Where ``op`` goes: a write to the leader's connection when the leader is known
+        (looked up on the current connection first when due), anything else to the current
+        connection. Raises ``ConnectionLost(sent=False)`` when that lookup finds the current
+        server gone: ``op`` was not sent, so it may go to the next server at once."""
+        home = self.connection()
+        if op not in LEADER_OPS or not self.writes_to_leader:
+            return home
+        with self._lock:
+            if not self._route.due():
+                return self.leader or home
+            self._route.begin()
+        try:
+            address = leader_address(home.call("cluster.leader", {}, LOOKUP_TIMEOUT))
+        except (SkyLockError, FutureTimeout) as err:
+            with self._lock:
+                self._route.failed()
+            if isinstance(err, ConnectionLost):
+                raise ConnectionLost(f"{home.address} went away before {op} was sent", sent=False) from None
+            return self.leader or home
+        return self._route_to(address, home)
+
+    def _route_to(self, address: str | None, home: Connection) -> Connection:
+        """Writes go to ``address`` from now on (None: home); the old route's own connection closes."""
+        if address is not None and self.credentials is not None and address not in self.credentials.server_keys:
+            address = None  # never to a server whose key the client cannot check
+        stale: Connection | None = None
+        with self._lock:
+            self._route.found(address)
+            if self.leader is not None and self.leader.address != address:
+                stale, self.leader = (self.leader if self.leader is not self.current else None), None
+            if address is not None and self.leader is None and not self.closed:
+                self.leader = home if address == home.address else self._open(address)
+            conn = self.leader or home
+        if stale is not None:
+            stale.close()
+        return conn
+
+    def _open(self, address: str) -> Connection:
+        return Connection(
+            address, self._on_event, on_lost=self._on_lost, context=self._context,
+            connect_timeout=self.connect_timeout, keys=self._keys, token=self.token, floor=self.floor,
+            server_key=self.credentials.server_keys[address] if self.credentials else None)
+
     def drop(self, conn: Connection) -> None:
         """Stop using ``conn`` (its server is gone or may be cut off): the next request goes elsewhere."""
         with self._lock:
+            self._forget_leader(conn)
             if self.current is conn:
                 self.current = None
         conn.close()
+
+    def leader_refused(self, conn: Connection) -> None:
+        """``conn`` answered ``NoLeader``: if it was the route to the leader, writes go home until
+        the next lookup (the connection stays open as long as it is home)."""
+        with self._lock:
+            own = self._forget_leader(conn) and conn is not self.current
+        if own:
+            conn.close()
+
+    def _forget_leader(self, conn: Connection) -> bool:
+        """(Under the lock.) True if ``conn`` was the route to the leader, now forgotten."""
+        if conn is not self.leader:
+            return False
+        self.leader = None
+        self._route.forget()
+        return True
 
     def _on_event(self, conn: Connection, server_watch_id: int, wire: dict[str, Any]) -> None:
         if self.observer is not None:
@@ -125,6 +196,9 @@ class Failover:
     def _on_lost(self, conn: Connection) -> None:
         """On the connection's I/O thread, which cannot close its own connection: a thread does."""
         with self._lock:
+            if self._forget_leader(conn) and conn is not self.current and not self.closed:
+                threading.Thread(target=conn.close, name="skylock-close", daemon=True).start()
+                return
             if self.current is not conn or self.closed:
                 return
             self.current = None
@@ -137,8 +211,11 @@ class Failover:
         with self._lock:
             self.closed = True
             conn, self.current = self.current, None
+            leader, self.leader = self.leader, None
         if conn is not None:
             conn.close()
+        if leader is not None and leader is not conn:
+            leader.close()
 
     def terminate(self) -> None:
         """After ``close`` and once nothing uses a socket any more (the async pipeline closed)."""
@@ -159,10 +236,12 @@ class Failover:
         while True:
             conn = self.connection()
             try:
+                conn = self.connection_for(op)
                 return attempt(conn, attempts.deadline)
             except (NoLeader, ConnectionLost, Timeout) as err:
                 if isinstance(err, NoLeader):
                     no_leader = err
+                    self.leader_refused(conn)
                 verdict = attempts.after_failure(err, idempotent=op in IDEMPOTENT, closed=self.closed,
                                                  no_leader=no_leader, several_servers=len(self.servers) > 1)
                 if verdict.drop_connection:

@@ -115,13 +115,18 @@ class Pipeline:
     # ---- attempts -------------------------------------------------------------------------
 
     def _issue(self, pending: _Pending) -> None:
-        """One attempt on the client's current connection; never blocks on the network."""
+        """One attempt on the op's connection (a write's goes to the leader, skylock/client/leader_route.py);
+        never blocks on the network, but for the lookup of the leader when one is due."""
         try:
-            conn = self._failover.connection()
-            pending.conn = conn
-            attempt = conn.request(pending.op, pending.args)
+            pending.conn = self._failover.connection()
         except SkyLockError as err:  # the client is closed
             self._finish(pending, error=err)
+            return
+        try:
+            conn = pending.conn = self._failover.connection_for(pending.op)
+            attempt = conn.request(pending.op, pending.args)
+        except ConnectionLost as err:  # the lookup found the server gone: not sent
+            self._retry_or_fail(pending, err)
             return
         except Exception as err:  # noqa: BLE001 - e.g. args the codec cannot encode
             self._finish(pending, error=err)
@@ -156,6 +161,8 @@ class Pipeline:
         pending.last_error = err
         if isinstance(err, NoLeader):
             pending.no_leader = err
+            if pending.conn is not None:
+                self._failover.leader_refused(pending.conn)
         verdict = pending.attempts.after_failure(
             err, idempotent=pending.idempotent, closed=self._failover.closed, no_leader=pending.no_leader,
             several_servers=len(self._failover.servers) > 1)

@@ -35,7 +35,9 @@ class ZxidFloor:
                 self._zxid = max(self._zxid, reply.zxid)
 
     def stamp(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
-        """``args`` for sending: a local read carries the floor (unless it names its own)."""
-        if self._zxid and op in FLOORED and args.get("consistency") == "local" and "min_zxid" not in args:
+        """``args`` for sending: a local read carries the floor (unless it names its own), and so
+        does a watch, which then never reports a change the client has already seen."""
+        if (self._zxid and op in FLOORED and "min_zxid" not in args
+                and (args.get("consistency") == "local" or op == "watch.add")):
             return {**args, "min_zxid": self._zxid}
         return args

@@ -226,6 +226,8 @@ OPS: dict[str, OpSpec] = dict(
             ArgSpec("kind", (str,), _REQUIRED, ("data", "exists", "children", "recursive")),
             ArgSpec("from_zxid", (int, _NONE), None, minimum=0),
             ArgSpec("session_id", (str, _NONE), None),
+            # without from_zxid, the watch starts after this zxid if the node is behind it
+            _MIN_ZXID,
         ),
         _op("watch.remove", ArgSpec("watch_id", (int,), minimum=0), route="watch"),
         _read("cluster.status", route="cluster"),

@@ -139,17 +139,19 @@ def test_callbacks_run_off_the_io_thread(cluster: LocalCluster) -> None:
 
 
 def test_an_unanswered_request_fails_at_the_deadline(cluster: LocalCluster) -> None:
-    """A silent server: the future fails by ``request_timeout`` instead of hanging, typed."""
-    client = cluster.client(cluster.address(3), request_timeout=1.0, connect_timeout=0.3)
+    """A silent server: the future fails by ``request_timeout`` instead of hanging, typed.
+    The leader is the one paused: a write goes to it whichever server the client is on."""
+    leader = cluster.leader()
+    client = cluster.client(cluster.address(leader), request_timeout=1.0, connect_timeout=0.3)
     client.create("/async-deadline")
-    cluster.pause(3)
+    cluster.pause(leader)
     try:
         started = time.monotonic()
         with pytest.raises(Timeout):
             client.set_async("/async-deadline", b"x").result(timeout=10)
         assert time.monotonic() - started < 5
     finally:
-        cluster.resume(3)
+        cluster.resume(leader)
     cluster.leader()
     assert wait_until(lambda: client.exists_async("/async-deadline").result(timeout=10)) is not None
 

@@ -25,9 +25,10 @@ def connection(client: Client) -> Connection:
 
 
 def in_flight(client: Client) -> int:
-    """Synchronous sockets taken out of the pool right now (requests being waited for)."""
-    conn = client._conn
-    return 0 if conn is None else conn.sync_sockets - len(conn._idle)
+    """Synchronous sockets taken out of the pool right now (requests being waited for), on the
+    client's connection and on its connection to the leader (where writes go)."""
+    conns = {client._conn, client._failover.leader} - {None}
+    return sum(conn.sync_sockets - len(conn._idle) for conn in conns)
 
 
 def session_client(cluster: LocalCluster, name: str, **kwargs: Any) -> Client:
@@ -160,8 +161,8 @@ def test_watches_are_registered_on_the_io_socket_and_fire(cluster: LocalCluster)
 
 
 def test_a_killed_server_fails_a_write_at_once_and_a_read_fails_over(cluster: LocalCluster) -> None:
-    leader = cluster.leader()
-    victim = next(n for n in sorted(cluster.procs) if n != leader)
+    # the leader: a write goes to it whichever server the writer is on
+    victim = cluster.leader()
     others = [cluster.address(n) for n in sorted(cluster.procs) if n != victim]
     # attempts far longer than the test: only the connection monitor can end the wait early
     writer = cluster.client(cluster.address(victim), request_timeout=60.0, attempt_timeout=30.0)

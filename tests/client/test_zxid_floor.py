@@ -75,3 +75,12 @@ def test_a_floor_never_goes_down_and_a_read_that_names_its_own_keeps_it() -> Non
     assert floor.stamp("children", {"path": "/", "consistency": "local"})["min_zxid"] == 90
     assert floor.stamp("get", {"path": "/", "consistency": "local", "min_zxid": 7})["min_zxid"] == 7
     assert "min_zxid" not in floor.stamp("set", {"path": "/", "consistency": "local"})
+
+
+def test_a_watch_carries_the_floor_so_it_never_reports_a_change_already_seen() -> None:
+    floor = ZxidFloor()
+    assert "min_zxid" not in floor.stamp("watch.add", {"path": "/", "kind": "recursive"})  # nothing seen
+    floor.saw(codec.Reply(1, {}, None, 33))
+    assert floor.stamp("watch.add", {"path": "/", "kind": "recursive"})["min_zxid"] == 33
+    assert floor.stamp("watch.add", {"path": "/", "kind": "data", "from_zxid": 5})["from_zxid"] == 5
+    assert "min_zxid" not in floor.stamp("watch.remove", {"watch_id": 1})

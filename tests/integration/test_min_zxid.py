@@ -25,3 +25,25 @@ def test_a_local_read_with_min_zxid_on_a_node_behind_it_shows_that_state(cluster
     # a floor this cluster has not reached is served at the newest committed state
     far = reader.call("get", path="/ryw", consistency="local", min_zxid=zxid + 10**9)
     assert far["data"] == b"new"
+
+
+def test_a_watch_set_on_a_node_behind_the_client_never_reports_what_it_saw(cluster: LocalCluster) -> None:
+    """The client's writes go to the leader while its home follower is paused; a watch set there
+    the moment it resumes starts after the client's own write, not at the follower's state."""
+    leader = cluster.leader()
+    follower = next(n for n in (1, 2, 3) if n != leader)
+    client = cluster.client(cluster.address(follower))
+    client.create("/wfloor", b"")
+    assert client._failover.leader is not None  # its writes go to the leader
+
+    cluster.pause(follower)
+    try:
+        client.create("/wfloor/seen", b"")  # committed by the leader and the other follower
+    finally:
+        cluster.resume(follower)
+    events: list[tuple[str, str]] = []
+    client.watch("/wfloor", lambda event: events.append((event.type, event.path)))
+    client.create("/wfloor/after", b"")
+    wait_until(lambda: events, what="the watch's first event")
+    assert events[0] == ("created", "/wfloor/after")
+    client.close()

@@ -97,7 +97,7 @@ def test_text_is_accepted_for_bytes_fields():
 
 
 def test_optional_none_and_explicit_values():
-    args = {"path": "/a", "kind": "children", "from_zxid": 12, "session_id": None}
+    args = {"path": "/a", "kind": "children", "from_zxid": 12, "session_id": None, "min_zxid": 0}
     assert codec.parse_request(codec.encode_request(1, "watch.add", args), max_size=LIMIT).args == args
 
 

@@ -1,0 +1,94 @@
+"""Where a client sends its writes: straight to the leader, as the Raft paper's section 8 has
+clients do, over a connection of their own.
+
+Why: a write sent to a follower is forwarded to the leader, and its answer comes back the
+same way: two more crossings between processes, and about 45% more of the cluster's CPU,
+than a write sent to the leader. So a client asks the server it is connected to (its home)
+which node leads (``cluster.leader``) and sends writes and lock operations there. Everything
+else stays home: reads (which never go back behind what the client has seen, ``min_zxid``),
+watches, heartbeats.
+
+The route is a hint, never a condition of correctness: a node that no longer leads still
+forwards what it gets, so a stale route costs only speed, unless the old leader is paused,
+when a write sent there goes unanswered. So a known route is looked up again by the first
+write ``RECHECK`` seconds after the last lookup (a quarter of a second: a few lookups a
+second for a busy writer, one round trip each on its home server); it is dropped, and writes
+go home meanwhile, when its node answers ``NoLeader`` or goes away; after a failed lookup
+the next waits ``RETRY_LOOKUP`` seconds. A new leader is elected only after the old one has
+been silent for an election timeout (0.5 to 1 s by default), and writes forwarded to a silent
+leader go unanswered too, so the route adds at most ``RECHECK`` to that. This module decides when to look up; the client's failover
+(failover.py, aio.py) owns the connections and makes the lookups.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Callable
+
+from skylock.net import codec
+
+#: Ops that change the replicated state through the leader: the ones routed to it. Membership
+#: changes are made only there (a follower refuses them), the others a follower forwards.
+LEADER_OPS = frozenset(name for name, spec in codec.OPS.items()
+                       if spec.route in ("write", "lock") or (spec.route == "member" and not spec.idempotent))
+
+#: Seconds a known route is trusted before the next write looks it up again.
+RECHECK = 0.25
+#: Seconds after a lookup that found no usable leader before another is tried.
+RETRY_LOOKUP = 0.5
+#: Seconds a lookup may take; it runs on the home connection before a write.
+LOOKUP_TIMEOUT = 1.0
+
+
+def leader_address(reply: Any) -> str | None:
+    """The leader's client address in a ``cluster.leader`` reply, if it names one."""
+    address = reply.get("client_address") if isinstance(reply, dict) else None
+    return address if isinstance(address, str) and address else None
+
+
+class LeaderRoute:
+    """When to look the leader up, and what the last lookup found. Not thread-safe: its
+    owner (the client's failover) calls it under its own lock."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        #: the leader's client address, or None: writes go home
+        self.address: str | None = None
+        self._checked = -math.inf
+        self._next_lookup = -math.inf
+        self._looking = False
+
+    def due(self) -> bool:
+        """Should the next write look the leader up first? Never while a lookup is under way."""
+        if self._looking:
+            return False
+        now = self._clock()
+        if self.address is not None:
+            return now - self._checked >= RECHECK
+        return now >= self._next_lookup
+
+    def begin(self) -> None:
+        """A lookup starts (the caller then ends it with ``found`` or ``failed``)."""
+        self._looking = True
+
+    def found(self, address: str | None) -> None:
+        """The lookup named ``address`` (None: no leader the client can use)."""
+        self._looking = False
+        now = self._clock()
+        self.address, self._checked = address, now
+        if address is None:
+            self._next_lookup = now + RETRY_LOOKUP
+
+    def failed(self) -> None:
+        """The lookup got no answer: keep the route as it was, try again a little later."""
+        self._looking = False
+        now = self._clock()
+        self._next_lookup = now + RETRY_LOOKUP
+        self._checked = now - RECHECK + RETRY_LOOKUP  # a known route is looked up again as soon
+
+    def forget(self) -> None:
+        """The leader's node went away or stopped leading: writes go home until a lookup."""
+        self.address = None
+        self._checked = -math.inf
+        self._next_lookup = self._clock() + RETRY_LOOKUP  # an election takes about that long
