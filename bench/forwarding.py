@@ -6,7 +6,9 @@ On a fresh 3-node cluster, through the leader and then through a follower, one c
 sequential ``set``, lock acquire and lock release latency (p50 over 1,000 rounds of the three),
 then 16 ``set_async`` in flight for a few seconds, with the three nodes' CPU per write (from
 /proc) and the leader's entries per fsync and per append sent (from its ``/metrics``). A forwarded
-write pays one more hop each way and reaches the leader in the follower's batches.
+write pays one more hop each way and reaches the leader in the follower's batches. The SDK sends
+writes to the leader by itself (skylock/client/leader_route.py); this measures what a client
+that does not (``writes_to_leader=False``, or another protocol implementation) gets.
 """
 
 from __future__ import annotations
@@ -100,7 +102,8 @@ def main() -> None:
     with bench_cluster(lambda node, config, root: [*serve, str(config)]) as cluster:
         follower = next(n for n in (1, 2, 3) if n != cluster.leader)
         for label, node in (("through the leader", cluster.leader), (f"through follower {follower}", follower)):
-            with Client([cluster.servers[node - 1]]) as client:
+            # writes_to_leader=False: the follower's client must send its writes there to be forwarded
+            with Client([cluster.servers[node - 1]], writes_to_leader=False) as client:
                 client.start_session("forwarding", ttl=10)
                 try:
                     client.create("/forwarding", b"")
