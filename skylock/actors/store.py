@@ -284,16 +284,19 @@ class Store(SocketHost):
         self._caught_up = True
 
     def _on_local_read(self, msg: LocalRead) -> None:
-        if not self._caught_up and msg.query.op in NEEDS_CATCH_UP:
-            self.outbox.error(msg.query.reply, NoLeader(
-                f"node {self.node_id} has not caught up with a leader since it started"))
-            return
-        if msg.query.args.get("min_zxid", 0) > self.applied_index:
-            # the client has seen a newer state than this node's: it must not go back in time,
-            # and a linearizable read is served at or after every zxid it can have seen
-            assert self.raft is not None
-            self.raft.tell(LinearizableRead(msg.query))
-            return
+        """Only what reads the state waits for it; a watch needs a starting point, not the
+        state, so it registers at once (``_add_watch``), with or without a leader."""
+        if msg.query.op in NEEDS_CATCH_UP:
+            if not self._caught_up:
+                self.outbox.error(msg.query.reply, NoLeader(
+                    f"node {self.node_id} has not caught up with a leader since it started"))
+                return
+            if msg.query.args.get("min_zxid", 0) > self.applied_index:
+                # the client has seen a newer state than this node's: it must not go back in
+                # time, and a linearizable read is served at or after every zxid it can have seen
+                assert self.raft is not None
+                self.raft.tell(LinearizableRead(msg.query))
+                return
         self._serve(msg.query)
 
     def _on_serve_reads(self, msg: ServeReads) -> None:
