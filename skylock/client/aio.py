@@ -90,9 +90,8 @@ class AsyncClient:
         #: the newest state this client has seen, shared by its connections
         self._floor = ZxidFloor()
         self.writes_to_leader = writes_to_leader
-        self._route = LeaderRoute()
-        #: where writes go: ``_conn`` itself when its server leads, else a connection of its own
-        self._leader: AsyncConnection | None = None
+        #: where writes go (leader_route.py): ``_conn`` itself when its server leads, else a connection of its own
+        self._route: LeaderRoute[AsyncConnection] = LeaderRoute()
         self._closed = False
         self._watches = WatchRouter(self)
         self._session = SessionKeeper(self)
@@ -134,15 +133,14 @@ class AsyncClient:
                                connect_timeout=self.connect_timeout, server_key=self._endpoints.server_key(address),
                                keys=self._keys, token=self.token, floor=self._floor)
 
-    async def _connection_for(self, op: str) -> AsyncConnection:
+    async def _connection_for(self, op: str, home: AsyncConnection) -> AsyncConnection:
         """Where ``op`` goes: a write to the leader's connection when the leader is known (looked
-        up on the current connection first when due), anything else to the current connection.
+        up on ``home``, the current connection, first when due), anything else to ``home``.
         ``ConnectionLost(sent=False)`` when that lookup finds the current server gone."""
-        home = self._connection()
         if op not in LEADER_OPS or not self.writes_to_leader:
             return home
         if not self._route.due():
-            return self._leader or home
+            return self._route.writer(home)
         self._route.begin()
         try:
             request_id, reply = await home.send("cluster.leader", {}, LOOKUP_TIMEOUT)
@@ -154,34 +152,21 @@ class AsyncClient:
             self._route.failed()
             if isinstance(err, ConnectionLost):
                 raise ConnectionLost(f"{home.address} went away before {op} was sent", sent=False) from None
-            return self._leader or home
-        return self._route_to(address, home)
-
-    def _route_to(self, address: str | None, home: AsyncConnection) -> AsyncConnection:
-        """Writes go to ``address`` from now on (None: home); the old route's own connection closes."""
+            return self._route.writer(home)
         if address is not None and self.credentials is not None and address not in self.credentials.server_keys:
             address = None  # never to a server whose key the client cannot check
-        self._route.found(address)
-        if self._leader is not None and self._leader.address != address:
-            stale, self._leader = self._leader, None
-            if stale is not self._conn:
-                stale.close()
-        if address is not None and self._leader is None and not self._closed:
-            self._leader = home if address == home.address else self._open(address)
-        return self._leader or home
+        stale = self._route.switch(None if self._closed else address, home, self._open)
+        if stale is not None:
+            stale.close()
+        return self._route.writer(home)
 
     def _leader_refused(self, conn: AsyncConnection) -> None:
         """``conn`` answered ``NoLeader``: if it was the route to the leader, writes go home."""
-        if conn is self._leader:
-            self._leader = None
-            self._route.forget()
-            if conn is not self._conn:
-                conn.close()
+        if self._route.drop(conn, self._conn):
+            conn.close()
 
     def _drop_connection(self, conn: AsyncConnection) -> None:
-        if self._leader is conn:
-            self._leader = None
-            self._route.forget()
+        self._route.drop(conn, self._conn)
         if self._conn is conn:
             self._conn = None
         conn.close()
@@ -205,12 +190,10 @@ class AsyncClient:
         while True:
             conn = self._connection()
             try:
-                conn = await self._connection_for(op)
+                conn = await self._connection_for(op, conn)
                 return await attempt(conn, attempts.deadline)
             except (NoLeader, ConnectionLost, Timeout) as err:
-                if isinstance(err, NoLeader):
-                    no_leader = err
-                    self._leader_refused(conn)
+                no_leader = err if isinstance(err, NoLeader) else no_leader
                 verdict = attempts.after_failure(err, idempotent=op in IDEMPOTENT, closed=self._closed,
                                                  no_leader=no_leader, several_servers=len(self.servers) > 1)
                 if verdict.drop_connection:
@@ -235,6 +218,9 @@ class AsyncClient:
                                                   min(self.attempt_timeout, max(0.0, deadline - loop.time())))
                 except TimeoutError:
                     pass
+                except NoLeader:
+                    self._leader_refused(conn)  # so every retry loop sends its writes home meanwhile
+                    raise
                 if loop.time() >= deadline:
                     self._drop_connection(conn)
                     raise Timeout(f"no reply from {conn.address} to {op} in time; its effect is unknown", sent=True)
@@ -338,12 +324,12 @@ class AsyncClient:
                 args["lock_delay_ms"] = int(lock_delay * 1000)
             conn = self._connection()
             try:
-                conn = await self._connection_for("lock.acquire")
+                conn = await self._connection_for("lock.acquire", conn)
                 # the server holds the reply until the grant; _attempt's pings check the server meanwhile
                 return dict(await self._attempt(conn, "lock.acquire", args,
                                                 loop.time() + max(remaining, 0.0) + _LOCK_REPLY_MARGIN))
             except NoLeader:
-                self._leader_refused(conn)
+                pass
             except ConnectionLost:
                 self._drop_connection(conn)
             except Timeout:
@@ -366,16 +352,14 @@ class AsyncClient:
         while True:
             conn = self._connection()
             try:
-                conn = await self._connection_for("lock.release")
+                conn = await self._connection_for("lock.release", conn)
                 return release.confirmed(await self._attempt(conn, "lock.release", args, attempts.deadline))
             except NoNode as err:
                 return release.entry_gone(err)
             except ConnectionLost as err:
                 self._drop_connection(conn)
                 release.reply_lost(err)
-            except (NoLeader, Timeout) as err:
-                if isinstance(err, NoLeader):
-                    self._leader_refused(conn)
+            except (NoLeader, Timeout):
                 release.outcome_unknown()
             if not attempts.failed():
                 raise release.unconfirmed()
@@ -394,8 +378,8 @@ class AsyncClient:
         await self._session.close()
         self._closed = True
         self._watches.close()
-        if self._leader is not None:
-            self._drop_connection(self._leader)
+        if self._route.conn is not None:
+            self._drop_connection(self._route.conn)
         if self._conn is not None:
             self._drop_connection(self._conn)
         self._context.destroy(linger=0)

@@ -260,13 +260,13 @@ class Client:
                 args["lock_delay_ms"] = int(lock_delay * 1000)
             conn = self._connection()
             try:
-                conn = self._failover.connection_for("lock.acquire")
+                conn = self._failover.connection_for("lock.acquire", conn)
                 # The server legitimately holds the reply until the grant; liveness while
                 # waiting is checked by _await's pings and the connection's drop detection.
                 return dict(self._await(conn, "lock.acquire", args,
                                         time.monotonic() + max(remaining, 0.0) + self.LOCK_REPLY_MARGIN))
             except NoLeader:
-                self._failover.leader_refused(conn)
+                pass
             except ConnectionLost:
                 self._drop_connection(conn)
             except Timeout:
@@ -294,16 +294,14 @@ class Client:
         while True:
             conn = self._connection()
             try:
-                conn = self._failover.connection_for("lock.release")
+                conn = self._failover.connection_for("lock.release", conn)
                 return release.confirmed(self._await(conn, "lock.release", args, attempts.deadline))
             except NoNode as err:
                 return release.entry_gone(err)
             except ConnectionLost as err:
                 self._drop_connection(conn)
                 release.reply_lost(err)
-            except (NoLeader, Timeout) as err:
-                if isinstance(err, NoLeader):
-                    self._failover.leader_refused(conn)
+            except (NoLeader, Timeout):
                 release.outcome_unknown()
             if not attempts.failed():
                 raise release.unconfirmed()

@@ -99,11 +99,9 @@ class Failover:
         self.learn_members = False
         #: the newest state this client has seen, shared by its connections
         self.floor = ZxidFloor()
-        #: send writes to the leader (``LEADER_OPS``), on ``leader``
+        #: send writes to the leader (``LEADER_OPS``), on the route's connection
         self.writes_to_leader = writes_to_leader
-        self._route = LeaderRoute()
-        #: the leader's connection: ``current`` itself when home leads, else one of its own
-        self.leader: Connection | None = None
+        self._route: LeaderRoute[Connection] = LeaderRoute()
 
     # ---- connections --------------------------------------------------------------------
 
@@ -121,40 +119,36 @@ class Failover:
                     self.observer.on_connected(self.current)
             return self.current
 
-    def connection_for(self, op: str) -> Connection:
+    @property
+    def leader(self) -> Connection | None:
+        """The connection writes go to when the leader is known (``current`` when it leads)."""
+        return self._route.conn
+
+    def connection_for(self, op: str, home: Connection) -> Connection:
         """Where ``op`` goes: a write to the leader's connection when the leader is known
-        (looked up on the current connection first when due), anything else to the current
-        connection. Raises ``ConnectionLost(sent=False)`` when that lookup finds the current
+        (looked up on ``home``, the current connection, first when due), anything else to
+        ``home``. Raises ``ConnectionLost(sent=False)`` when that lookup finds the current
         server gone: ``op`` was not sent, so it may go to the next server at once."""
-        home = self.connection()
         if op not in LEADER_OPS or not self.writes_to_leader:
             return home
         with self._lock:
             if not self._route.due():
-                return self.leader or home
+                return self._route.writer(home)
             self._route.begin()
         try:
             address = leader_address(home.call("cluster.leader", {}, LOOKUP_TIMEOUT))
         except (SkyLockError, FutureTimeout) as err:
             with self._lock:
                 self._route.failed()
+                conn = self._route.writer(home)
             if isinstance(err, ConnectionLost):
                 raise ConnectionLost(f"{home.address} went away before {op} was sent", sent=False) from None
-            return self.leader or home
-        return self._route_to(address, home)
-
-    def _route_to(self, address: str | None, home: Connection) -> Connection:
-        """Writes go to ``address`` from now on (None: home); the old route's own connection closes."""
+            return conn
         if address is not None and self.credentials is not None and address not in self.credentials.server_keys:
             address = None  # never to a server whose key the client cannot check
-        stale: Connection | None = None
         with self._lock:
-            self._route.found(address)
-            if self.leader is not None and self.leader.address != address:
-                stale, self.leader = (self.leader if self.leader is not self.current else None), None
-            if address is not None and self.leader is None and not self.closed:
-                self.leader = home if address == home.address else self._open(address)
-            conn = self.leader or home
+            stale = self._route.switch(None if self.closed else address, home, self._open)
+            conn = self._route.writer(home)
         if stale is not None:
             stale.close()
         return conn
@@ -168,7 +162,7 @@ class Failover:
     def drop(self, conn: Connection) -> None:
         """Stop using ``conn`` (its server is gone or may be cut off): the next request goes elsewhere."""
         with self._lock:
-            self._forget_leader(conn)
+            self._route.drop(conn, self.current)
             if self.current is conn:
                 self.current = None
         conn.close()
@@ -177,17 +171,9 @@ class Failover:
         """``conn`` answered ``NoLeader``: if it was the route to the leader, writes go home until
         the next lookup (the connection stays open as long as it is home)."""
         with self._lock:
-            own = self._forget_leader(conn) and conn is not self.current
+            own = self._route.drop(conn, self.current)
         if own:
             conn.close()
-
-    def _forget_leader(self, conn: Connection) -> bool:
-        """(Under the lock.) True if ``conn`` was the route to the leader, now forgotten."""
-        if conn is not self.leader:
-            return False
-        self.leader = None
-        self._route.forget()
-        return True
 
     def _on_event(self, conn: Connection, server_watch_id: int, wire: dict[str, Any]) -> None:
         if self.observer is not None:
@@ -196,7 +182,7 @@ class Failover:
     def _on_lost(self, conn: Connection) -> None:
         """On the connection's I/O thread, which cannot close its own connection: a thread does."""
         with self._lock:
-            if self._forget_leader(conn) and conn is not self.current and not self.closed:
+            if self._route.drop(conn, self.current) and not self.closed:
                 threading.Thread(target=conn.close, name="skylock-close", daemon=True).start()
                 return
             if self.current is not conn or self.closed:
@@ -211,7 +197,8 @@ class Failover:
         with self._lock:
             self.closed = True
             conn, self.current = self.current, None
-            leader, self.leader = self.leader, None
+            leader = self._route.conn
+            self._route.forget()
         if conn is not None:
             conn.close()
         if leader is not None and leader is not conn:
@@ -236,12 +223,11 @@ class Failover:
         while True:
             conn = self.connection()
             try:
-                conn = self.connection_for(op)
+                conn = self.connection_for(op, conn)
                 return attempt(conn, attempts.deadline)
             except (NoLeader, ConnectionLost, Timeout) as err:
                 if isinstance(err, NoLeader):
                     no_leader = err
-                    self.leader_refused(conn)
                 verdict = attempts.after_failure(err, idempotent=op in IDEMPOTENT, closed=self.closed,
                                                  no_leader=no_leader, several_servers=len(self.servers) > 1)
                 if verdict.drop_connection:
@@ -272,6 +258,9 @@ class Failover:
                     return pending.result(timeout=wait)
                 except FutureTimeout:
                     pass
+                except NoLeader:
+                    self.leader_refused(conn)  # so every retry loop sends its writes home meanwhile
+                    raise
                 if time.monotonic() >= deadline:
                     self.drop(conn)
                     raise Timeout(f"no reply from {conn.address} to {op} in time; its effect is unknown",

@@ -16,15 +16,18 @@ second for a busy writer, one round trip each on its home server); it is dropped
 go home meanwhile, when its node answers ``NoLeader`` or goes away; after a failed lookup
 the next waits ``RETRY_LOOKUP`` seconds. A new leader is elected only after the old one has
 been silent for an election timeout (0.5 to 1 s by default), and writes forwarded to a silent
-leader go unanswered too, so the route adds at most ``RECHECK`` to that. This module decides when to look up; the client's failover
-(failover.py, aio.py) owns the connections and makes the lookups.
+leader go unanswered too, so the route adds at most ``RECHECK`` to that.
+
+``LeaderRoute`` decides when to look up and keeps the route with its connection; the client's
+failover (failover.py, aio.py) makes the lookups, opens the connection it is told to open and
+closes the ones it is handed back.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Generic, Protocol, TypeVar
 
 from skylock.net import codec
 
@@ -47,14 +50,24 @@ def leader_address(reply: Any) -> str | None:
     return address if isinstance(address, str) and address else None
 
 
-class LeaderRoute:
-    """When to look the leader up, and what the last lookup found. Not thread-safe: its
-    owner (the client's failover) calls it under its own lock."""
+class _Addressed(Protocol):
+    address: str
+
+
+C = TypeVar("C", bound=_Addressed)
+
+
+class LeaderRoute(Generic[C]):
+    """When to look the leader up, what the last lookup found, and the connection writes go
+    to (``C``: the sync or the asyncio client's). Not thread-safe: its owner (the client's
+    failover) calls it under its own lock."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         #: the leader's client address, or None: writes go home
         self.address: str | None = None
+        #: the leader's connection: home itself when home leads, else one of its own
+        self.conn: C | None = None
         self._checked = -math.inf
         self._next_lookup = -math.inf
         self._looking = False
@@ -89,6 +102,31 @@ class LeaderRoute:
 
     def forget(self) -> None:
         """The leader's node went away or stopped leading: writes go home until a lookup."""
-        self.address = None
+        self.conn = self.address = None
         self._checked = -math.inf
         self._next_lookup = self._clock() + RETRY_LOOKUP  # an election takes about that long
+
+    def writer(self, home: C) -> C:
+        """Where a write goes now."""
+        return self.conn or home
+
+    def switch(self, address: str | None, home: C, open_connection: Callable[[str], C]) -> C | None:
+        """The lookup named ``address`` (None: none the client can use): writes go there from now
+        on, on ``home`` when it is the leader's, else on a connection ``open_connection`` makes.
+        Returns the old route's own connection, for the caller to close (outside its lock)."""
+        self.found(address)
+        stale = None
+        if self.conn is not None and self.conn.address != address:
+            stale = self.conn if self.conn is not home else None
+            self.conn = None
+        if address is not None and self.conn is None:
+            self.conn = home if address == home.address else open_connection(address)
+        return stale
+
+    def drop(self, conn: C, home: C | None) -> bool:
+        """``conn`` went away or answered ``NoLeader``: if it was the route, forget it. True when
+        it was the route's own connection (not ``home``), which the caller then closes."""
+        if conn is not self.conn:
+            return False
+        self.forget()
+        return conn is not home

@@ -123,7 +123,7 @@ class Pipeline:
             self._finish(pending, error=err)
             return
         try:
-            conn = pending.conn = self._failover.connection_for(pending.op)
+            conn = pending.conn = self._failover.connection_for(pending.op, pending.conn)
             attempt = conn.request(pending.op, pending.args)
         except ConnectionLost as err:  # the lookup found the server gone: not sent
             self._retry_or_fail(pending, err)

@@ -160,3 +160,33 @@ def test_a_forgotten_route_sends_writes_home_until_the_next_lookup() -> None:
     assert route.address is None and not route.due()
     clock.now += RETRY_LOOKUP
     assert route.due()
+
+
+class FakeConnection:
+    def __init__(self, address: str) -> None:
+        self.address = address
+
+
+def test_the_route_keeps_its_connection_and_hands_back_the_one_to_close() -> None:
+    route: LeaderRoute[FakeConnection] = LeaderRoute(Clock())
+    home = FakeConnection("127.0.0.1:7001")
+    opened: list[FakeConnection] = []
+
+    def open_connection(address: str) -> FakeConnection:
+        opened.append(FakeConnection(address))
+        return opened[-1]
+
+    assert route.switch("127.0.0.1:7001", home, open_connection) is None
+    assert route.writer(home) is home and not opened  # home leads: no second connection
+    assert route.switch("127.0.0.1:7002", home, open_connection) is None  # home is never closed
+    leader = route.writer(home)
+    assert leader is opened[-1] and leader.address == "127.0.0.1:7002"
+    assert route.switch("127.0.0.1:7003", home, open_connection) is leader  # the caller closes it
+    assert route.writer(home).address == "127.0.0.1:7003"
+
+    assert not route.drop(leader, home)  # no longer the route
+    assert route.drop(route.writer(home), home)  # its own connection: the caller closes it
+    assert route.writer(home) is home and route.address is None
+    route.switch("127.0.0.1:7001", home, open_connection)
+    assert not route.drop(home, home)  # forgotten, but home stays open
+    assert route.writer(home) is home and route.address is None
