@@ -9,7 +9,8 @@ Two ways to send a request, to the same address:
   time; the pool, under the connection's lock, gives each caller its own.
 - ``request``: a DEALER socket owned by the connection's I/O thread; any thread
   may call it and gets a future that the I/O thread completes when the reply
-  with the same id arrives. The server pushes a watch's events to the socket that
+  with the same id arrives (``send`` hands the outcome to an object of the
+  caller's instead: the async pipeline's attempts). The server pushes a watch's events to the socket that
   registered it, so requests that register or remove watches use this socket,
   and its events go to ``on_event``, called on the I/O thread: it must not block
   (``Client`` only queues the event for its event thread, skylock/client/events.py).
@@ -39,7 +40,7 @@ import time
 import uuid
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import zmq
 from zmq.utils.monitor import parse_monitor_message
@@ -55,6 +56,17 @@ log = logging.getLogger("skylock.client")
 
 #: (the connection, the server's watch id, the event)
 EventHandler = Callable[["Connection", int, dict[str, Any]], None]
+
+
+class ReplyTarget(Protocol):
+    """What a request sent through the I/O thread is answered to: a ``Future``, or anything
+    with its three methods. Completed once, on the I/O thread (or at ``close``)."""
+
+    def set_result(self, result: Any) -> None: ...
+
+    def set_exception(self, exception: BaseException) -> None: ...
+
+    def done(self) -> bool: ...
 
 #: Default seconds a request waits for its socket to reach the server before trying the next one.
 CONNECT_TIMEOUT = 1.0
@@ -116,7 +128,7 @@ class Connection:
         self._on_lost = on_lost
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._waiting: dict[int, Future[Any]] = {}
+        self._waiting: dict[int, ReplyTarget] = {}
         self._closed = False
         #: None until the first connect; then True/False as the socket monitor reports
         self._connected: bool | None = None
@@ -216,21 +228,31 @@ class Connection:
         Never blocks: a request the I/O thread cannot send until the server is connected
         waits there up to ``connect_timeout``, then fails with ``ConnectionLost(sent=False)``."""
         future: Future[Any] = Future()
-        request_id = next(self._ids)
-        with self._lock:
-            if self._closed or self._connected is False:
-                # Never sent, so it cannot have taken effect: safe to send elsewhere.
-                future.set_exception(ConnectionLost(f"not connected to {self.address}", sent=False))
-                return future
-            self._waiting[request_id] = future
-            self._not_sent.add(request_id)
-        future.add_done_callback(lambda _f: self._forget(request_id))
-        frame = codec.encode_request(request_id, op, self.floor.stamp(op, args),
-                                     token=token if token is not None else self.token)
-        self._io.post(request_id, (frame,))
+        request_id = self.send(op, args, future, token=token)
+        if request_id is not None:
+            future.add_done_callback(lambda _f: self.withdraw(request_id))  # e.g. cancelled
         return future
 
-    def _forget(self, request_id: int) -> None:
+    def send(self, op: str, args: dict[str, Any], target: ReplyTarget, *, token: str | None = None) -> int | None:
+        """``request`` with the outcome handed to ``target`` (on the I/O thread, once) instead
+        of a new future: the async pipeline's attempts, which need no future of their own.
+        Returns the request's id for ``withdraw``; None when it failed at once (``target`` knows)."""
+        request_id = next(self._ids)
+        frame = codec.encode_request(request_id, op, self.floor.stamp(op, args),
+                                     token=token if token is not None else self.token)
+        with self._lock:
+            refused = self._closed or self._connected is False
+            if not refused:
+                self._waiting[request_id] = target
+                self._not_sent.add(request_id)
+        if refused:  # never sent, so it cannot have taken effect: safe to send elsewhere
+            target.set_exception(ConnectionLost(f"not connected to {self.address}", sent=False))
+            return None
+        self._io.post(request_id, (frame,))
+        return request_id
+
+    def withdraw(self, request_id: int) -> None:
+        """Stop waiting for a request: its reply is dropped, and it is not sent if it has not been."""
         with self._lock:
             self._waiting.pop(request_id, None)
             self._not_sent.discard(request_id)
@@ -249,9 +271,9 @@ class Connection:
         with self._lock:
             waiting, self._waiting = self._waiting, {}
             not_sent, self._not_sent = self._not_sent, set()
-        for request_id, future in waiting.items():
-            if not future.done():
-                future.set_exception(ConnectionLost(f"connection to {self.address} closed",
+        for request_id, target in waiting.items():
+            if not target.done():
+                target.set_exception(ConnectionLost(f"connection to {self.address} closed",
                                                     sent=request_id not in not_sent))
 
     # ---- I/O thread ------------------------------------------------------------------
@@ -285,9 +307,9 @@ class Connection:
             unsent, self._not_sent = self._not_sent, set()
         self._unsent.clear()
         self._io.poll_timeout_ms = None
-        for request_id, future in waiting.items():
-            if not future.done():
-                future.set_exception(ConnectionLost(f"connection to {self.address} lost",
+        for request_id, target in waiting.items():
+            if not target.done():
+                target.set_exception(ConnectionLost(f"connection to {self.address} lost",
                                                     sent=request_id not in unsent))
         if self._on_lost is not None and not self._closed:
             try:
@@ -344,10 +366,10 @@ class Connection:
 
     def _fail_unsent(self, request_id: int) -> None:
         with self._lock:
-            future = self._waiting.pop(request_id, None)
+            target = self._waiting.pop(request_id, None)
             self._not_sent.discard(request_id)
-        if future is not None and not future.done():
-            future.set_exception(ConnectionLost(
+        if target is not None and not target.done():
+            target.set_exception(ConnectionLost(
                 f"could not reach {self.address} within {self.connect_timeout:g}s", sent=False))
 
     def _on_frames(self, frames: list[bytes]) -> None:
@@ -361,13 +383,13 @@ class Connection:
                 log.exception("event handler failed")
             return
         with self._lock:
-            future = self._waiting.pop(msg.id, None) if msg.id is not None else None
-        if future is None or future.done():
+            target = self._waiting.pop(msg.id, None) if msg.id is not None else None
+        if target is None or target.done():
             return
         if msg.error is not None:
-            future.set_exception(msg.error)
+            target.set_exception(msg.error)
         else:
-            future.set_result(msg.result)
+            target.set_result(msg.result)
 
     def _parse(self, frames: list[bytes]) -> codec.Reply | codec.PushedEvent | None:
         msg = parse_message(frames, self.address)

@@ -9,9 +9,9 @@ before the I/O thread wakes are all sent in that one wake-up (``IOThread`` drain
 its whole outbox per wake-up and ZeroMQ writes the queued frames together): that
 is the coalescing; the wire format is unchanged, one frame per request.
 
-Threads. An attempt's future is completed on the connection's I/O thread, which
-must never block, so its done-callback only queues it. One pipeline thread per
-client (started at the first async request) then applies the retry rule, re-issues
+Threads. An attempt is answered on the connection's I/O thread, which must never
+block, so the answer is only queued there (``_Attempt``, no future per attempt). One
+pipeline thread per client (started at the first async request) then applies the retry rule, re-issues
 what may be sent again, fires deadlines, and completes the caller's future. So the
 callbacks a caller adds with ``add_done_callback`` run on that pipeline thread (or
 at once on the adding thread if the future is already done): a slow callback
@@ -30,10 +30,11 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import math
 import threading
 import time
 from collections import deque
-from concurrent.futures import CancelledError, Future
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -61,9 +62,42 @@ class _Pending:
     attempts: Attempts  # the client's retry policy at work: pauses, tries, the deadline
     idempotent: bool
     conn: "Connection | None" = None
-    attempt: "Future[Any] | None" = None  # the attempt in flight, if any
+    attempt: "_Attempt | None" = None  # the attempt in flight, if any
     no_leader: NoLeader | None = None  # the last NoLeader a server answered
     last_error: SkyLockError | None = None
+
+
+class _Attempt:
+    """One try of a request on one connection, and what the connection answers it with
+    (``Connection.send``'s reply target): the outcome is queued for the pipeline thread.
+    Cheaper than a ``Future`` per try, which the pipeline never waits on."""
+
+    __slots__ = ("pipeline", "pending", "conn", "request_id", "ok", "value")
+
+    def __init__(self, pipeline: "Pipeline", pending: _Pending, conn: "Connection") -> None:
+        self.pipeline, self.pending, self.conn = pipeline, pending, conn
+        self.request_id: int | None = None
+        self.ok: bool | None = None  # None until answered
+        self.value: Any = None
+
+    def done(self) -> bool:
+        return self.ok is not None
+
+    def set_result(self, result: Any) -> None:
+        self._answer(True, result)
+
+    def set_exception(self, exception: BaseException) -> None:
+        self._answer(False, exception)
+
+    def _answer(self, ok: bool, value: Any) -> None:
+        if self.ok is None:  # once: the connection completes a target at most once anyway
+            self.ok, self.value = ok, value
+            self.pipeline._queue(self)
+
+    def withdraw(self) -> None:
+        """The deadline passed: the connection forgets it (and does not send it if it has not)."""
+        if self.request_id is not None:
+            self.conn.withdraw(self.request_id)
 
 
 @dataclass(order=True)
@@ -81,8 +115,12 @@ class Pipeline:
         self._failover = failover
         self._idempotent = idempotent
         self._cond = threading.Condition(threading.Lock())
-        self._done: deque[tuple[_Pending, Future[Any]]] = deque()  # finished attempts to settle
-        self._timers: list[_Timer] = []
+        self._done: deque[_Attempt] = deque()  # answered attempts to settle
+        #: every request's deadline, in the order they were made, which is their deadlines'
+        #: order (one retry policy per client): expiring is O(1) per request, not a heap's
+        #: O(log n) of every request made in the last ``request_timeout``
+        self._deadlines: deque[_Pending] = deque()
+        self._timers: list[_Timer] = []  # retries (and a deadline out of order)
         self._seq = itertools.count()
         self._thread: threading.Thread | None = None
         self._closing = False
@@ -98,7 +136,7 @@ class Pipeline:
                 future.set_exception(ConnectionLost("this client is closed", sent=False, closed=True))
                 return future
             self._start_locked()
-            self._schedule_locked(pending.attempts.deadline, "deadline", pending)
+            self._schedule_deadline_locked(pending)
         self._issue(pending)
         return future
 
@@ -124,37 +162,32 @@ class Pipeline:
             return
         try:
             conn = pending.conn = self._failover.connection_for(pending.op, pending.conn)
-            attempt = conn.request(pending.op, pending.args)
         except ConnectionLost as err:  # the lookup found the server gone: not sent
             self._retry_or_fail(pending, err)
             return
+        attempt = pending.attempt = _Attempt(self, pending, conn)
+        try:
+            attempt.request_id = conn.send(pending.op, pending.args, attempt)
         except Exception as err:  # noqa: BLE001 - e.g. args the codec cannot encode
+            pending.attempt = None
             self._finish(pending, error=err)
-            return
-        pending.attempt = attempt
-        attempt.add_done_callback(lambda f: self._queue(pending, f))
 
-    def _queue(self, pending: _Pending, attempt: Future[Any]) -> None:
-        """On the I/O thread (usually): hand the finished attempt to the pipeline thread."""
+    def _queue(self, attempt: _Attempt) -> None:
+        """On the I/O thread (usually): hand the answered attempt to the pipeline thread."""
         with self._cond:
-            self._done.append((pending, attempt))
+            self._done.append(attempt)
             self._cond.notify()
 
-    def _settle(self, pending: _Pending, attempt: Future[Any]) -> None:
+    def _settle(self, pending: _Pending, attempt: _Attempt) -> None:
         if pending.future.done() or attempt is not pending.attempt:
             return  # timed out already, or a stale attempt
         pending.attempt = None
-        try:
-            result = attempt.result()
-        except CancelledError:
-            return
-        except SkyLockError as err:
-            self._retry_or_fail(pending, err)
-            return
-        except Exception as err:  # noqa: BLE001
-            self._finish(pending, error=err)
-            return
-        self._finish(pending, result=result)
+        if attempt.ok:
+            self._finish(pending, result=attempt.value)
+        elif isinstance(attempt.value, SkyLockError):
+            self._retry_or_fail(pending, attempt.value)
+        else:
+            self._finish(pending, error=attempt.value)
 
     def _retry_or_fail(self, pending: _Pending, err: SkyLockError) -> None:
         """The client's retry rule and policy (``skylock.client.retry``), one failed attempt at a time."""
@@ -183,7 +216,7 @@ class Pipeline:
         attempt, conn = pending.attempt, pending.conn
         if attempt is not None:
             pending.attempt = None
-            attempt.cancel()  # the connection forgets it (and drops it if still unsent)
+            attempt.withdraw()
             if conn is not None:
                 self._failover.drop(conn)  # the server stopped answering in time
             address = conn.address if conn is not None else "the server"
@@ -219,26 +252,41 @@ class Pipeline:
         if self._timers[0].pending is pending:
             self._cond.notify()  # an earlier wake-up than the thread planned
 
+    def _schedule_deadline_locked(self, pending: _Pending) -> None:
+        deadline = pending.attempts.deadline
+        self._trim_deadlines_locked()
+        if self._deadlines and deadline < self._deadlines[-1].attempts.deadline:
+            self._schedule_locked(deadline, "deadline", pending)  # not after the last: keep the queue sorted
+            return
+        self._deadlines.append(pending)
+        if len(self._deadlines) == 1:
+            self._cond.notify()  # the thread may plan no wake-up, or a later one
+
+    def _trim_deadlines_locked(self) -> None:
+        """Forget the deadlines of finished requests at the front of the queue."""
+        deadlines = self._deadlines
+        while deadlines and deadlines[0].future.done():
+            deadlines.popleft()
+
     def _run(self) -> None:
         while True:
             with self._cond:
                 while not self._done and not self._closing and not self._due_locked():
-                    wait = self._timers[0].when - time.monotonic() if self._timers else None
-                    self._cond.wait(wait)
+                    self._cond.wait(self._wait_locked())
                 done, self._done = self._done, deque()
                 closing = self._closing
                 due = self._pop_due_locked(closing)
-            for pending, attempt in done:
-                self._step(self._settle, pending, attempt)
-            for timer in due:
-                if timer.pending.future.done():
+            for attempt in done:
+                self._step(self._settle, attempt.pending, attempt)
+            for kind, pending in due:
+                if pending.future.done():
                     continue
                 if closing:
-                    self._finish(timer.pending, error=ConnectionLost("this client is closed", closed=True))
-                elif timer.kind == "retry":
-                    self._step(self._issue, timer.pending)
+                    self._finish(pending, error=ConnectionLost("this client is closed", closed=True))
+                elif kind == "retry":
+                    self._step(self._issue, pending)
                 else:
-                    self._step(self._expire, timer.pending)
+                    self._step(self._expire, pending)
             if closing:
                 with self._cond:
                     if not self._done:
@@ -251,12 +299,27 @@ class Pipeline:
             log.exception("async %s failed", pending.op)
             self._finish(pending, error=err)
 
-    def _due_locked(self) -> bool:
-        return bool(self._timers) and self._timers[0].when <= time.monotonic()
+    def _next_due_locked(self) -> float:
+        """When the earliest timer or unfinished request's deadline is due (inf: none is)."""
+        self._trim_deadlines_locked()
+        first = self._deadlines[0].attempts.deadline if self._deadlines else math.inf
+        return min(first, self._timers[0].when) if self._timers else first
 
-    def _pop_due_locked(self, everything: bool) -> list[_Timer]:
+    def _due_locked(self) -> bool:
+        return self._next_due_locked() <= time.monotonic()
+
+    def _wait_locked(self) -> float | None:
+        """How long the thread may sleep before something is due (None: until notified)."""
+        when = self._next_due_locked()
+        return None if when == math.inf else max(0.0, when - time.monotonic())
+
+    def _pop_due_locked(self, everything: bool) -> list[tuple[str, _Pending]]:
         now = time.monotonic()
         due = []
         while self._timers and (everything or self._timers[0].when <= now):
-            due.append(heapq.heappop(self._timers))
+            timer = heapq.heappop(self._timers)
+            due.append((timer.kind, timer.pending))
+        deadlines = self._deadlines
+        while deadlines and (everything or deadlines[0].attempts.deadline <= now):
+            due.append(("deadline", deadlines.popleft()))
         return due
