@@ -246,7 +246,7 @@ class Node:
         self.watches = WatchHub.start(self.node_id, self.outbox, cfg.storage.watch_history, start_index, limits)
         self.sessions = SessionManager.start(self.node_id, self.outbox, self.transport.send,
                                              cfg.session.check_interval)
-        self.locks = LockManager.start(self.node_id, self.outbox, self.request_timeout)
+        self.locks = LockManager.start(self.node_id)
         self.store.proxy().connect(self.raft, self.watches, self.sessions, self.locks).get()
         if raft.snapshot is not None:
             self.store.tell(RestoreSnapshot(raft.snapshot))
@@ -255,7 +255,6 @@ class Node:
         self.raft.proxy().connect(self.store, self.sessions, self.locks).get()
         self.gateway = Gateway(
             self.node_id, raft=self.raft, store=self.store, sessions=self.sessions, watches=self.watches,
-            locks=self.locks,
             outbox=self.outbox,
             max_request_size=cfg.server.max_request_size, max_data_size=cfg.server.max_data_size,
             default_ttl=cfg.session.default_ttl, min_ttl=cfg.session.min_ttl, max_ttl=cfg.session.max_ttl,
@@ -337,7 +336,8 @@ class Node:
                     next_tick = now + tick
             if now >= next_check:
                 self.sessions.tell(CheckSessions(now, self.client_server.loop.heard_until(now)))
-                self.locks.tell(CheckLocks(now))
+                self.store.tell(CheckLocks(now))  # lock waits that time out
+                self.locks.tell(CheckLocks(now))  # lock-delays that end
                 next_check = now + check
             if now >= next_sweep:
                 self.watches.tell(SweepWatches())

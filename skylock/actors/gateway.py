@@ -8,7 +8,7 @@ then tells exactly one actor:
   the entry is applied on this node (RaftNode's proposal table remembers the client);
 - linearizable reads go to RaftNode for a ReadIndex, then to the Store;
 - local reads go straight to the Store;
-- lock acquires are proposed like writes; one that must wait goes to the LockManager;
+- lock acquires are proposed like writes; the Store answers them (one that must wait, later);
 - heartbeats go to the SessionManager; watch removal to the WatchHub;
 - cluster status and membership ops (member.*, leader.transfer) to RaftNode;
 - a backup (``snapshot.begin``) to RaftNode for a ReadIndex on the leader, then to the
@@ -46,7 +46,7 @@ from skylock.actors.messages import (
 )
 from skylock.actors.gauge import Gauge
 from skylock.actors.access import Access, token_sha256
-from skylock.actors.lock_manager import propose_acquire
+from skylock.actors.lock_waits import acquire_command
 from skylock.actors.outbox import Outbox
 from skylock.errors import BadPath, BadRequest, LimitExceeded, SkyLockError, TooLarge
 from skylock.net import codec
@@ -76,7 +76,6 @@ class Gateway:
         store: pykka.ActorRef[Any],
         sessions: pykka.ActorRef[Any],
         watches: pykka.ActorRef[Any],
-        locks: pykka.ActorRef[Any],
         outbox: Outbox,
         max_request_size: int,
         max_data_size: int,
@@ -93,7 +92,7 @@ class Gateway:
         ``open_sessions`` is the Store's count, checked against ``max_sessions`` on open."""
         self.node_id = node_id
         self.access = access or Access(enabled=False)
-        self.raft, self.store, self.sessions, self.watches, self.locks = raft, store, sessions, watches, locks
+        self.raft, self.store, self.sessions, self.watches = raft, store, sessions, watches
         self.outbox = outbox
         self.max_request_size = max_request_size
         self.max_data_size = max_data_size
@@ -165,12 +164,14 @@ class Gateway:
         self.raft.tell(LinearizableRead(Query(op, args, reply), leader_only=True))
 
     def _lock(self, reply: ReplyTo, op: str, args: dict[str, Any]) -> None:
+        """Proposed like a write; the Store answers it when it applies: a grant at once, or
+        later from its lock waits (``skylock/actors/lock_waits.py``)."""
         validate_lock_name(args["name"])  # bad input is answered here, never logged
         now = time.monotonic()
         request = WaitForLock(args["name"], args["session_id"], args["owner"], args["request_id"],
                               args["timeout_ms"], reply, now, args.get("lock_delay_ms", 0))
-        propose_acquire(request, raft=self.raft, locks=self.locks, outbox=self.outbox,
-                        deadline=now + self.request_timeout)
+        self.raft.tell(Propose(acquire_command(request, int(time.time() * 1000)),
+                               Waiter(reply, op, lock_request=request), deadline=now + self.request_timeout))
 
     def _heartbeat(self, reply: ReplyTo, op: str, args: dict[str, Any]) -> None:
         self.sessions.tell(Heartbeat(args["session_id"], reply))

@@ -73,11 +73,13 @@ OnResult = Callable[[Any, Any], None]
 @dataclass(frozen=True, slots=True)
 class Waiter:
     """Who hears a proposal's applied result: the client request at ``reply`` (``op`` names it
-    in a ``Timeout``), or ``on_result`` instead of a plain reply."""
+    in a ``Timeout``), or ``on_result`` instead of a plain reply. A ``lock.acquire``'s carries
+    its request: the Store answers it with a grant, at once or when it stops waiting."""
 
     reply: ReplyTo
     op: str
     on_result: OnResult | None = None
+    lock_request: "WaitForLock | None" = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,15 +338,6 @@ class WaitForLock:
 
 
 @dataclass(frozen=True, slots=True)
-class LockEnqueued:
-    """The applied result of a ``lock_acquire`` this node proposed."""
-
-    request: WaitForLock
-    result: dict[str, Any] | None
-    error: Any
-
-
-@dataclass(frozen=True, slots=True)
 class LockChange:
     """One lock as an apply left it, in O(1) of its queue's length: the entry holding it (None
     while free or delayed), its pending delay, how many entries are queued, and the entries that
@@ -364,13 +357,14 @@ class LockChange:
 
 @dataclass(frozen=True, slots=True)
 class LocksChanged:
-    """The applied queues of these locks changed (told by the Store after each apply)."""
+    """The applied queues of these locks changed (told by the Store to the LockManager after an
+    apply that started or ended a lock-delay)."""
 
     locks: dict[str, LockChange]
 
 
 @dataclass(frozen=True, slots=True)
 class CheckLocks:
-    """Periodic check of lock wait deadlines."""
+    """The lock clock's tick: the Store times out lock waits, the LockManager ends lock-delays."""
 
     now: float

@@ -16,6 +16,11 @@ ever asking this actor.
 And it takes backups: ``snapshot.begin`` arrives here after a ReadIndex on the leader, and
 the state at that point is held in ``exports`` for the client to read in chunks.
 
+Lock requests that wait are answered here too (``lock_waits``): an apply that hands a lock
+to a waiting entry grants its request on this thread, as it answers a write, and the lock
+clock's tick (``CheckLocks``) times out the others, proposing their entries' removal. Only a
+lock-delay starting or ending concerns the LockManager (``LocksChanged``).
+
 In a node it serves the client socket between its messages (``client_io``, hosted by
 ``SocketHost`` as RaftNode hosts the peer sockets): every request enters on this
 thread, so a local read is answered, and the answer to a write applied here leaves,
@@ -33,18 +38,20 @@ import pykka
 
 from skylock.actors.exports import SnapshotExports
 from skylock.actors.gauge import Gauge
-from skylock.actors.lock_manager import acquire_waits
+from skylock.actors.lock_waits import LockWaits, acquire_waits, grant
 from skylock.actors.node_metrics import NodeMetrics
 from skylock.actors.messages import (
     AddWatch,
     ApplyEntries,
     CaughtUp,
+    CheckLocks,
     Heartbeat,
     HistoryReset,
     LinearizableRead,
     LocalRead,
     LockChange,
     LocksChanged,
+    Propose,
     PublishEvents,
     Query,
     RestoreSnapshot,
@@ -53,6 +60,7 @@ from skylock.actors.messages import (
     SnapshotTaken,
     TouchesConfirmed,
     Waiter,
+    WaitForLock,
 )
 from skylock.actors.outbox import Outbox
 from skylock.actors.socket_inbox import SocketHost
@@ -90,10 +98,9 @@ class Store(SocketHost):
         self.metrics = metrics or NodeMetrics(node_id)
         #: each lock's queue length (holder included) as last reported, for the lock counts
         self._lock_queues: dict[str, int] = {}
-        #: locks with a wait handed to this node's LockManager since their queue was last
-        #: empty: only their changes (and any lock's delay) concern it, so an uncontended
-        #: lock's acquire and release do not wake it
-        self._waits_here: set[str] = set()
+        #: this node's lock requests that wait (``skylock/actors/lock_waits.py``): answered
+        #: here, on the thread of the apply that grants them
+        self.lock_waits = LockWaits()
         self.machine = machine
         self.applied_index = applied_index
         #: the term of the entry at applied_index (a backup's Raft snapshot needs it)
@@ -113,6 +120,8 @@ class Store(SocketHost):
         self._park_seq = itertools.count()
         self._watch_ids = itertools.count(1)
         self._caught_up = False
+        #: an acquire applied with its timeout already passed: check the waits after this apply
+        self._lock_waits_due = False
         self.raft: pykka.ActorRef[Any] | None = None
         self.watches: pykka.ActorRef[Any] | None = None
         self.sessions: pykka.ActorRef[Any] | None = None
@@ -124,6 +133,7 @@ class Store(SocketHost):
             ServeReads: self._on_serve_reads,
             LocalRead: self._on_local_read,
             CaughtUp: self._on_caught_up,
+            CheckLocks: self._on_check_locks,
         }
 
     def connect(
@@ -171,8 +181,6 @@ class Store(SocketHost):
                 if ev.type == EventType.SESSION_CLOSED and ev.session_id:
                     closed.append(ev.session_id)  # a public id: the SessionManager maps it back
             if waiter is not None:
-                if command.get("op") == "lock.acquire" and acquire_waits(applied.result, applied.error):
-                    self._waits_here.add(command["name"])  # its answer hands the wait to the LockManager
                 self._answer(waiter, applied, entry.index)
         assert self.watches is not None and self.sessions is not None
         if events:
@@ -181,6 +189,8 @@ class Store(SocketHost):
             self.sessions.tell(SessionsChanged(opened=opened, closed=tuple(closed), public=public))
             self.session_count.value = self.machine.session_count()
         self._report_locks(changed_by(events))
+        if self._lock_waits_due:
+            self._time_out_lock_waits(time.monotonic())
         self._publish_tallies()
         self._serve_parked()
         self._maybe_snapshot()
@@ -190,7 +200,9 @@ class Store(SocketHost):
     def _answer(self, waiter: Waiter, applied: Any, zxid: int) -> None:
         """A write's answer says at which zxid it applied, so that its client's local reads
         never go back past it (``min_zxid``)."""
-        if waiter.on_result is not None:
+        if waiter.lock_request is not None and applied.error is None:
+            self._answer_acquire(waiter.lock_request, applied.result, zxid)
+        elif waiter.on_result is not None:
             waiter.on_result(applied.result, applied.error)
         elif applied.error is not None:
             self.outbox.error(waiter.reply, applied.error)
@@ -239,23 +251,61 @@ class Store(SocketHost):
         self._publish_tallies()
         self._serve_parked()
 
+    def _answer_acquire(self, request: WaitForLock, result: dict[str, Any], zxid: int) -> None:
+        """An applied acquire holds the lock (granted now) or waits here until its lock's queue
+        changes or its timeout passes (its first check is at the end of this apply: it may be
+        a non-blocking acquire, whose timeout has passed already)."""
+        if not acquire_waits(result, None):
+            self.outbox.ok(request.reply, grant(request, str(result["lock_id"]), int(result["token"])), zxid=zxid)
+            return
+        wait = self.lock_waits.add(request, result)
+        if wait.deadline <= time.monotonic():
+            self._lock_waits_due = True
+
+    def _on_check_locks(self, msg: CheckLocks) -> None:
+        self._time_out_lock_waits(msg.now)
+
+    def _time_out_lock_waits(self, now: float) -> None:
+        """Answer ``Timeout`` to the waits whose time is up, and take their entries out of the
+        queue through the log (RaftNode proposes each removal until it commits)."""
+        self._lock_waits_due = False
+        expired, cancel = self.lock_waits.expire(now)
+        for wait in expired:
+            request = wait.request
+            self.outbox.error(request.reply, Timeout(
+                f"lock {request.name} not acquired within {request.timeout_ms} ms", name=request.name))
+        assert self.raft is not None
+        for wait in cancel:
+            self.raft.tell(Propose(wait.cancel()))
+
     def _report_locks(self, exits: dict[str, set[str]], restored: bool = False) -> None:
-        """Count each lock in ``exits`` (name -> the entries that left its queue) and tell the
-        LockManager how the ones that concern it stand now: O(1) per lock however long its
-        queue, except after a ``restored`` snapshot, whose vanished entries no event names
-        (the whole queue is sent instead)."""
-        changes = {}
+        """For each lock in ``exits`` (name -> the entries that left its queue): count it, answer
+        the waits here that its change settles, and tell the LockManager if a lock-delay started
+        or ended: O(1) per lock however long its queue, except after a ``restored`` snapshot,
+        whose vanished entries no event names (the whole queue is looked at instead)."""
+        delays = {}
         for name, left in exits.items():
             holder, delay, queued = self.machine.lock_standing(name)
             self._count_lock_queue(name, queued)
-            if restored or name in self._waits_here or delay is not None or DELAY_NODE in left:
-                queue = frozenset(self.machine.lock_entries(name)) if restored else None
-                changes[name] = LockChange(holder, delay, queued, frozenset(left), queue)
-            if not queued:
-                self._waits_here.discard(name)  # every wait on it has ended with this change
-        if changes:
+            if not (restored or name in self.lock_waits or delay is not None or DELAY_NODE in left):
+                continue  # an uncontended acquire or release: nobody to answer or to tell
+            queue = frozenset(self.machine.lock_entries(name)) if restored else None
+            change = LockChange(holder, delay, queued, frozenset(left), queue)
+            self._settle_lock_waits(name, change)
+            if restored or delay is not None or DELAY_NODE in left:
+                delays[name] = change
+        if delays:
             assert self.locks is not None
-            self.locks.tell(LocksChanged(changes))
+            self.locks.tell(LocksChanged(delays))
+
+    def _settle_lock_waits(self, name: str, change: LockChange) -> None:
+        settled = self.lock_waits.settle(name, change)
+        for wait in settled.granted:
+            self.outbox.ok(wait.request.reply, wait.grant(), zxid=self.applied_index)
+        for wait in settled.gone:
+            self.outbox.error(wait.request.reply, SessionExpired(
+                f"the request for lock {name} was removed (its session ended)",
+                session_id=wait.request.session_id))
 
     def _count_lock_queue(self, name: str, queued: int) -> None:
         """Move the lock counts by the change of one lock's queue (its holder included)."""

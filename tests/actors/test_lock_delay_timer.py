@@ -13,14 +13,6 @@ from skylock.actors.lock_manager import LockManager
 from skylock.actors.messages import CheckLocks, LeadershipChanged, LockChange, LocksChanged, Propose
 
 
-class _Outbox:
-    def ok(self, reply, result):  # noqa: ANN001 - test double
-        pass
-
-    def error(self, reply, err):  # noqa: ANN001
-        pass
-
-
 def _delayed(since: int, delay_ms: int) -> LocksChanged:
     delay = {"lock_delay_ms": delay_ms, "entry": "lock-0000000001", "since": since}
     return LocksChanged({"db": LockChange(holder=None, delay=delay, queued=0, left=frozenset({"lock-0000000001"}))})
@@ -42,7 +34,7 @@ def test_only_the_leader_ends_a_delay_and_a_new_leader_waits_it_whole() -> None:
             return list(proposed)
 
     raft = Raft.start()
-    manager = LockManager.start(1, _Outbox(), 5.0)
+    manager = LockManager.start(1)
     try:
         manager.proxy().connect(raft).get()
         manager.ask(_delayed(since=7, delay_ms=10_000))  # applied while a follower

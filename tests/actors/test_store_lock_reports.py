@@ -1,18 +1,23 @@
-"""The Store tells the LockManager of a lock's changes only when they concern it: a lock with
-a wait handed to this node's LockManager, or a lock-delay starting or ending. An uncontended
-acquire and release wake nobody, and each report is O(1) of the lock's queue."""
+"""The Store answers this node's lock waits on the apply that settles them (a grant, a
+``SessionExpired``, a ``Timeout`` with the entry's removal proposed), and tells the LockManager
+of a lock's changes only when a lock-delay starts or ends: an uncontended acquire and release,
+and a contended hand-off, wake no other actor, and each report is O(1) of the lock's queue."""
 
 from __future__ import annotations
 
 import itertools
 import threading
+import time
 from typing import Any
 
 import pykka
 
-from skylock.actors.messages import ApplyEntries, LockChange, LocksChanged, Waiter
+from skylock.actors.messages import (ApplyEntries, CheckLocks, LockChange, LocksChanged, Propose, ReplyTo, WaitForLock,
+                                     Waiter)
 from skylock.actors.outbox import Outbox
 from skylock.actors.store import Store
+from skylock.errors import SessionExpired, Timeout
+from skylock.net import codec
 from skylock.raft import Entry
 from skylock.state import StateMachine, commands
 from skylock.state.envelope import encode_entry
@@ -36,7 +41,8 @@ class FedStore:
     """A Store fed committed entries one at a time, as RaftNode would, with this node's waiters."""
 
     def __init__(self) -> None:
-        self.actor = Store.start(1, StateMachine(), 0, Outbox(lambda conn, frames: None), 10**9, 10**12)
+        self.sent: dict[bytes, list[Any]] = {}  # connection -> the replies sent to it, decoded
+        self.actor = Store.start(1, StateMachine(), 0, Outbox(self._record), 10**9, 10**12)
         self.others = [Recorder.start() for _ in range(4)]  # raft, watches, sessions, locks
         self.actor.proxy().connect(*self.others).get()
         self.index = itertools.count(1)
@@ -55,6 +61,27 @@ class FedStore:
         with self.mutex:
             return self.results[index]
 
+    def _record(self, conn_id: bytes, frame: bytes) -> None:
+        with self.mutex:
+            self.sent.setdefault(conn_id, []).append(codec.parse_server_frame(frame))
+
+    def replies(self, conn_id: bytes) -> list[Any]:
+        self.actor.ask(CheckLocks(0.0))  # times nothing out; what it was told before is handled now
+        with self.mutex:
+            return list(self.sent.get(conn_id, []))
+
+    def acquire(self, name: str, session: str, conn_id: bytes, timeout_ms: int = 60_000) -> None:
+        """A client's ``lock.acquire`` through this node, as the gateway proposes it."""
+        index = next(self.index)
+        reply = ReplyTo(conn_id, 1)
+        request = WaitForLock(name, session, session, conn_id.decode(), timeout_ms, reply, time.monotonic())
+        command = commands.lock_acquire(name, session_id=session, owner=session, request_id=conn_id.decode(), now_ms=0)
+        entry = Entry(term=1, index=index, data=encode_entry(1, index, command))
+        self.actor.ask(ApplyEntries((entry,), {index: Waiter(reply, "lock.acquire", lock_request=request)}))
+
+    def proposed(self) -> list[dict[str, Any]]:
+        return [m.command for m in self.others[0].ask("got") if isinstance(m, Propose)]
+
     def lock_reports(self) -> list[dict[str, LockChange]]:
         return [m.locks for m in self.others[3].ask("got") if isinstance(m, LocksChanged)]
 
@@ -69,33 +96,58 @@ def acquire(store: FedStore, name: str, session: str, **kwargs: Any) -> dict[str
                                              now_ms=0, **kwargs))
 
 
-def test_only_waits_and_delays_are_reported_to_the_lock_manager() -> None:
+def test_the_store_answers_lock_waits_and_reports_only_delays() -> None:
     store = FedStore()
     try:
         for session in ("s1", "s2", "s3"):
             store.apply(commands.open_session(session, "client", 30_000, now_ms=0))
         held = acquire(store, "free", "s1")
         store.apply(commands.lock_release("free", session_id="s1", lock_id=held["lock_id"]))
-        assert store.lock_reports() == []  # uncontended: the LockManager is not woken
 
         first = acquire(store, "busy", "s1")
-        second = acquire(store, "busy", "s2")  # waits: handed to the LockManager
-        assert not second["holder"]
+        store.acquire("busy", "s2", b"c2")  # waits here
+        assert store.replies(b"c2") == []
         store.apply(commands.lock_release("busy", session_id="s1", lock_id=first["lock_id"]))
-        granted = store.lock_reports()[-1]["busy"]
-        assert granted.holder == second["entry"] and granted.left == {first["entry"]} and granted.queued == 1
-        store.apply(commands.lock_release("busy", session_id="s2", lock_id=second["lock_id"]))
-        assert store.lock_reports()[-1]["busy"] == LockChange(None, None, 0, frozenset({second["entry"]}))
-        reports = len(store.lock_reports())
-        again = acquire(store, "busy", "s1")  # its queue emptied: uncontended again
-        store.apply(commands.lock_release("busy", session_id="s1", lock_id=again["lock_id"]))
-        assert len(store.lock_reports()) == reports
+        [granted] = store.replies(b"c2")  # on the apply of the release, from the Store itself
+        assert granted.error is None and granted.result["name"] == "busy" and granted.result["session_id"] == "s2"
+        assert granted.zxid is not None and granted.zxid > 0  # its client's reads never go back past it
+        store.apply(commands.lock_release("busy", session_id="s2", lock_id=granted.result["lock_id"]))
+        assert store.lock_reports() == []  # no delay started or ended: the LockManager is not woken
 
         acquire(store, "delayed", "s3", lock_delay_ms=5000)
+        store.acquire("delayed", "s1", b"c1")  # waits behind s3
         store.apply(commands.expire_session(["s3"]))  # the holder's session expires: a delay starts
         delayed = store.lock_reports()[-1]["delayed"]
-        assert delayed.holder is None and delayed.delay is not None and delayed.queued == 0
+        assert delayed.holder is None and delayed.delay is not None and delayed.queued == 1
+        assert store.replies(b"c1") == []  # still waiting: nobody holds a delayed lock
         store.apply(commands.lock_delay_end("delayed", since=delayed.delay["since"]))
-        assert store.lock_reports()[-1]["delayed"] == LockChange(None, None, 0, frozenset({"delay"}))
+        assert store.lock_reports()[-1]["delayed"].left == {"delay"}
+        [after_delay] = store.replies(b"c1")
+        assert after_delay.error is None and after_delay.result["session_id"] == "s1"
+    finally:
+        store.stop()
+
+
+def test_a_wait_ends_with_its_session_or_its_timeout() -> None:
+    store = FedStore()
+    try:
+        for session in ("s1", "s2", "s3", "s4"):
+            store.apply(commands.open_session(session, "client", 30_000, now_ms=0))
+        acquire(store, "db", "s1")
+        store.acquire("db", "s2", b"c2")
+        store.acquire("db", "s3", b"c3", timeout_ms=1_000)
+        store.apply(commands.expire_session(["s2"]))
+        [gone] = store.replies(b"c2")
+        assert isinstance(gone.error, SessionExpired)
+
+        store.actor.ask(CheckLocks(time.monotonic() + 3600))
+        [timed_out] = store.replies(b"c3")
+        assert isinstance(timed_out.error, Timeout)
+        [cancel] = [c for c in store.proposed() if c["op"] == "lock.release"]
+        assert cancel["session_id"] == "s3"  # its entry leaves the queue through the log
+
+        store.acquire("db", "s4", b"now", timeout_ms=0)  # a non-blocking acquire: answered on its apply
+        [refused] = store.replies(b"now")
+        assert isinstance(refused.error, Timeout)
     finally:
         store.stop()

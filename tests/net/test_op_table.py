@@ -20,7 +20,7 @@ class _Nothing:
 def test_every_op_has_a_route_the_gateway_has_a_handler_for() -> None:
     assert {spec.route for spec in OPS.values()} <= set(ROUTES)
     gateway = Gateway(1, raft=_Nothing(), store=_Nothing(), sessions=_Nothing(), watches=_Nothing(),  # type: ignore[arg-type]
-                      locks=_Nothing(), outbox=_Nothing(), max_request_size=1, max_data_size=1,  # type: ignore[arg-type]
+                      outbox=_Nothing(), max_request_size=1, max_data_size=1,  # type: ignore[arg-type]
                       default_ttl=1, min_ttl=1, max_ttl=1, request_timeout=1)
     assert set(gateway._routes) == set(ROUTES) - {"auth"}  # auth goes through _auth (the principal)
 
