@@ -93,6 +93,10 @@ class LockWaits:
         """Does anyone here wait on lock ``name``?"""
         return name in self._waiting
 
+    def names(self) -> list[str]:
+        """The locks someone here waits on."""
+        return list(self._waiting)
+
     def __len__(self) -> int:
         return sum(len(waits) for entries in self._waiting.values() for waits in entries.values())
 

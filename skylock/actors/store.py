@@ -246,8 +246,9 @@ class Store(SocketHost):
         self.publish_auth(self.machine.auth_view())
         for name in list(self._lock_queues):  # locks the snapshot no longer has
             self._count_lock_queue(name, 0)
-        self._report_locks({name: set() for name in self.machine.children(LOCKS_ROOT)[0]}
-                           if self.machine.exists(LOCKS_ROOT) else {}, restored=True)
+        names = set(self.machine.children(LOCKS_ROOT)[0]) if self.machine.exists(LOCKS_ROOT) else set()
+        names.update(self.lock_waits.names())  # a lock the snapshot no longer has ends its waits
+        self._report_locks({name: set() for name in sorted(names)}, restored=True)
         self._publish_tallies()
         self._serve_parked()
 

@@ -12,15 +12,16 @@ from typing import Any
 
 import pykka
 
-from skylock.actors.messages import (ApplyEntries, CheckLocks, LockChange, LocksChanged, Propose, ReplyTo, WaitForLock,
-                                     Waiter)
+from skylock.actors.messages import (ApplyEntries, CheckLocks, LockChange, LocksChanged, Propose, ReplyTo,
+                                     RestoreSnapshot, WaitForLock, Waiter)
 from skylock.actors.outbox import Outbox
 from skylock.actors.store import Store
 from skylock.errors import SessionExpired, Timeout
 from skylock.net import codec
-from skylock.raft import Entry
+from skylock.raft import Entry, Snapshot, SnapshotMeta
 from skylock.state import StateMachine, commands
-from skylock.state.envelope import encode_entry
+from skylock.state.applied_tags import AppliedTags
+from skylock.state.envelope import encode_entry, encode_snapshot
 
 
 class Recorder(pykka.ThreadingActor):
@@ -149,5 +150,24 @@ def test_a_wait_ends_with_its_session_or_its_timeout() -> None:
         store.acquire("db", "s4", b"now", timeout_ms=0)  # a non-blocking acquire: answered on its apply
         [refused] = store.replies(b"now")
         assert isinstance(refused.error, Timeout)
+    finally:
+        store.stop()
+
+
+def test_a_restored_snapshot_without_the_lock_ends_its_waits() -> None:
+    """A node far behind installs a snapshot in which the lock is gone altogether (its holder
+    and waiters released it meanwhile): the waits here must not linger until their timeout."""
+    store = FedStore()
+    try:
+        for session in ("s1", "s2"):
+            store.apply(commands.open_session(session, "client", 30_000, now_ms=0))
+        acquire(store, "db", "s1")
+        store.acquire("db", "s2", b"c2")
+        assert store.replies(b"c2") == []
+        later = StateMachine()  # the cluster's state further on: no lock "db" at all
+        snapshot = Snapshot(SnapshotMeta(index=1000, term=1), encode_snapshot(later.snapshot(), AppliedTags()))
+        store.actor.tell(RestoreSnapshot(snapshot))
+        [gone] = store.replies(b"c2")
+        assert isinstance(gone.error, SessionExpired)
     finally:
         store.stop()
