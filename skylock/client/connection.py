@@ -173,8 +173,6 @@ class Connection:
             if sock is None:
                 self._sync_sockets += 1
         request = SyncRequest(self, sock or self._new_socket(), request_id, losses)
-        if sock is not None and request.send(request_id, op, args, unless_unconnected=True):
-            return request  # a pooled socket is usually connected: no poll before the send
         request.wait_connected(self.connect_timeout if connect_timeout is None else connect_timeout)
         request.send(request_id, op, args)
         return request
@@ -442,19 +440,13 @@ class SyncRequest:
             self.cancel()
             raise ConnectionLost(f"could not reach {self._conn.address} within {timeout:g}s", sent=False)
 
-    def send(self, request_id: int, op: str, args: dict[str, Any], *, unless_unconnected: bool = False) -> bool:
-        """Send on this request's socket. ``unless_unconnected``: return False, sending nothing,
-        when the socket is not connected (``IMMEDIATE`` refuses the frame), so the caller can
-        wait for the connection first; otherwise that is ``ConnectionLost(sent=False)``."""
+    def send(self, request_id: int, op: str, args: dict[str, Any]) -> None:
         sock = self._sock
         assert sock is not None
         try:
             frame = codec.encode_request(request_id, op, self._conn.floor.stamp(op, args), token=self._conn.token)
             sock.send(frame, zmq.NOBLOCK)
-            return True
-        except zmq.ZMQError as exc:  # Again (not connected, queue full) or the context is terminating
-            if unless_unconnected and isinstance(exc, zmq.Again):
-                return False
+        except zmq.ZMQError as exc:  # Again (queue full) or the context is terminating: not sent
             sock.close(linger=0)  # not back to the pool: cancel counts it out
             if request_id == self.id:
                 self.cancel()
