@@ -231,6 +231,13 @@ def test_commands_as_subprocesses_with_skylock_servers(cluster: LocalCluster) ->
     assert run(cluster, "session", "close", sid).returncode == 0
 
 
+def _ctrl_c_as_in_a_terminal() -> None:
+    """In the child: SIGINT as a shell's foreground command gets it. A test run started in the
+    background (``pytest &``) ignores SIGINT, its children inherit that, and Python then installs
+    no KeyboardInterrupt handler: the watch would never see the Ctrl-C the test sends."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Streamed:
     """A `skylock watch` subprocess whose output lines are read by threads, so a test can wait on them."""
 
@@ -238,6 +245,7 @@ class Streamed:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "skylock.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, env={**os.environ, "SKYLOCK_SERVERS": ",".join(cluster.servers), "PYTHONUNBUFFERED": "1"},
+            preexec_fn=_ctrl_c_as_in_a_terminal,
         )
         self.out: queue.Queue[str] = queue.Queue()
         self.err: queue.Queue[str] = queue.Queue()
