@@ -145,7 +145,8 @@ class AsyncClient:
         try:
             request_id, reply = await home.send("cluster.leader", {}, LOOKUP_TIMEOUT)
             try:
-                address = leader_address(await asyncio.wait_for(asyncio.shield(reply), LOOKUP_TIMEOUT))
+                keys = self.credentials.server_keys if self.credentials is not None else None
+                address = leader_address(await asyncio.wait_for(asyncio.shield(reply), LOOKUP_TIMEOUT), keys)
             finally:
                 home.forget(request_id)
         except (SkyLockError, TimeoutError) as err:
@@ -153,8 +154,6 @@ class AsyncClient:
             if isinstance(err, ConnectionLost):
                 raise ConnectionLost(f"{home.address} went away before {op} was sent", sent=False) from None
             return self._route.writer(home)
-        if address is not None and self.credentials is not None and address not in self.credentials.server_keys:
-            address = None  # never to a server whose key the client cannot check
         stale = self._route.switch(None if self._closed else address, home, self._open)
         if stale is not None:
             stale.close()

@@ -136,7 +136,8 @@ class Failover:
                 return self._route.writer(home)
             self._route.begin()
         try:
-            address = leader_address(home.call("cluster.leader", {}, LOOKUP_TIMEOUT))
+            keys = self.credentials.server_keys if self.credentials is not None else None
+            address = leader_address(home.call("cluster.leader", {}, LOOKUP_TIMEOUT), keys)
         except (SkyLockError, FutureTimeout) as err:
             with self._lock:
                 self._route.failed()
@@ -144,8 +145,6 @@ class Failover:
             if isinstance(err, ConnectionLost):
                 raise ConnectionLost(f"{home.address} went away before {op} was sent", sent=False) from None
             return conn
-        if address is not None and self.credentials is not None and address not in self.credentials.server_keys:
-            address = None  # never to a server whose key the client cannot check
         with self._lock:
             stale = self._route.switch(None if self.closed else address, home, self._open)
             conn = self._route.writer(home)

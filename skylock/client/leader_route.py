@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Container
 from typing import Any, Callable, Generic, Protocol, TypeVar
 
 from skylock.net import codec
@@ -44,10 +45,14 @@ RETRY_LOOKUP = 0.5
 LOOKUP_TIMEOUT = 1.0
 
 
-def leader_address(reply: Any) -> str | None:
-    """The leader's client address in a ``cluster.leader`` reply, if it names one."""
+def leader_address(reply: Any, server_keys: Container[str] | None = None) -> str | None:
+    """The leader's client address in a ``cluster.leader`` reply, if it names one the client
+    may use: in secure mode (``server_keys``, the credentials' CURVE keys by address) never a
+    server whose key the client cannot check."""
     address = reply.get("client_address") if isinstance(reply, dict) else None
-    return address if isinstance(address, str) and address else None
+    if not (isinstance(address, str) and address):
+        return None
+    return address if server_keys is None or address in server_keys else None
 
 
 class _Addressed(Protocol):

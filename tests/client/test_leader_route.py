@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from skylock.client import AsyncClient, Client
-from skylock.client.leader_route import LEADER_OPS, RECHECK, RETRY_LOOKUP, LeaderRoute
+from skylock.client.leader_route import LEADER_OPS, RECHECK, RETRY_LOOKUP, LeaderRoute, leader_address
 from tests.http.conftest import http_port
 from tests.http.test_metrics import scrape
 from tests.integration.cluster import LocalCluster, wait_until
@@ -190,3 +190,11 @@ def test_the_route_keeps_its_connection_and_hands_back_the_one_to_close() -> Non
     route.switch("127.0.0.1:7001", home, open_connection)
     assert not route.drop(home, home)  # forgotten, but home stays open
     assert route.writer(home) is home and route.address is None
+
+
+def test_a_lookup_names_only_a_leader_the_client_can_use() -> None:
+    reply = {"client_address": "127.0.0.1:7004"}
+    assert leader_address(reply) == "127.0.0.1:7004"
+    assert leader_address(reply, {"127.0.0.1:7004": b"key"}) == "127.0.0.1:7004"
+    assert leader_address(reply, {"127.0.0.1:7001": b"key"}) is None  # secure mode: no key, no route
+    assert leader_address({"client_address": ""}) is None and leader_address(None) is None
