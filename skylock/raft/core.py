@@ -77,6 +77,10 @@ class Raft:
         self.prs: dict[int, Progress] = {}
         self.votes: dict[int, bool] = {}
         self.read_only = ReadOnly()
+        #: reads arrived that no heartbeat round sent since confirms yet (``start_read_round``)
+        self.read_round_due = False
+        #: the context the latest heartbeat round carried: in flight while it is pending
+        self.read_round = b""
         self.pending_read_index: list[Message] = []
         self.lead_transferee = 0
         self.election_elapsed = 0
@@ -108,6 +112,8 @@ class Raft:
         self.prs = {v: Progress(last + 1, self.max_inflight, durable if v == self.id else 0)
                     for v in sorted({*members(self.conf), self.id})}
         self.read_only = ReadOnly()
+        self.read_round_due = False
+        self.read_round = b""
         self.pending_read_index = []
 
     def become_follower(self, term: int, leader: int) -> None:
@@ -487,6 +493,10 @@ class Raft:
     def bcast_heartbeat(self, ctx: bytes = b"") -> None:
         if not ctx:
             ctx = self.read_only.last_pending_context() or b""
+        if ctx and ctx == self.read_only.last_pending_context():
+            self.read_round_due = False  # this round confirms every read queued so far
+        if ctx:
+            self.read_round = ctx
         if not ctx and self.lease.enabled:
             ctx = self.lease.context()  # the echo renews the read lease
         for v in self._peers():
@@ -562,7 +572,22 @@ class Raft:
             return
         self.read_only.add_request(self.log.committed, m)
         self.read_only.recv_ack(self.id, m.context)
-        self.bcast_heartbeat(m.context)
+        self.read_round_due = True  # one round for every read of this batch: start_read_round
+
+    def start_read_round(self) -> None:
+        """Confirm leadership once for all the reads that arrived since the last round: a
+        heartbeat round carrying the newest request's context, sent after every one of them
+        arrived, releases it and each request queued before it (``ReadOnly.advance``)."""
+        if self.read_round_ready():
+            self.read_round_due = False
+            if self.role == Role.LEADER and self.read_only.queue:
+                self.bcast_heartbeat()
+
+    def read_round_ready(self) -> bool:
+        """Reads wait for a round, and none is in flight: under load a round carries every
+        read that arrived while the one before it was out (its heartbeats lost, the next
+        periodic heartbeat carries the newest read)."""
+        return self.read_round_due and self.read_round not in self.read_only.pending
 
     def _answer_read(self, req: Message, index: int) -> None:
         if req.frm in (0, self.id):

@@ -159,7 +159,7 @@ class RawNode:
 
     def has_ready(self) -> bool:
         r = self.raft
-        if r.msgs or r.read_states:
+        if r.msgs or r.read_states or r.read_round_ready():
             return True
         u = r.log.unstable
         if u.snapshot is not None and not u.snapshot_in_progress:
@@ -176,6 +176,7 @@ class RawNode:
     def ready(self) -> Ready:
         """The next batch; what it hands out is not handed out again."""
         r = self.raft
+        r.start_read_round()
         log = r.log
         u = log.unstable
         rd = Ready(entries=u.to_persist(), messages=r.msgs, read_states=r.read_states)

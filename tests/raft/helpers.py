@@ -24,7 +24,9 @@ def new_raft(id: int = 1, voters: tuple[int, ...] = (1, 2, 3), *, terms: tuple[i
 
 
 def take(r: Raft) -> list[Message]:
-    """The messages the peer wants sent, clearing its outbox."""
+    """The messages the peer wants sent, clearing its outbox (as ``RawNode.ready`` hands
+    them out: after starting the read round its batch of inputs called for)."""
+    r.start_read_round()
     msgs, r.msgs = r.msgs, []
     return msgs
 

@@ -29,6 +29,37 @@ def test_read_index_waits_for_heartbeat_quorum() -> None:
     assert [(rs.index, rs.context) for rs in r.read_states] == [(1, b"q")]
 
 
+def test_reads_of_one_batch_share_one_heartbeat_round() -> None:
+    r = committed_leader()
+    r.step(Message(MT.READ_INDEX, frm=1, context=b"own"))
+    r.step(Message(MT.READ_INDEX, to=1, frm=2, term=1, context=b"f2"))
+    r.step(Message(MT.READ_INDEX, to=1, frm=3, term=1, context=b"f3"))
+    beats = take(r)
+    assert sorted((m.to, m.context) for m in beats) == [(2, b"f3"), (3, b"f3")]
+    assert take(r) == []  # the round is not sent twice
+    r.step(Message(MT.HEARTBEAT_RESP, to=1, frm=3, term=1, context=b"f3"))
+    assert [(rs.index, rs.context) for rs in r.read_states] == [(1, b"own")]
+    answers = [(m.to, m.index, m.context) for m in take(r) if m.type == MT.READ_INDEX_RESP]
+    assert answers == [(2, 1, b"f2"), (3, 1, b"f3")]
+
+
+def test_a_read_after_the_round_left_waits_for_a_round_of_its_own() -> None:
+    r = committed_leader()
+    r.step(Message(MT.READ_INDEX, frm=1, context=b"a"))
+    assert {m.context for m in take(r)} == {b"a"}
+    r.step(Message(MT.READ_INDEX, frm=1, context=b"b"))
+    r.step(Message(MT.HEARTBEAT_RESP, to=1, frm=2, term=1, context=b"a"))
+    assert [rs.context for rs in r.read_states] == [b"a"]  # "b" arrived after that round left
+    assert {m.context for m in take(r)} == {b"b"}
+
+
+def test_a_periodic_heartbeat_carrying_the_newest_read_is_its_round() -> None:
+    r = committed_leader()
+    r.step(Message(MT.READ_INDEX, frm=1, context=b"q"))
+    r.tick()  # heartbeat_tick=1: the periodic heartbeat goes out now, carrying "q"
+    assert sorted(m.context for m in take(r) if m.type == MT.HEARTBEAT) == [b"q", b"q"]
+
+
 def test_read_index_uses_commit_index_at_request_time() -> None:
     r = committed_leader()
     r.step(Message(MT.READ_INDEX, frm=1, context=b"q"))

@@ -298,7 +298,8 @@ class Cluster:
         return None
 
     def _check_liveness(self) -> None:
-        """After healing, a leader must emerge and a fresh proposal reach every node."""
+        """After healing, a leader must emerge, a fresh proposal reach every node, and a
+        linearizable read be answered (``_check_read_liveness``)."""
         params = self.config.params
         election = params.election_tick
         budget = 10 * (params.max_election_tick or 2 * election)  # ten longest election timeouts
@@ -323,6 +324,7 @@ class Cluster:
                 index = self.live_index[probe]
                 if all(n.applied >= index for n in self._members()):
                     self.trace(("live", self.now, probe, index))
+                    self._check_read_liveness(budget, election)
                     return
                 continue
             if proposed_at >= 0 and self.now - proposed_at < 4 * election:
@@ -344,6 +346,33 @@ class Cluster:
         raise InvariantViolation(
             f"liveness: no fresh proposal applied on all nodes within {budget} ticks of healing "
             f"(probe={probe!r}, {states})")
+
+    def _check_read_liveness(self, budget: int, election: int) -> None:
+        """A read asked of a live member once the cluster serves again is answered: reads
+        left waiting by the faults (a heartbeat round lost with its reads, a leader's round
+        still counted in flight) must not hold later reads back. A read whose node lost its
+        leader meanwhile is dropped by design, so a fresh one is asked now and then."""
+        seen = {n.id: len(n.read_states) for n in self.nodes.values()}
+        asked, asked_at = 0, -1
+        for _ in range(budget):
+            for n in self.nodes.values():
+                new, seen[n.id] = n.read_states[seen.get(n.id, 0):], len(n.read_states)
+                if any(ctx.startswith(b"liveread") for _, ctx in new):
+                    self.trace(("live-read", self.now, asked))
+                    return
+            if asked_at < 0 or self.now - asked_at >= 4 * election:
+                members = [n for n in self._members() if n.alive]
+                node = members[asked % len(members)]
+                asked += 1
+                ctx = b"liveread%d" % asked
+                self.checker.on_read_requested(ctx)
+                node.raw.read_index(ctx)
+                node.drain()
+                asked_at = self.now
+                self.trace(("read-probe", self.now, node.id, ctx))
+            self.step(faults=False)
+            self._retire_removed()
+        raise InvariantViolation(f"liveness: none of {asked} reads answered within {budget} ticks")
 
     def _members(self) -> list[SimNode]:
         """The nodes that must serve after healing: all but the retired (removed) ones."""
