@@ -7,6 +7,7 @@ by sending a frame through a ``Reply`` handle, never by a blocking ask.
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -112,6 +113,15 @@ class SnapshotTaken:
 
     index: int
     data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class OwnStatusAsk:
+    """This node's own Raft view, for the HTTP probe: ``answer`` gets ``RaftNode.own_status``.
+    A told message, not a pykka ask: an ask bypasses ``on_receive``, so one arriving last
+    would leave the Ready of the inputs stepped before it to the next input."""
+
+    answer: Future[dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)

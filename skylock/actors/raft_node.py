@@ -42,6 +42,7 @@ from skylock.actors.messages import (
     LeadershipChanged,
     LinearizableRead,
     MemberRequest,
+    OwnStatusAsk,
     PeerRaftMessage,
     PeerStatus,
     PeerStatusRequest,
@@ -195,6 +196,7 @@ class RaftNode(SocketHost):
             LinearizableRead: self._on_read,
             SnapshotTaken: self._on_snapshot_taken,
             StatusRequest: self._on_status_request,
+            OwnStatusAsk: self._on_own_status_ask,
             PeerStatusRequest: self._on_peer_status_request,
             PeerStatus: self._on_peer_status,
             PeerUnreachable: self._on_peer_unreachable,
@@ -530,6 +532,9 @@ class RaftNode(SocketHost):
             "reachable": True,
             **self.members.get(self.node_id, {}),
         }
+
+    def _on_own_status_ask(self, msg: OwnStatusAsk) -> None:
+        msg.answer.set_result(self.own_status())
 
     def _on_status_request(self, msg: StatusRequest) -> None:
         if not msg.gather:

@@ -1,7 +1,8 @@
 """How the HTTP front end reads its own node's state for ``/health`` and ``/metrics``.
 
 Every value keeps its single owner: Raft state and watch counts are asked of their
-actors (a pykka ask, answered on the actor's own thread), the I/O services'
+actors (answered on the actor's own thread: RaftNode by a told ``OwnStatusAsk``, which
+goes through its batching like every input; the WatchHub by a pykka ask), the I/O services'
 counters are read through ``Node.stats``, which takes each service's own lock, and
 the rest is read from ``NodeMetrics``, where each figure's owner publishes it. The
 HTTP thread never touches another thread's state directly, and it asks in an
@@ -13,10 +14,12 @@ The probe needs no token: ``/health`` must answer a load balancer that has none,
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from typing import Any, Callable
 
 import pykka
 
+from skylock.actors.messages import OwnStatusAsk
 from skylock.actors.node_metrics import NodeMetrics
 
 #: Longest an actor may take to answer a probe before the scrape or health check fails.
@@ -35,7 +38,9 @@ class NodeProbe:
 
     def raft_status(self) -> dict[str, Any]:
         """This node's own Raft view: id, role, term, leader (0: none), commit, applied."""
-        return dict(self._raft.proxy().own_status().get(timeout=self._timeout))
+        answer: Future[dict[str, Any]] = Future()
+        self._raft.tell(OwnStatusAsk(answer))
+        return dict(answer.result(timeout=self._timeout))
 
     def stats(self) -> dict[str, Any]:
         """The node's counters (``Node.stats``) plus the WatchHub's."""
