@@ -72,6 +72,9 @@ class RunConfig:
     #: override the seed's swarm draw of fault rate / per-action weights (see faults.py)
     fault_rate: float | None = None
     fault_weights: tuple[int, ...] | None = None
+    #: the messages a node receives in one tick are all stepped before its Ready loop runs,
+    #: as RaftNode steps every queued input first (otherwise one Ready loop per message)
+    batch_inputs: bool = False
 
 
 def plan(seed: int, n_nodes: int | None = None, fault_ticks: int | None = None) -> RunConfig:
@@ -100,7 +103,8 @@ def plan(seed: int, n_nodes: int | None = None, fault_ticks: int | None = None) 
         e = params.election_tick
         params = dataclasses.replace(params, max_election_tick=rng.randint(e + 2, 3 * e))
     params = dataclasses.replace(params, **lease_plan(rng, params))
-    return RunConfig(n_nodes, params, fault_ticks, compact_p, crash_leader_p)
+    batch_inputs = rng.random() < 0.5  # drawn after the others, which stay as they were
+    return RunConfig(n_nodes, params, fault_ticks, compact_p, crash_leader_p, batch_inputs=batch_inputs)
 
 
 def lease_plan(rng: random.Random, params: NodeParams) -> dict[str, Any]:
@@ -206,7 +210,9 @@ class Cluster:
     def send(self, node: SimNode, m: Message) -> None:
         self.net.send(self.now, m, node.incarnation)
 
-    def _deliver(self, f: InFlight) -> None:
+    def _deliver(self, f: InFlight, ready: bool = True) -> SimNode | None:
+        """Step ``f`` into its node and, with ``ready``, run the node's Ready loop; the node
+        stepped (None: the message was lost)."""
         m = f.msg
         dst = self.nodes.get(m.to)
         if dst is None:
@@ -214,10 +220,10 @@ class Cluster:
         if dst.raw is None or self.net.is_cut(m.frm, m.to):
             # the sender's transport notices a dead peer or a cut link
             self._report(f, unreachable=self.rng.random() < 0.3)
-            return
+            return None
         if self.net.lost(m):
             self._report(f, unreachable=False)
-            return
+            return None
         self.trace(("d", self.now, int(m.type), m.frm, m.to, m.term, m.index, len(m.entries),
                     m.commit, m.reject))
         if m.type == MessageType.APP_RESP and not m.reject:
@@ -230,9 +236,11 @@ class Cluster:
             if m.type != MessageType.PROP:
                 raise
             # a forwarded proposal the leader cannot take (transfer under way) is simply lost
-        dst.drain()
+        if ready:
+            dst.drain()
         if m.type == MessageType.SNAP:
             self._report_snapshot(f, ok=True)
+        return dst
 
     def _report(self, f: InFlight, unreachable: bool) -> None:
         m = f.msg
@@ -256,8 +264,18 @@ class Cluster:
     def step(self, faults: bool) -> None:
         self.now += 1
         self.faults_on = faults
-        for f in self.net.due(self.now):
-            self._deliver(f)
+        if self.config.batch_inputs:
+            stepped: list[SimNode] = []
+            for f in self.net.due(self.now):
+                node = self._deliver(f, ready=False)
+                if node is not None and node not in stepped:
+                    stepped.append(node)
+            for node in stepped:
+                if node.alive:  # a Ready loop before it may have crashed it (crash_leader_p)
+                    node.drain()
+        else:
+            for f in self.net.due(self.now):
+                self._deliver(f)
         order = self.live_nodes()
         self.rng.shuffle(order)
         for node in order:
