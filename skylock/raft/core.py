@@ -490,15 +490,23 @@ class Raft:
                     while self.send_append(v, send_if_empty=False):
                         pass
 
-    def bcast_heartbeat(self, ctx: bytes = b"") -> None:
-        if not ctx:
-            ctx = self.read_only.last_pending_context() or b""
-        if ctx and ctx == self.read_only.last_pending_context():
-            self.read_round_due = False  # this round confirms every read queued so far
-        if ctx:
-            self.read_round = ctx
-        if not ctx and self.lease.enabled:
-            ctx = self.lease.context()  # the echo renews the read lease
+    def bcast_heartbeat(self) -> None:
+        """The periodic heartbeat. With reads waiting it is a read round for the newest of
+        them (so a lost round holds reads back one heartbeat at most); otherwise it carries
+        the lease's context, whose echo renews the read lease."""
+        newest = self.read_only.last_pending_context()
+        if newest is not None:
+            self._send_read_round(newest)
+        else:
+            self._send_heartbeats(self.lease.context() if self.lease.enabled else b"")
+
+    def _send_read_round(self, ctx: bytes) -> None:
+        """Heartbeats carrying ``ctx``, the newest read queued: a majority's echo confirms it
+        and every read queued before it (``ReadOnly.advance``)."""
+        self.read_round, self.read_round_due = ctx, False
+        self._send_heartbeats(ctx)
+
+    def _send_heartbeats(self, ctx: bytes) -> None:
         for v in self._peers():
             # never tell a follower to commit beyond what it is known to hold
             commit = min(self.prs[v].match, self.log.committed)
@@ -580,8 +588,9 @@ class Raft:
         arrived, releases it and each request queued before it (``ReadOnly.advance``)."""
         if self.read_round_ready():
             self.read_round_due = False
-            if self.role == Role.LEADER and self.read_only.queue:
-                self.bcast_heartbeat()
+            newest = self.read_only.last_pending_context()
+            if self.role == Role.LEADER and newest is not None:
+                self._send_read_round(newest)
 
     def read_round_ready(self) -> bool:
         """Reads wait for a round, and none is in flight: under load a round carries every
