@@ -428,7 +428,7 @@ def children(ctx: click.Context, path: str) -> None:
     Example: skylock children /services
     """
     _run(ctx, lambda c: {"path": path, "children": sorted(c.children(path))},
-         lambda r: [click.echo(child) for child in r["children"]])
+         lambda r: cli_auth.echo_lines(r["children"]))
 
 
 @main.command()

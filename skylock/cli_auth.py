@@ -17,9 +17,17 @@ nothing from there, so ``python -m skylock.cli`` loads it without an import cycl
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any, Callable
 
 import click
+
+
+def echo_lines(lines: Iterable[str]) -> None:
+    """One line of output per item (nothing at all for none)."""
+    for line in lines:
+        click.echo(line)
+
 
 PERMISSIONS = click.Choice(["read", "write", "lock", "admin"])
 
@@ -119,7 +127,7 @@ def user_list(ctx: click.Context) -> None:
     Example: skylock auth user list
     """
     _call(ctx, "auth.user_list",
-          lambda r: [click.echo(f"{u['name']:<24} {', '.join(u['roles']) or '-'}") for u in r["users"]])
+          lambda r: echo_lines(f"{u['name']:<24} {', '.join(u['roles']) or '-'}" for u in r["users"]))
 
 
 @user.command("grant-role")

@@ -27,7 +27,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -164,7 +164,7 @@ _PARSERS = {
     "text": _parse_text,
     "optional_path": _parse_optional_path,
 }
-_FORMATTERS = {"duration": format_duration, "size": format_size, "path": str,
+_FORMATTERS: dict[str, Callable[[Any], Any]] = {"duration": format_duration, "size": format_size, "path": str,
                "optional_path": lambda v: None if v is None else str(v)}
 
 

@@ -151,9 +151,8 @@ def _all_subclasses(cls: type[SkyLockError]) -> list[type[SkyLockError]]:
     return found
 
 
-ERRORS_BY_CODE: dict[str, type[SkyLockError]] = {
-    c.code: c for c in [SkyLockError, *_all_subclasses(SkyLockError)]
-}
+_ALL_ERRORS: list[type[SkyLockError]] = [SkyLockError, *_all_subclasses(SkyLockError)]
+ERRORS_BY_CODE: dict[str, type[SkyLockError]] = {c.code: c for c in _ALL_ERRORS}
 
 
 def error_from_wire(wire: dict[str, Any]) -> SkyLockError:

@@ -223,7 +223,7 @@ class Credentials:
             _write_private(path, self.to_yaml().encode())
 
 
-def load_credentials(path: str | Path) -> Credentials:
+def load_credentials(path: str | os.PathLike[str]) -> Credentials:
     """Read a credentials file; a relative ``ca_cert`` is relative to the file. ValueError if malformed."""
     path = Path(path)
     try:

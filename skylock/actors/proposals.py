@@ -86,7 +86,8 @@ class ProposalTable:
         for tag in tags:
             proposal = self._table.get(tag)
             if proposal is not None and proposal.waiter is not None:
-                waiters.append(self._pop(tag).waiter)
+                self._pop(tag)
+                waiters.append(proposal.waiter)
         return waiters
 
     def due(self, now: float) -> tuple[list[bytes], list[Waiter]]:

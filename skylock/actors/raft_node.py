@@ -496,9 +496,9 @@ class RaftNode(SocketHost):
             waiting, self._waiting_reads = self._waiting_reads, {}
             self._refuse_reads([q for w in waiting.values() for q in w.queries])
         for ctx in [c for c, w in self._waiting_reads.items() if w.deadline <= now]:
-            waiting = self._waiting_reads.pop(ctx)
+            expired = self._waiting_reads.pop(ctx)
             err = self._unavailable("read")
-            for q in waiting.queries:
+            for q in expired.queries:
                 self.outbox.error(q.reply, err)
         for round_id in [r for r, s in self._status_rounds.items() if s.deadline <= now]:
             self._finish_status_round(round_id)

@@ -85,7 +85,7 @@ class SocketHost(NodeActor):
         self._hosted_io = hosted_io  # before the base creates the inbox
         super().__init__(node_id)
 
-    def _create_actor_inbox(self) -> Any:  # pykka calls it on self
+    def _create_actor_inbox(self) -> Any:  # type: ignore[override]  # pykka calls it on self
         if self._hosted_io is None:
             return super()._create_actor_inbox()
         return SocketInbox(self._hosted_io)

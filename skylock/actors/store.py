@@ -174,7 +174,7 @@ class Store(SocketHost):
             if applied.error is None and command.get("op") in commands.AUTH_OPS:
                 self.publish_auth(self.machine.auth_view())  # before its client hears "done"
             events.extend(applied.events)
-            if applied.error is None and command.get("op") == "session.open":
+            if applied.error is None and applied.result and command.get("op") == "session.open":
                 opened[applied.result["session_id"]] = int(applied.result["ttl_ms"])
                 public[applied.result["session_id"]] = applied.result["public_id"]
             for ev in applied.events:
@@ -400,19 +400,19 @@ class Store(SocketHost):
     def _get(self, args: dict[str, Any], q: Query) -> dict[str, Any] | None:
         data, stat = self.machine.get(args["path"])
         result: dict[str, Any] = {"data": data, "stat": stat.to_wire(), "zxid": self.applied_index}
-        return self._watched(q, result, "data") if args.get("watch") else result
+        return self._or_watched(q, result, "data")
 
     def _exists(self, args: dict[str, Any], q: Query) -> dict[str, Any] | None:
         stat = self.machine.exists(args["path"])
         result = {"stat": stat.to_wire() if stat else None, "zxid": self.applied_index}
-        return self._watched(q, result, "exists") if args.get("watch") else result
+        return self._or_watched(q, result, "exists")
 
     def _children(self, args: dict[str, Any], q: Query) -> dict[str, Any] | None:
         names, stat = self.machine.children(args["path"])
         result = {"children": names, "zxid": self.applied_index}
         if args.get("stat"):
             result["stat"] = stat.to_wire()
-        return self._watched(q, result, "children") if args.get("watch") else result
+        return self._or_watched(q, result, "children")
 
     def _touches_confirmed(self, args: dict[str, Any], q: Query) -> None:
         """A follower's heartbeat batch, at a confirmed point."""
@@ -427,10 +427,14 @@ class Store(SocketHost):
         self.sessions.tell(Heartbeat(session_id, None))
         return {"session_id": session_id, "ttl_ms": session["ttl_ms"]}
 
-    def _watched(self, q: Query, result: dict[str, Any], kind: str) -> None:
-        """A read that sets a watch: the WatchHub answers it once the watch is accepted
-        (a watch over its limits makes the read fail, rather than look set)."""
+    def _or_watched(self, q: Query, result: dict[str, Any], kind: str) -> dict[str, Any] | None:
+        """A read's answer; None for a read that sets a watch: the WatchHub answers that one
+        once the watch is accepted (a watch over its limits makes the read fail, rather than
+        look set)."""
+        if not q.args.get("watch"):
+            return result
         self._add_watch(q, q.args["path"], kind, result=result)
+        return None
 
     def _add_watch(
         self, q: Query, path: str, kind: str, *, from_zxid: int | None = None,

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 import zmq
 import zmq.asyncio
@@ -97,7 +97,8 @@ class AsyncConnection:
     def _try_send(self, frame: bytes) -> bool:
         """False when the socket is not connected (``IMMEDIATE``): nothing was sent."""
         try:
-            sent = self._sock.send(frame, zmq.NOBLOCK)  # settled at once: no send is ever left waiting
+            # an asyncio future (pyzmq's stubs say Awaitable), settled at once: no send is left waiting
+            sent = cast("asyncio.Future[Any]", self._sock.send(frame, zmq.NOBLOCK))
             if sent.done() and sent.exception() is None:
                 self._last_sent = self._loop.time()
                 return True
@@ -109,7 +110,7 @@ class AsyncConnection:
 
     async def _writable(self, timeout: float) -> bool:
         try:
-            return bool(await self._sock.poll(max(1, int(timeout * 1000)), zmq.POLLOUT))
+            return bool(await self._sock.poll(max(1, int(timeout * 1000)), zmq.POLLOUT))  # type: ignore[call-arg]
         except zmq.ZMQError:
             return False
 

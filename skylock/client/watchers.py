@@ -151,9 +151,9 @@ class DataWatch(_Watcher):
         except NoNode:
             pass
         # A data watch cannot be set on a missing node; an exists watch hears of its creation.
-        stat = self.client.exists(self.path, watch=watch)
+        created = self.client.exists(self.path, watch=watch)
         self._watched(watch)
-        if stat is None:
+        if created is None:
             return None, None
         try:  # created in between: read it (the exists watch tells of what comes next)
             return self.client.get(self.path)

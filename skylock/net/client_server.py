@@ -45,7 +45,7 @@ from skylock.errors import LimitExceeded
 from skylock.net import codec
 from skylock.net.address import bound_address, tcp_endpoint
 from skylock.net.curve import CLIENT_DOMAIN, KeyPair, serve_curve
-from skylock.net.io_loop import NOBLOCK, IOService, IOThread
+from skylock.net.io_loop import NOBLOCK, IOLoop, IOService
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +217,7 @@ class ClientServer(IOService[bytes]):
 
     # ------------------------------------------------------------------ I/O thread
 
-    def _open(self, io: IOThread[bytes]) -> None:
+    def _open(self, io: IOLoop[bytes]) -> None:
         router = io.socket(zmq.ROUTER)
         # mandatory: a full queue says EAGAIN (and an unknown peer EHOSTUNREACH) instead of
         # the ROUTER dropping the frame without a word

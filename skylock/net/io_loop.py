@@ -273,7 +273,7 @@ class IOLoop(Generic[K]):
                 on_message(message)
             except Exception:
                 log.exception("%s: handler failed on a %d-frame message", self.name, len(message))
-            if not sock.getsockopt(_EVENTS) & _POLLIN:
+            if not int(sock.getsockopt(_EVENTS)) & _POLLIN:
                 return
 
 

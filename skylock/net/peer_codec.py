@@ -18,7 +18,7 @@ refused. Anything else raises ``BadRequest``; the transport drops and counts it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, Callable, Union
 
 import msgpack
 
@@ -181,7 +181,7 @@ def _id(name: str, value: Any) -> int:
     return value
 
 
-_PARSERS = {
+_PARSERS: dict[str, Callable[[Any, int, int, PeerLimits], PeerFrame]] = {
     RAFT: _raft,
     TOUCH: _touches,
     TOUCH_ACK: _touches_ack,

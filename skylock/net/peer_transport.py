@@ -250,7 +250,7 @@ class PeerTransport(IOService[int]):
     def _on_curve_message(self, frames: list[zmq.Frame]) -> None:
         """Secure mode: also the member whose key authenticated the connection ("" if none)."""
         try:
-            user_id = frames[-1].get("User-Id")
+            user_id = str(frames[-1].get("User-Id"))
         except zmq.ZMQError:  # no ZAP User-Id on this connection: no member's key vouches for it
             user_id = ""
         self._receive([frame.bytes for frame in frames], user_id)

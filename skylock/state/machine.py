@@ -43,7 +43,8 @@ class StateMachine:
         self._auth = AuthTable()
         self._undo = UndoLog()
         self._last_zxid = 0
-        self._handlers: dict[str, Callable[[Txn, dict[str, Any]], dict[str, Any]]] = {
+        #: a handler's result, or None for an op whose answer carries nothing
+        self._handlers: dict[str, Callable[[Txn, dict[str, Any]], dict[str, Any] | None]] = {
             "create": self._create,
             "set": self._set_data,
             "delete": self._delete,
@@ -132,7 +133,7 @@ class StateMachine:
         for index, op_cmd in enumerate(args["ops"]):
             try:
                 op, op_args = commands.parse(op_cmd, allowed=commands.MULTI_OPS, now_ms=txn.now_ms)
-                results.append(self._handlers[op](txn, op_args))
+                results.append(self._handlers[op](txn, op_args) or {})
             except SkyLockError as exc:
                 exc.details["index"] = index
                 raise
