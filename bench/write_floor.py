@@ -12,8 +12,10 @@ commits) -> apply (a dict set) -> reply. Nothing else: no Raft, no validation, n
              (each hop a pykka message or a ZeroMQ inproc wake-up, as in the node); in a
              follower, the peer socket and the log on one actor, the state on another.
 ``one``      one thread per process serves every socket, the log and the state.
+``tcp``      as ``one``, with plain TCP sockets (length-prefixed frames) instead of ZeroMQ:
+             what ZeroMQ's I/O thread, which every ZeroMQ message crosses at each end, costs.
 
-What the two print is how much of a write's latency is the architecture's before any of
+What the three print is how much of a write's latency is the architecture's before any of
 SkyLock's own code runs; bench/RESULTS.md compares it with ZooKeeper's W1 on the same machine.
 """
 
@@ -21,6 +23,8 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import select
+import socket
 import sys
 import tempfile
 import threading
@@ -125,6 +129,91 @@ def leader_one(client_port: int, follower_ports: list[int], data: Path) -> None:
                 if committed is not None:
                     state[b"k"] = committed[1]
                     clients.send_multipart([committed[0], b"ok"])
+
+
+# ---------------------------------------------------------------- plain TCP, no ZeroMQ
+
+
+def send_frame(sock: socket.socket, payload: bytes) -> None:
+    sock.sendall(len(payload).to_bytes(4, "big") + payload)
+
+
+def recv_frame(sock: socket.socket) -> bytes:
+    header = recv_exact(sock, 4)
+    return recv_exact(sock, int.from_bytes(header, "big"))
+
+
+def recv_exact(sock: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError("closed")
+        data += chunk
+    return data
+
+
+def accept_one(port: int) -> socket.socket:
+    with socket.create_server(("127.0.0.1", port)) as server:
+        conn, _ = server.accept()
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return conn
+
+
+def connect_to(port: int) -> socket.socket:
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return sock
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def follower_tcp(port: int, data: Path) -> None:
+    leader = accept_one(port)
+    log, state = Log(data / f"f{port}.log"), {}
+    while True:
+        frame = recv_frame(leader)
+        if frame == b"stop":
+            return
+        log.append(frame[8:])
+        send_frame(leader, frame[:8])
+        state[b"k"] = frame[8:]
+
+
+def leader_tcp(client_port: int, follower_ports: list[int], data: Path) -> None:
+    peers = [connect_to(port) for port in follower_ports]
+    client = accept_one(client_port)
+    log, state = Log(data / "leader.log"), {}
+    waiting: dict[bytes, list] = {}
+    seq = 0
+    while True:
+        readable, _, _ = select.select([client, *peers], [], [])
+        for sock in readable:
+            if sock is client:
+                payload = recv_frame(client)
+                if payload == b"stop":
+                    for p in peers:
+                        send_frame(p, b"stop")
+                    return
+                seq += 1
+                key = seq.to_bytes(8, "big")
+                for p in peers:
+                    send_frame(p, key + payload)
+                log.append(payload)
+                waiting[key] = [payload, 1]  # our own copy counts once durable
+            else:
+                entry = waiting.get(recv_frame(sock))
+                if entry is None:
+                    continue
+                entry[1] += 1
+                if entry[1] == 2:  # a majority of three; the late ack finds it gone
+                    state[b"k"] = entry[0]
+                    send_frame(client, b"ok")
 
 
 # ---------------------------------------------------------------- the actor shape
@@ -245,31 +334,40 @@ def leader_threads(client_port: int, follower_ports: list[int], data: Path) -> N
 def run(shape: str, ports: list[int], data: Path) -> tuple[list[float], dict[str, tuple[float, float]]]:
     """The sorted latencies, and per node (leader, follower) its CPU microseconds and context
     switches per write over the measured writes."""
-    follower, leader = (follower_one, leader_one) if shape == "one" else (follower_threads, leader_threads)
+    follower, leader = {"one": (follower_one, leader_one), "tcp": (follower_tcp, leader_tcp),
+                        "threads": (follower_threads, leader_threads)}[shape]
     procs = [mp.Process(target=leader, args=(ports[0], ports[1:], data)),
              mp.Process(target=follower, args=(ports[1], data)), mp.Process(target=follower, args=(ports[2], data))]
     for p in procs:
         p.start()
     ctx = zmq.Context()
-    client = ctx.socket(zmq.DEALER)
-    client.connect(f"tcp://127.0.0.1:{ports[0]}")
+    if shape == "tcp":
+        conn = connect_to(ports[0])
+        send, recv = (lambda payload: send_frame(conn, payload)), (lambda: recv_frame(conn))
+    else:
+        client = ctx.socket(zmq.DEALER)
+        client.connect(f"tcp://127.0.0.1:{ports[0]}")
+        send, recv = client.send, client.recv
     latencies = []
     before: list[tuple[float, int]] = []
     for i in range(300 + WRITES):
         if i == 300:
             before = [totals(p.pid) for p in procs]  # type: ignore[arg-type]
         start = time.perf_counter()
-        client.send(VALUE)
-        client.recv()
+        send(VALUE)
+        recv()
         if i >= 300:
             latencies.append(time.perf_counter() - start)
     after = [totals(p.pid) for p in procs]  # type: ignore[arg-type]
-    client.send(b"stop")
+    send(b"stop")
     for p in procs:
         p.join(timeout=10)
         if p.is_alive():
             p.kill()
-    client.close(linger=0)
+    if shape == "tcp":
+        conn.close()
+    else:
+        client.close(linger=0)
     ctx.term()
     cost = {role: ((after[i][0] - before[i][0]) / WRITES * 1e6, (after[i][1] - before[i][1]) / WRITES)
             for i, role in ((0, "leader"), (1, "follower"))}
@@ -277,7 +375,7 @@ def run(shape: str, ports: list[int], data: Path) -> tuple[list[float], dict[str
 
 
 def main() -> None:
-    for shape in ("threads", "one", "threads", "one"):
+    for shape in ("threads", "one", "tcp", "threads", "one", "tcp"):
         with tempfile.TemporaryDirectory(prefix="skylock-floor-") as tmp:
             lat, cost = run(shape, free_ports(3), Path(tmp))
         print(f"{shape:8s} p50 {lat[len(lat) // 2] * 1000:.3f} ms  p90 {lat[int(len(lat) * 0.9)] * 1000:.3f} ms"
