@@ -273,7 +273,8 @@ class IOLoop(Generic[K]):
                 on_message(message)
             except Exception:
                 log.exception("%s: handler failed on a %d-frame message", self.name, len(message))
-            if not int(sock.getsockopt(_EVENTS)) & _POLLIN:
+            # ZMQ_EVENTS is an int (pyzmq's stubs say int | bytes | str): no conversion per message
+            if not sock.getsockopt(_EVENTS) & _POLLIN:  # type: ignore[operator]
                 return
 
 
